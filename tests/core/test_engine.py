@@ -1,0 +1,262 @@
+"""The engine's first cut: stages, events, concurrency, failures, sync and async APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+from tests.conftest import arithmetic_dataset, make_experiment
+from themis import InMemoryRunStore, RuntimeConfig, evaluate, evaluate_async
+from themis.core.config import EvaluationConfig, GenerationConfig
+from themis.core.contexts import GenerateContext
+from themis.core.events import GenerationCompletedEvent, ScoreCompletedEvent
+from themis.core.models import Case, GenerationResult, ParsedOutput, RunStatus, Score
+
+
+class CountingGenerator:
+    """Async generator that records how many calls are in flight at once."""
+
+    component_id = "test/counting"
+    version = "1"
+
+    def __init__(self, delay: float = 0.01) -> None:
+        self.delay = delay
+        self.in_flight = 0
+        self.peak = 0
+        self.calls = 0
+
+    def fingerprint(self) -> str:
+        return "counting"
+
+    async def generate(self, case: Case, ctx: GenerateContext) -> GenerationResult:
+        self.calls += 1
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        await asyncio.sleep(self.delay)
+        self.in_flight -= 1
+        return GenerationResult(candidate_id=f"{case.case_id}-{ctx.seed}", final_output="x")
+
+
+class RaisingOn:
+    """A component of any kind that raises for one case id."""
+
+    version = "1"
+
+    def __init__(self, component_id: str, bad_case: str) -> None:
+        self.component_id = component_id
+        self.bad_case = bad_case
+
+    def fingerprint(self) -> str:
+        return f"raising-{self.bad_case}"
+
+    def generate(self, case: Case, ctx: Any) -> GenerationResult:
+        if case.case_id == self.bad_case:
+            raise RuntimeError(f"generator exploded on {case.case_id}")
+        return GenerationResult(candidate_id=case.case_id, final_output={"answer": "0"})
+
+    def parse(self, candidate: Any, ctx: Any) -> ParsedOutput:
+        if ctx.case.case_id == self.bad_case:
+            raise ValueError("cannot parse this one")
+        return ParsedOutput(value=candidate.final_output)
+
+    def score(self, parsed: Any, case: Case, ctx: Any) -> Score:
+        if case.case_id == self.bad_case:
+            raise ZeroDivisionError("metric divided by zero")
+        return Score(metric_id=self.component_id, value=1.0)
+
+
+def test_every_stage_result_is_an_event() -> None:
+    store = InMemoryRunStore()
+    result = make_experiment().run(store=store)
+    types = [e.event_type for e in store.iter_events(result.run_id)]
+    assert types[0] == "run_started" and types[-1] == "run_completed"
+    for kind in (
+        "generation_completed",
+        "reduction_completed",
+        "parse_completed",
+        "score_completed",
+    ):
+        assert types.count(kind) == 4
+    case = result.cases[0]
+    assert case.generated_candidates and case.reduced_candidate and case.parsed_outputs
+    assert case.scores[0].metric_id == "builtin/exact_match"
+
+
+def test_at_most_max_concurrent_tasks_in_flight() -> None:
+    generator = CountingGenerator()
+    experiment = make_experiment(
+        generation=GenerationConfig(generator=generator, candidate_policy={"num_samples": 3}),  # type: ignore[arg-type]
+        evaluation=EvaluationConfig(),
+        datasets=[arithmetic_dataset(count=20)],
+    )
+    experiment.run(runtime=RuntimeConfig(max_concurrent_tasks=4))
+    assert generator.calls == 60
+    assert generator.peak == 4
+
+
+@pytest.mark.parametrize(
+    "role,stage,error_type,message",
+    [
+        ("generator", "generate", "RuntimeError", "generator exploded on c1"),
+        ("parser", "parse", "ValueError", "cannot parse this one"),
+        ("metric", "score", "ZeroDivisionError", "metric divided by zero"),
+    ],
+)
+def test_a_raising_component_fails_its_case_and_the_run_goes_on(
+    role: str, stage: str, error_type: str, message: str
+) -> None:
+    component = RaisingOn(f"test/raising-{role}", "c1")
+    generation = GenerationConfig(generator="builtin/demo_generator")
+    evaluation = EvaluationConfig(metrics=["builtin/exact_match"])
+    if role == "generator":
+        generation = GenerationConfig(generator=component)
+    elif role == "parser":
+        evaluation = EvaluationConfig(metrics=["builtin/exact_match"], parsers=[component])
+    else:
+        evaluation = EvaluationConfig(metrics=[component])
+    result = make_experiment(generation=generation, evaluation=evaluation).run()
+    assert result.status is RunStatus.partial_failure
+    failed = {case.case_id: case for case in result.cases if case.status is RunStatus.failed}
+    assert list(failed) == ["c1"]
+    (error,) = failed["c1"].errors
+    assert (error.stage, error.error_type, error.message) == (stage, error_type, message)
+    assert all(case.status is RunStatus.completed for case in result.cases if case.case_id != "c1")
+
+
+def test_all_cases_failing_gives_failed_status() -> None:
+    class Broken:
+        component_id = "test/broken"
+        version = "1"
+
+        def fingerprint(self) -> str:
+            return "broken"
+
+        async def generate(self, case: Case, ctx: Any) -> GenerationResult:
+            raise RuntimeError("down")
+
+    result = make_experiment(generation=GenerationConfig(generator=Broken())).run(
+        runtime=RuntimeConfig(max_retries=0)
+    )
+    assert result.status is RunStatus.failed
+
+
+def test_wrong_return_type_is_a_clear_failure() -> None:
+    class ReturnsString:
+        component_id = "test/str"
+        version = "1"
+
+        def fingerprint(self) -> str:
+            return "s"
+
+        def generate(self, case: Case, ctx: Any) -> str:
+            return "oops"
+
+    result = make_experiment(generation=GenerationConfig(generator=ReturnsString())).run()
+    error = result.cases[0].errors[0]
+    assert "returned str, expected GenerationResult" in error.message
+
+
+def test_sync_generator_runs_off_the_event_loop() -> None:
+    loop_threads: set[str] = set()
+
+    class Blocking:
+        component_id = "test/blocking"
+        version = "1"
+
+        def fingerprint(self) -> str:
+            return "b"
+
+        def generate(self, case: Case, ctx: Any) -> GenerationResult:
+            loop_threads.add(threading.current_thread().name)
+            return GenerationResult(candidate_id="x", final_output={"answer": "0"})
+
+    make_experiment(generation=GenerationConfig(generator=Blocking())).run()
+    assert threading.main_thread().name not in loop_threads
+
+
+def test_run_inside_a_running_loop_points_to_run_async() -> None:
+    async def inside() -> None:
+        with pytest.raises(RuntimeError, match="run_async"):
+            make_experiment().run()
+        result = await make_experiment().run_async()
+        assert result.status is RunStatus.completed
+
+    asyncio.run(inside())
+
+
+def test_evaluate_with_ids_and_list_of_dicts() -> None:
+    result = evaluate(
+        model="builtin/demo_generator",
+        data=[
+            {"case_id": "a", "input": {"question": "2+3"}, "expected_output": "5"},
+            {"question": "4*4", "expected_output": "16"},
+        ],
+        metric=["builtin/exact_match", "builtin/numeric_tolerance"],
+        parser="builtin/number",
+        samples=3,
+        reducer="builtin/majority_vote",
+        seeds=[1, 2],
+    )
+    assert result.status is RunStatus.completed
+    assert result.metric_means == {"builtin/exact_match": 1.0, "builtin/numeric_tolerance": 1.0}
+    assert len(result.cases[0].generated_candidates) == 6
+
+
+def test_evaluate_async_with_objects() -> None:
+    generator = CountingGenerator(delay=0)
+
+    class Always:
+        component_id = "test/always"
+        version = "1"
+
+        def fingerprint(self) -> str:
+            return "always"
+
+        async def score(self, parsed: Any, case: Case, ctx: Any) -> Score:
+            return Score(metric_id="ignored", value=0.5)
+
+    result = asyncio.run(
+        evaluate_async(model=generator, data=arithmetic_dataset(count=3), metric=Always())
+    )
+    assert result.metric_means == {"test/always": 0.5}
+    with pytest.raises(RuntimeError, match="evaluate_async"):
+
+        async def nested() -> None:
+            evaluate(model=generator, data=arithmetic_dataset(), metric=Always())
+
+        asyncio.run(nested())
+
+
+def test_seeds_reach_the_generator_and_are_reproducible() -> None:
+    seen: list[tuple[int, int, int]] = []
+
+    class Recorder(CountingGenerator):
+        async def generate(self, case: Case, ctx: GenerateContext) -> GenerationResult:
+            seen.append((ctx.base_seed, ctx.sample_index, ctx.seed))
+            return await super().generate(case, ctx)
+
+    experiment = make_experiment(
+        generation=GenerationConfig(generator=Recorder(0), candidate_policy={"num_samples": 2}),  # type: ignore[arg-type]
+        datasets=[arithmetic_dataset(count=1)],
+        seeds=[5, 9],
+    )
+    experiment.run()
+    first = sorted(seen)
+    seen.clear()
+    experiment.model_copy().run(store=InMemoryRunStore())
+    assert sorted(seen) == first
+    assert {(b, i) for b, i, _ in first} == {(5, 0), (5, 1), (9, 0), (9, 1)}
+    assert (5, 0, 5) in first  # the first sample sees the experiment seed itself
+
+
+def test_events_carry_work_keys_and_results() -> None:
+    store = InMemoryRunStore()
+    result = make_experiment().run(store=store)
+    events = list(store.iter_events(result.run_id))
+    generated = [e for e in events if isinstance(e, GenerationCompletedEvent)]
+    scored = [e for e in events if isinstance(e, ScoreCompletedEvent)]
+    assert len({e.work_key for e in generated}) == 4
+    assert all(e.score.value == 1.0 for e in scored)

@@ -1,0 +1,62 @@
+"""Entry-point discovery, proven with a real installed plugin distribution."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_experiment
+from themis.core import registry
+from themis.core.config import EvaluationConfig
+
+
+def test_builtins_are_registered_through_core_entry_points() -> None:
+    infos = {info.component_id: info for info in registry.list_components("metric")}
+    assert infos["builtin/exact_match"].distribution == "themis-core"
+    assert infos["builtin/exact_match"].entry_point == "themis.builtins.metrics:ExactMatch"
+
+
+def test_third_party_metric_is_discovered_from_its_distribution() -> None:
+    experiment = make_experiment(
+        evaluation=EvaluationConfig(metrics=["acme/shouting"], parsers=["builtin/json_identity"])
+    )
+    snapshot = experiment.compile()
+    (ref,) = snapshot.component_refs.metrics
+    assert ref.distribution == "themis-acme-plugin"
+    assert ref.distribution_version == "0.3.0"
+    assert ref.entry_point == "themis_acme_plugin.metrics:ShoutingMetric"
+    result = experiment.run()
+    assert result.metric_means == {"acme/shouting": 0.0}
+
+
+def test_unknown_id_names_kind_id_and_closest_matches() -> None:
+    with pytest.raises(registry.UnknownComponentError) as info:
+        registry.resolve("metric", "builtin/exact_mtch", where="evaluation.metrics[0]")
+    message = str(info.value)
+    assert "evaluation.metrics[0]" in message
+    assert "unknown metric 'builtin/exact_mtch'" in message
+    assert "did you mean 'builtin/exact_match'" in message
+
+
+def test_broken_plugin_is_reported_with_its_distribution_and_breaks_nothing_else() -> None:
+    failures = registry.load_failures("metric")
+    assert [(f.component_id, f.distribution) for f in failures] == [
+        ("acme/broken", "themis-acme-plugin")
+    ]
+    assert "deliberately broken" in failures[0].error
+    with pytest.raises(registry.ComponentLoadError, match="themis-acme-plugin"):
+        registry.resolve("metric", "acme/broken", where="evaluation.metrics[0]")
+    # Every other metric still loads.
+    component, _ = registry.resolve("metric", "acme/shouting", where="x")
+    assert component.component_id == "acme/shouting"
+
+
+def test_object_missing_its_method_is_rejected() -> None:
+    class NotAGenerator:
+        component_id = "x/nope"
+        version = "1"
+
+        def fingerprint(self) -> str:
+            return "f"
+
+    with pytest.raises(registry.InvalidComponentError, match="missing generate"):
+        registry.resolve("generator", NotAGenerator(), where="generation.generator")

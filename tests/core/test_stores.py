@@ -1,0 +1,101 @@
+"""One store contract, run against every store implementation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import make_experiment
+from themis import SqliteRunStore
+from themis.core.events import GenerationCompletedEvent, RunCompletedEvent
+from themis.core.inspection import get_execution_state, load_run_result
+from themis.core.models import GenerationResult, RunStatus
+
+
+def _generation_event(event_id: str, run_id: str = "run-x", work_key: str = "k1") -> Any:
+    return GenerationCompletedEvent(
+        event_id=event_id,
+        run_id=run_id,
+        case_key="d::c1",
+        dataset_id="d",
+        case_id="c1",
+        work_key=work_key,
+        candidate=GenerationResult(candidate_id="c1-a", final_output={"answer": "4"}),
+        seed=1,
+        sample_index=0,
+    )
+
+
+def test_append_is_idempotent(store: Any) -> None:
+    event = _generation_event("e1")
+    assert store.append_events([event]) == [event]
+    assert store.append_events([event]) == []
+    assert store.append_events([event, _generation_event("e2", work_key="k2")])[0].event_id == "e2"
+    assert [e.event_id for e in store.iter_events("run-x")] == ["e1", "e2"]
+
+
+def test_events_round_trip_with_their_types(store: Any) -> None:
+    store.append_events([_generation_event("e1")])
+    (event,) = list(store.iter_events("run-x"))
+    assert isinstance(event, GenerationCompletedEvent)
+    assert event.candidate.final_output == {"answer": "4"}
+
+
+def test_find_completed_prefers_the_asking_run(store: Any) -> None:
+    store.append_events(
+        [_generation_event("a", run_id="run-a"), _generation_event("b", run_id="run-b")]
+    )
+    assert store.find_completed(["k1"], prefer_run_id="run-b")["k1"].run_id == "run-b"
+    assert store.find_completed(["k1"], prefer_run_id="run-a")["k1"].run_id == "run-a"
+    assert store.find_completed(["missing"]) == {}
+
+
+def test_projections_follow_events(store: Any) -> None:
+    result = make_experiment().run(store=store)
+    assert result.status is RunStatus.completed
+    rows = store.score_rows(result.run_id)
+    assert len(rows) == 4 and all(row.value == 1.0 for row in rows)
+    state = get_execution_state(store, result.run_id)
+    assert state.status is RunStatus.completed
+    assert state.stages["generate"].done == 4 and state.stages["generate"].pending == 0
+    stored = store.resume(result.run_id)
+    assert stored is not None and stored.status is RunStatus.completed
+    assert [run.run_id for run in store.list_runs()] == [result.run_id]
+
+
+def test_run_result_rebuilt_from_events_matches(store: Any) -> None:
+    result = make_experiment().run(store=store)
+    rebuilt = load_run_result(store, result.run_id)
+    assert rebuilt.model_dump() == result.model_dump()
+
+
+def test_run_status_projection_updates(store: Any) -> None:
+    result = make_experiment().run(store=store)
+    store.append_events(
+        [RunCompletedEvent(event_id="late", run_id=result.run_id, status=RunStatus.partial_failure)]
+    )
+    assert store.resume(result.run_id).status is RunStatus.partial_failure
+
+
+def test_sqlite_run_is_read_back_by_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    result = make_experiment().run(store=SqliteRunStore(path))
+    code = (
+        "import sys, json\n"
+        "from themis import sqlite_store\n"
+        "from themis.core.inspection import load_run_result\n"
+        f"r = load_run_result(sqlite_store({str(path)!r}), {result.run_id!r})\n"
+        "print(json.dumps({'status': r.status.value, 'means': r.metric_means}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert '"status": "completed"' in out.stdout
+    assert '"builtin/exact_match": 1.0' in out.stdout
+
+
+def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    store = SqliteRunStore(tmp_path / "wal.sqlite")
+    store.initialize()
+    mode = store._read().execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"

@@ -1,0 +1,1 @@
+"""A tiny third-party Themis plugin used by the test suite."""

@@ -1,0 +1,1 @@
+"""Themis adapter for openai: not implemented yet (issue 7); registers no entry points."""

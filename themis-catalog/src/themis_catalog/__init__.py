@@ -1,0 +1,1 @@
+"""Themis benchmark catalog: not implemented yet (issue 9); registers no entry points."""

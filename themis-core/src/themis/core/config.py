@@ -1,0 +1,102 @@
+"""Experiment configuration models.
+
+Identity-bearing configuration (generation, evaluation) is separated from
+runtime-only configuration (storage, runtime) so that tuning concurrency or
+moving a store never changes a run id.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from themis.core.models import FrozenModel, JSONValue
+from themis.core.prompts import PromptSpec
+
+ComponentSpec = Any
+"""A component id (``"builtin/exact_match"``), a mapping
+``{"id": ..., "name": ..., "options": {...}}``, or a component object."""
+
+
+def _check_component_spec(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError(f"{where}: component id must not be empty")
+        return value
+    if isinstance(value, dict):
+        if not isinstance(value.get("id"), str) or not value["id"]:
+            raise ValueError(f"{where}: a component mapping needs a string 'id'")
+        unknown = set(value) - {"id", "name", "options"}
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown keys {sorted(unknown)} in component mapping "
+                "(allowed: id, name, options)"
+            )
+        if "options" in value and not isinstance(value["options"], dict):
+            raise ValueError(f"{where}: 'options' must be a mapping")
+        return value
+    if hasattr(value, "component_id") and callable(getattr(value, "fingerprint", None)):
+        return value
+    raise ValueError(
+        f"{where}: expected a component id, a mapping with 'id', or an object with "
+        f"component_id, version and fingerprint(); got {type(value).__name__}"
+    )
+
+
+class CandidatePolicy(FrozenModel):
+    """How many candidates to generate for each case and seed."""
+
+    num_samples: int = Field(default=1, ge=1)
+
+
+class GenerationConfig(FrozenModel):
+    """What produces candidates and how they are reduced to one."""
+
+    generator: ComponentSpec
+    candidate_policy: CandidatePolicy = Field(default_factory=CandidatePolicy)
+    reducer: ComponentSpec | None = None
+    selector: ComponentSpec | None = None
+    prompt_spec: PromptSpec | None = None
+
+    @field_validator("generator", "reducer", "selector")
+    @classmethod
+    def _component(cls, value: Any) -> Any:
+        return None if value is None else _check_component_spec(value, "component")
+
+
+class EvaluationConfig(FrozenModel):
+    """How candidates are parsed, scored and judged."""
+
+    metrics: list[ComponentSpec] = Field(default_factory=list)
+    parsers: list[ComponentSpec] = Field(default_factory=list)
+    judge_models: list[ComponentSpec] = Field(default_factory=list)
+    workflow_overrides: dict[str, JSONValue] = Field(default_factory=dict)
+    judge_config: dict[str, JSONValue] = Field(default_factory=dict)
+
+    @field_validator("metrics", "parsers", "judge_models")
+    @classmethod
+    def _components(cls, values: list[Any]) -> list[Any]:
+        return [_check_component_spec(value, f"[{index}]") for index, value in enumerate(values)]
+
+
+class StorageConfig(FrozenModel):
+    """Where a run is stored. Runtime-only: never part of the run id."""
+
+    store: str = "memory"
+    path: str | None = None
+    parameters: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+class RuntimeConfig(FrozenModel):
+    """How a run executes. Runtime-only: never part of the run id."""
+
+    max_concurrent_tasks: int = Field(default=32, ge=1)
+    component_concurrency: dict[str, int] = Field(default_factory=dict)
+    max_retries: int = Field(default=3, ge=0)
+    retry_initial_delay_s: float = Field(default=0.5, ge=0)
+    retry_max_delay_s: float = Field(default=30.0, ge=0)
+    circuit_breaker_threshold: int = Field(default=10, ge=1)
+    circuit_breaker_cooldown_s: float = Field(default=30.0, ge=0)
+    task_timeout_s: float | None = Field(default=None, gt=0)
+    progress: Literal["auto", "on", "off"] = "auto"

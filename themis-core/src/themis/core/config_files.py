@@ -1,0 +1,183 @@
+"""Experiment definitions in YAML or TOML files, with dotted overrides.
+
+A dataset entry may hold its cases inline or point at a file
+(``path: data.jsonl``; JSONL, JSON or CSV) relative to the config file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from pydantic import ValidationError
+
+from themis.core.models import Case, Dataset
+
+if TYPE_CHECKING:
+    from themis.core.experiment import Experiment
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message says where."""
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        elif path.suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            raise ConfigError(
+                f"{path}: unsupported config format {path.suffix!r} (use .yaml or .toml)"
+            )
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot parse: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return data
+
+
+def _parse_override_value(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Apply ``dotted.key=value`` (value parsed as YAML: ``3``, ``true``, ``[a, b]``)."""
+    if "=" not in override:
+        raise ConfigError(f"override {override!r}: expected dotted.key=value")
+    dotted, raw = override.split("=", 1)
+    parts = [part for part in dotted.strip().split(".") if part]
+    if not parts:
+        raise ConfigError(f"override {override!r}: empty key")
+    node: Any = data
+    for index, part in enumerate(parts[:-1]):
+        where = ".".join(parts[: index + 1])
+        if isinstance(node, list):
+            try:
+                node = node[int(part)]
+            except (ValueError, IndexError) as exc:
+                raise ConfigError(f"override {override!r}: no list item {where}") from exc
+            continue
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict | list):
+            raise ConfigError(f"override {override!r}: {where} is not a mapping")
+        node = child
+    value = _parse_override_value(raw)
+    last = parts[-1]
+    if isinstance(node, list):
+        try:
+            node[int(last)] = value
+        except (ValueError, IndexError) as exc:
+            raise ConfigError(f"override {override!r}: no list item {dotted}") from exc
+    else:
+        node[last] = value
+
+
+def load_cases_file(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL, JSON (a list, or ``{"cases": [...]}``) or CSV file."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: dataset file not found")
+    if path.suffix == ".jsonl":
+        rows = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except ValueError as exc:
+                    raise ConfigError(f"{path}:{number}: invalid JSON: {exc}") from exc
+        return rows
+    if path.suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "cases" in data:
+            data = data["cases"]
+        if not isinstance(data, list):
+            raise ConfigError(f"{path}: expected a list of cases")
+        return data
+    if path.suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    raise ConfigError(f"{path}: unsupported dataset format {path.suffix!r} (jsonl, json or csv)")
+
+
+def cases_from_rows(rows: list[Any], *, where: str) -> list[Case]:
+    """Cases from loose rows: ``case_id`` defaults to the row number; a row
+    without ``input`` uses its other fields (all but expected_output and
+    metadata) as the input."""
+    cases: list[Case] = []
+    for index, row in enumerate(rows):
+        if isinstance(row, Case):
+            cases.append(row)
+            continue
+        if not isinstance(row, dict):
+            raise ConfigError(f"{where}[{index}]: expected a mapping, got {type(row).__name__}")
+        fields = dict(row)
+        case_id = str(fields.pop("case_id", fields.pop("id", index)))
+        expected = fields.pop("expected_output", fields.pop("expected", None))
+        metadata = fields.pop("metadata", None) or {}
+        case_input = fields.pop("input") if "input" in fields else fields
+        try:
+            cases.append(
+                Case(case_id=case_id, input=case_input, expected_output=expected, metadata=metadata)
+            )
+        except ValidationError as exc:
+            raise ConfigError(f"{where}[{index}]: {exc}") from exc
+    return cases
+
+
+def _materialize_datasets(data: dict[str, Any], base: Path) -> None:
+    datasets = data.get("datasets")
+    if not isinstance(datasets, list):
+        return
+    for index, entry in enumerate(datasets):
+        if isinstance(entry, dict) and "path" in entry:
+            entry = dict(entry)
+            file = base / str(entry.pop("path"))
+            rows = load_cases_file(file)
+            entry["cases"] = [
+                c.model_dump() for c in cases_from_rows(rows, where=f"datasets[{index}] ({file})")
+            ]
+            entry.setdefault("dataset_id", file.stem)
+            datasets[index] = entry
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid experiment configuration"]
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        lines.append(f"  {location}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def load_experiment(path: Path, overrides: list[str]) -> Experiment:
+    from themis.core.experiment import Experiment
+
+    data = read_config_file(path)
+    for override in overrides:
+        apply_override(data, override)
+    _materialize_datasets(data, path.parent)
+    storage = data.get("storage")
+    if isinstance(storage, dict) and isinstance(storage.get("path"), str):
+        storage_path = Path(storage["path"])
+        if not storage_path.is_absolute():
+            storage["path"] = str(path.parent / storage_path)
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path))) from None
+
+
+def dataset_from_rows(dataset_id: str, rows: list[Any]) -> Dataset:
+    return Dataset(dataset_id=dataset_id, cases=cases_from_rows(rows, where=f"data ({dataset_id})"))

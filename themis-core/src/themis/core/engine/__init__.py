@@ -1,0 +1,1 @@
+"""The execution engine: plan, per-case pipelines, policy, and the event writer."""

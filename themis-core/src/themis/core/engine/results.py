@@ -1,0 +1,171 @@
+"""Fold a case's events into its CaseResult, and case results into a RunResult.
+
+The engine calls this with the events it has in hand as each case finishes;
+inspection calls it with events read back from a store. One fold, two callers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from themis.core.engine.plan import CasePlan
+from themis.core.events import (
+    CaseRunEvent,
+    EvaluationCompletedEvent,
+    EvaluationFailedEvent,
+    GenerationCompletedEvent,
+    ParseCompletedEvent,
+    ReductionCompletedEvent,
+    RunEvent,
+    ScoreCompletedEvent,
+    ScoreFailedEvent,
+)
+from themis.core.models import (
+    STAGES,
+    CaseResult,
+    GenerationResult,
+    ParsedOutput,
+    ReducedCandidate,
+    RunResult,
+    RunStatus,
+    Score,
+    ScoreError,
+    StageCounts,
+    StageError,
+)
+
+
+def _state(event: RunEvent | None) -> str:
+    if event is None:
+        return "pending"
+    if event.event_type.endswith("_failed"):  # type: ignore[attr-defined]
+        return "failed"
+    return "cached" if isinstance(event, CaseRunEvent) and event.cached_from else "done"
+
+
+def stage_states(plan: CasePlan, latest: Mapping[str, RunEvent], stage: str) -> list[str]:
+    return [_state(latest.get(key)) for key in plan.keys_for(stage)]
+
+
+def fold_case(plan: CasePlan, latest: Mapping[str, RunEvent], until_stage: str) -> CaseResult:
+    """The CaseResult for one case from the latest event of each of its work keys."""
+    candidates: list[GenerationResult] = []
+    reduced: ReducedCandidate | None = None
+    parsed: list[ParsedOutput] = []
+    scores: list[Score] = []
+    score_errors: list[ScoreError] = []
+    errors: list[StageError] = []
+    cached: list[str] = []
+    through: str | None = None
+    blocked = False
+    for stage in STAGES[: STAGES.index(until_stage) + 1]:
+        states = stage_states(plan, latest, stage)
+        for key in plan.keys_for(stage):
+            event = latest.get(key)
+            if event is None:
+                continue
+            error = getattr(event, "error", None)
+            if isinstance(error, StageError):
+                errors.append(error)
+            if isinstance(event, GenerationCompletedEvent):
+                candidates.append(event.candidate)
+            elif isinstance(event, ReductionCompletedEvent):
+                reduced = event.reduced
+            elif isinstance(event, ParseCompletedEvent):
+                parsed = list(event.parsed_outputs)
+            elif isinstance(event, ScoreCompletedEvent | EvaluationCompletedEvent):
+                scores.append(event.score)
+            elif isinstance(event, ScoreFailedEvent | EvaluationFailedEvent):
+                score_errors.append(event.score_error)
+        if states and all(state == "cached" for state in states):
+            cached.append(stage)
+        if not blocked and all(state in ("done", "cached") for state in states):
+            through = stage
+        else:
+            blocked = True
+    failed = bool(errors)
+    complete = through == until_stage
+    status = RunStatus.failed if failed else RunStatus.completed if complete else RunStatus.pending
+    return CaseResult(
+        case_key=plan.case_key,
+        dataset_id=plan.dataset_id,
+        case_id=plan.case.case_id,
+        status=status,
+        generated_candidates=candidates,
+        reduced_candidate=reduced,
+        parsed_outputs=parsed,
+        scores=scores,
+        score_errors=score_errors,
+        errors=errors,
+        completed_through_stage=through,
+        cached_stages=cached,
+    )
+
+
+def latest_by_key(events: Iterable[RunEvent]) -> dict[str, dict[str, RunEvent]]:
+    """Latest event per work key, grouped by case key (later events win)."""
+    grouped: dict[str, dict[str, RunEvent]] = defaultdict(dict)
+    for event in events:
+        if isinstance(event, CaseRunEvent):
+            grouped[event.case_key][event.work_key] = event
+    return grouped
+
+
+def run_status(cases: list[CaseResult]) -> RunStatus:
+    if any(case.status is RunStatus.pending for case in cases):
+        return RunStatus.running
+    failed = sum(case.status is RunStatus.failed for case in cases)
+    if failed == 0:
+        return RunStatus.completed
+    return RunStatus.failed if failed == len(cases) else RunStatus.partial_failure
+
+
+def metric_means(cases: list[CaseResult]) -> dict[str, float]:
+    totals: dict[str, list[float]] = defaultdict(list)
+    for case in cases:
+        for score in case.scores:
+            totals[score.metric_id].append(score.value)
+    return {metric: sum(values) / len(values) for metric, values in sorted(totals.items())}
+
+
+def completed_through(cases: list[CaseResult], until_stage: str) -> str | None:
+    """The last stage every case has completed (failed cases excluded)."""
+    reached = [
+        case.completed_through_stage for case in cases if case.status is not RunStatus.failed
+    ]
+    if not cases:
+        return until_stage
+    if not reached:
+        return None
+    if any(stage is None for stage in reached):
+        return None
+    return min(reached, key=lambda stage: STAGES.index(stage or "generate"))
+
+
+def stage_counts(
+    plans: list[CasePlan], latest: Mapping[str, Mapping[str, RunEvent]]
+) -> dict[str, StageCounts]:
+    counts: dict[str, dict[str, int]] = {stage: defaultdict(int) for stage in STAGES}
+    for plan in plans:
+        events = latest.get(plan.case_key, {})
+        for stage in STAGES:
+            for state in stage_states(plan, events, stage):
+                counts[stage][state] += 1
+    return {stage: StageCounts(**values) for stage, values in counts.items()}
+
+
+def build_run_result(
+    run_id: str,
+    cases: list[CaseResult],
+    until_stage: str,
+    counts: dict[str, StageCounts],
+) -> RunResult:
+    return RunResult(
+        run_id=run_id,
+        status=run_status(cases),
+        cases=cases,
+        metric_means=metric_means(cases),
+        completed_through_stage=completed_through(cases, until_stage),
+        stage_counts=counts,
+    )

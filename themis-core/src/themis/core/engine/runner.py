@@ -1,0 +1,692 @@
+"""The run engine: every case through generate → reduce → parse → score → judge.
+
+Each case is an asyncio pipeline; at most ``max_concurrent_tasks`` component
+calls are in flight overall. Before a case starts, the results its work keys
+already have in the store are fetched in one query: those are reused (a
+resume, or a cache hit from another run), everything else is computed. Every
+outcome becomes an event handed to the group-committing writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from themis.core.config import RuntimeConfig
+from themis.core.contexts import (
+    EvalScoreContext,
+    GenerateContext,
+    ParseContext,
+    ReduceContext,
+    ScoreContext,
+    SelectContext,
+)
+from themis.core.engine.plan import CasePlan, GenerationItem, MetricItem, plan_cases
+from themis.core.engine.policy import CallPolicy, Invoker
+from themis.core.engine.results import build_run_result, fold_case, stage_states
+from themis.core.engine.writer import EventWriter
+from themis.core.errors import ErrorCategory, classify
+from themis.core.events import (
+    CaseRunEvent,
+    EvaluationCompletedEvent,
+    EvaluationFailedEvent,
+    GenerationCompletedEvent,
+    GenerationFailedEvent,
+    ParseCompletedEvent,
+    ParseFailedEvent,
+    ReductionCompletedEvent,
+    ReductionFailedEvent,
+    RunCompletedEvent,
+    RunEvent,
+    RunStartedEvent,
+    ScoreCompletedEvent,
+    ScoreFailedEvent,
+)
+from themis.core.hooks import LifecycleHooks
+from themis.core.identity import short_hash
+from themis.core.models import (
+    STAGES,
+    CaseResult,
+    ComponentRef,
+    GenerationResult,
+    ParsedOutput,
+    ReducedCandidate,
+    RunResult,
+    RunSnapshot,
+    Score,
+    ScoreError,
+    StageCounts,
+    StageError,
+)
+from themis.core.stores.base import RunStore
+from themis.core.tracing import NullTracer, TracingProvider
+from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject
+
+
+@dataclass
+class ResolvedComponents:
+    """The live component objects of a compiled snapshot, by role."""
+
+    generator: Any
+    reducer: Any
+    selector: Any | None
+    parsers: list[tuple[ComponentRef, Any]]
+    metrics: dict[str, tuple[ComponentRef, Any]]
+    judge_models: list[tuple[ComponentRef, Any]]
+
+
+@dataclass(frozen=True)
+class ReplayScope:
+    """Which work is recomputed even though the store has it."""
+
+    from_stage: str
+    metric_ids: frozenset[str] | None = None
+    nonce: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def forces(self, stage: str, metric_id: str | None = None) -> bool:
+        if STAGES.index(stage) < STAGES.index(self.from_stage):
+            return False
+        if self.metric_ids is not None and stage in ("score", "judge"):
+            return metric_id in self.metric_ids
+        return True
+
+    def requires_stored(self, stage: str) -> bool:
+        """Stages upstream of the replay are never recomputed."""
+        return STAGES.index(stage) < STAGES.index(self.from_stage)
+
+
+class MissingUpstreamError(LookupError):
+    pass
+
+
+@dataclass
+class ProgressCounter:
+    """Live counts for progress displays (see ``themis.core.progress``)."""
+
+    total_cases: int
+    done: int = 0
+    failed: int = 0
+    cached: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+
+class RunEngine:
+    def __init__(
+        self,
+        snapshot: RunSnapshot,
+        components: ResolvedComponents,
+        store: RunStore,
+        runtime: RuntimeConfig,
+        *,
+        until_stage: str = "judge",
+        replay: ReplayScope | None = None,
+        hooks: LifecycleHooks | None = None,
+        tracing: TracingProvider | None = None,
+        on_case_done: Callable[[CaseResult, ProgressCounter], None] | None = None,
+    ) -> None:
+        if until_stage not in STAGES:
+            raise ValueError(f"until_stage must be one of {STAGES}, got {until_stage!r}")
+        self.snapshot = snapshot
+        self.run_id = snapshot.run_id
+        self.components = components
+        self.store = store
+        self.runtime = runtime
+        self.until_stage = until_stage
+        self.until_index = STAGES.index(until_stage)
+        self.replay = replay
+        self.hooks = hooks or LifecycleHooks(load_plugins=False)
+        self.tracing: TracingProvider = tracing or NullTracer()
+        self.on_case_done = on_case_done
+        self.invoker = Invoker()
+        self.workflows = DefaultWorkflowRunner()
+        self._policy: CallPolicy | None = None
+        self._writer: EventWriter | None = None
+        self.generator_calls = 0
+
+    # -- events ------------------------------------------------------------
+
+    def _event_id(self, event_type: str, work_key: str, *, fresh: bool) -> str:
+        epoch = uuid.uuid4().hex if fresh else ""
+        return short_hash(self.run_id, event_type, work_key, epoch)
+
+    def _emit(self, event: RunEvent) -> None:
+        assert self._writer is not None
+        self._writer.submit(event)
+
+    def _on_persisted(self, events: list[RunEvent]) -> None:
+        if self.hooks.has("on_event"):
+            for event in events:
+                self.hooks.call("on_event", event=event)
+
+    def _completed(self, cls: Any, plan: CasePlan, key: str, **payload: Any) -> Any:
+        stage = cls.model_fields["stage"].default
+        metric_id = payload.get("metric_id")
+        forced = self.replay is not None and self.replay.forces(stage, metric_id)
+        event_type = cls.model_fields["event_type"].default
+        event = cls(
+            event_id=(
+                short_hash(self.run_id, event_type, key, self.replay.nonce)
+                if forced and self.replay is not None
+                else self._event_id(event_type, key, fresh=False)
+            ),
+            run_id=self.run_id,
+            case_key=plan.case_key,
+            dataset_id=plan.dataset_id,
+            case_id=plan.case.case_id,
+            work_key=key,
+            **payload,
+        )
+        self._emit(event)
+        return event
+
+    def _failed(
+        self,
+        cls: Any,
+        plan: CasePlan,
+        key: str,
+        exc: BaseException,
+        component_id: str | None,
+        **payload: Any,
+    ) -> Any:
+        stage = cls.model_fields["stage"].default
+        event_type = cls.model_fields["event_type"].default
+        error = stage_error(stage, component_id, exc, key)
+        if "score_error" in cls.model_fields and "score_error" not in payload:
+            payload["score_error"] = ScoreError(
+                metric_id=payload.get("metric_id", component_id or "unknown"),
+                reason=f"{error.error_type}: {error.message}",
+                retryable=error.retryable,
+            )
+        event = cls(
+            event_id=self._event_id(event_type, key, fresh=True),
+            run_id=self.run_id,
+            case_key=plan.case_key,
+            dataset_id=plan.dataset_id,
+            case_id=plan.case.case_id,
+            work_key=key,
+            error=error,
+            **payload,
+        )
+        self._emit(event)
+        return event
+
+    def _reuse(self, stored: dict[str, RunEvent], key: str) -> RunEvent | None:
+        """A stored result for ``key``; copied into this run if another run made it."""
+        event = stored.get(key)
+        if event is None or not isinstance(event, CaseRunEvent):
+            return None
+        if event.run_id == self.run_id:
+            return event
+        event_type = event.event_type  # type: ignore[attr-defined]
+        copy = event.model_copy(
+            update={
+                "event_id": self._event_id(event_type, key, fresh=False),
+                "run_id": self.run_id,
+                "cached_from": event.cached_from or event.run_id,
+                "created_at": time.time(),
+            }
+        )
+        self._emit(copy)
+        return copy
+
+    # -- the run -----------------------------------------------------------
+
+    async def execute(self) -> RunResult:
+        loop = asyncio.get_running_loop()
+        self.store.initialize()
+        self.store.save_snapshot(self.snapshot)
+        self._policy = CallPolicy(self.runtime)
+        self._writer = EventWriter(self.store, loop, self._on_persisted)
+        plans = plan_cases(self.snapshot)
+        progress = ProgressCounter(total_cases=len(plans))
+        run_span = self.tracing.start_span("themis.run", {"themis.run_id": self.run_id})
+        try:
+            self._emit(
+                RunStartedEvent(
+                    event_id=self._event_id("run_started", "", fresh=True),
+                    run_id=self.run_id,
+                    until_stage=self.until_stage,
+                    mode="replay" if self.replay else "run",
+                )
+            )
+            results: list[CaseResult | None] = [None] * len(plans)
+            counts: dict[str, dict[str, int]] = {stage: defaultdict(int) for stage in STAGES}
+            work: Iterator[tuple[int, CasePlan]] = iter(enumerate(plans))
+
+            async def worker() -> None:
+                for index, plan in work:
+                    latest = await self._run_case(plan)
+                    case_result = fold_case(plan, latest, self.until_stage)
+                    results[index] = case_result
+                    for stage in STAGES:
+                        for state in stage_states(plan, latest, stage):
+                            counts[stage][state] += 1
+                    progress.done += case_result.status.value == "completed"
+                    progress.failed += case_result.status.value == "failed"
+                    progress.cached += bool(case_result.cached_stages)
+                    if self.on_case_done is not None:
+                        self.on_case_done(case_result, progress)
+
+            workers = min(len(plans), self.runtime.max_concurrent_tasks) or 1
+            await asyncio.gather(*(worker() for _ in range(workers)))
+            cases = [case for case in results if case is not None]
+            result = build_run_result(
+                self.run_id,
+                cases,
+                self.until_stage,
+                {stage: StageCounts(**values) for stage, values in counts.items()},
+            )
+            self._emit(
+                RunCompletedEvent(
+                    event_id=self._event_id("run_completed", "", fresh=True),
+                    run_id=self.run_id,
+                    status=result.status,
+                    completed_through_stage=result.completed_through_stage,
+                )
+            )
+            await self._writer.close()
+            self.tracing.end_span(run_span)
+            return result
+        except BaseException as exc:
+            self.tracing.end_span(run_span, error=exc)
+            if self._writer is not None and self._writer.error is None:
+                # Keep what finished: wait for queued events before the error propagates.
+                await asyncio.shield(self._writer.close())
+            raise
+
+    async def _run_case(self, plan: CasePlan) -> dict[str, RunEvent]:
+        span = self.tracing.start_span(
+            "themis.case", {"themis.run_id": self.run_id, "themis.case_key": plan.case_key}
+        )
+        latest: dict[str, RunEvent] = {}
+        try:
+            await self._case_stages(plan, latest)
+        finally:
+            self.tracing.end_span(span)
+        return latest
+
+    def _lookup(self, plan: CasePlan) -> dict[str, RunEvent]:
+        keys: list[str] = []
+        for stage in STAGES[: self.until_index + 1]:
+            if self.replay is not None and stage in ("score", "judge"):
+                keys.extend(
+                    item.work_key
+                    for item in plan.metrics
+                    if item.stage == stage and not self.replay.forces(stage, item.metric_id)
+                )
+            elif self.replay is None or not self.replay.forces(stage):
+                keys.extend(plan.keys_for(stage))
+        if not keys:
+            return {}
+        return self.store.find_completed(keys, prefer_run_id=self.run_id)
+
+    async def _case_stages(self, plan: CasePlan, latest: dict[str, RunEvent]) -> None:
+        stored = self._lookup(plan)
+        # generate
+        span = self.tracing.start_span("themis.stage.generate", {"themis.case_key": plan.case_key})
+        outcomes = await asyncio.gather(
+            *(self._generate(plan, item, stored, latest) for item in plan.generations)
+        )
+        self.tracing.end_span(span)
+        if any(outcome is None for outcome in outcomes) or self.until_index < 1:
+            return
+        candidates = [outcome for outcome in outcomes if outcome is not None]
+        # reduce
+        reduced = await self._reduce(plan, candidates, stored, latest)
+        if reduced is None or self.until_index < 2:
+            return
+        # parse
+        parsed = await self._parse(plan, reduced, stored, latest)
+        if parsed is None or self.until_index < 3:
+            return
+        # score
+        await asyncio.gather(
+            *(
+                self._score(plan, item, parsed, stored, latest)
+                for item in plan.metrics
+                if item.stage == "score"
+            )
+        )
+        if self.until_index < 4:
+            return
+        # judge
+        subject = EvaluationSubject(
+            case=plan.case, candidates=candidates, reduced=reduced, parsed=parsed
+        )
+        await asyncio.gather(
+            *(
+                self._judge(plan, item, subject, stored, latest)
+                for item in plan.metrics
+                if item.stage == "judge"
+            )
+        )
+
+    def _missing_upstream(self, stage: str) -> MissingUpstreamError:
+        return MissingUpstreamError(
+            f"no stored {stage} result for this work item; replay never recomputes "
+            f"stages upstream of {self.replay.from_stage if self.replay else stage!r}: "
+            "run the experiment (or import a bundle) first"
+        )
+
+    # -- stages ------------------------------------------------------------
+
+    async def _generate(
+        self,
+        plan: CasePlan,
+        item: GenerationItem,
+        stored: dict[str, RunEvent],
+        latest: dict[str, RunEvent],
+    ) -> GenerationResult | None:
+        reused = self._reuse(stored, item.work_key)
+        if isinstance(reused, GenerationCompletedEvent):
+            latest[item.work_key] = reused
+            return reused.candidate
+        generator = self.components.generator
+        ref = self.snapshot.component_refs.generator
+        extra = {"seed": item.seed, "sample_index": item.sample_index}
+        try:
+            if self.replay is not None and self.replay.requires_stored("generate"):
+                raise self._missing_upstream("generate")
+            ctx = GenerateContext(
+                run_id=self.run_id,
+                dataset_id=plan.dataset_id,
+                case_id=plan.case.case_id,
+                case_key=plan.case_key,
+                seed=item.seed,
+                base_seed=item.base_seed,
+                sample_index=item.sample_index,
+                prompt_spec=self.snapshot_prompt_spec,
+            )
+            self.hooks.call("before_generate", case=plan.case, ctx=ctx)
+            assert self._policy is not None
+            started = time.perf_counter()
+
+            async def call() -> Any:
+                self.generator_calls += 1
+                return await self.invoker.call(generator.generate, plan.case, ctx, blocking=True)
+
+            raw = await self._policy.call(ref.component_id, call)
+            candidate: GenerationResult = as_model(
+                GenerationResult, raw, "generator", ref.component_id
+            )
+            if candidate.latency_ms is None:
+                candidate = candidate.model_copy(
+                    update={"latency_ms": (time.perf_counter() - started) * 1000}
+                )
+            self.hooks.call("after_generate", case=plan.case, result=candidate, ctx=ctx)
+        except Exception as exc:
+            latest[item.work_key] = self._failed(
+                GenerationFailedEvent, plan, item.work_key, exc, ref.component_id, **extra
+            )
+            return None
+        latest[item.work_key] = self._completed(
+            GenerationCompletedEvent, plan, item.work_key, candidate=candidate, **extra
+        )
+        return candidate
+
+    async def _reduce(
+        self,
+        plan: CasePlan,
+        candidates: list[GenerationResult],
+        stored: dict[str, RunEvent],
+        latest: dict[str, RunEvent],
+    ) -> ReducedCandidate | None:
+        key = plan.reduce_key
+        reused = self._reuse(stored, key)
+        if isinstance(reused, ReductionCompletedEvent):
+            latest[key] = reused
+            return reused.reduced
+        refs = self.snapshot.component_refs
+        component_id = refs.reducer.component_id
+        try:
+            if self.replay is not None and self.replay.requires_stored("reduce"):
+                raise self._missing_upstream("reduce")
+            selected = candidates
+            if self.components.selector is not None:
+                component_id = refs.selector.component_id if refs.selector else component_id
+                select_ctx = SelectContext(
+                    run_id=self.run_id, case=plan.case, case_key=plan.case_key
+                )
+                selected = list(
+                    await self.invoker.call(self.components.selector.select, candidates, select_ctx)
+                )
+                component_id = refs.reducer.component_id
+            ctx = ReduceContext(run_id=self.run_id, case=plan.case, case_key=plan.case_key)
+            self.hooks.call("before_reduce", candidates=selected, ctx=ctx)
+            raw = await self.invoker.call(self.components.reducer.reduce, selected, ctx)
+            reduced: ReducedCandidate = as_model(ReducedCandidate, raw, "reducer", component_id)
+            self.hooks.call("after_reduce", reduced=reduced, ctx=ctx)
+        except Exception as exc:
+            latest[key] = self._failed(ReductionFailedEvent, plan, key, exc, component_id)
+            return None
+        latest[key] = self._completed(
+            ReductionCompletedEvent,
+            plan,
+            key,
+            reduced=reduced,
+            selected_candidate_ids=[c.candidate_id for c in selected],
+        )
+        return reduced
+
+    async def _parse(
+        self,
+        plan: CasePlan,
+        reduced: ReducedCandidate,
+        stored: dict[str, RunEvent],
+        latest: dict[str, RunEvent],
+    ) -> ParsedOutput | None:
+        key = plan.parse_key
+        reused = self._reuse(stored, key)
+        if isinstance(reused, ParseCompletedEvent):
+            latest[key] = reused
+            return reused.parsed_outputs[-1]
+        component_id: str | None = None
+        try:
+            if self.replay is not None and self.replay.requires_stored("parse"):
+                raise self._missing_upstream("parse")
+            ctx = ParseContext(run_id=self.run_id, case=plan.case, case_key=plan.case_key)
+            self.hooks.call("before_parse", candidate=reduced, ctx=ctx)
+            outputs: list[ParsedOutput] = []
+            current = reduced
+            for ref, parser in self.components.parsers:
+                component_id = ref.component_id
+                raw = await self.invoker.call(parser.parse, current, ctx)
+                parsed = as_model(ParsedOutput, raw, "parser", ref.component_id)
+                outputs.append(parsed)
+                current = current.model_copy(update={"final_output": parsed.value})
+            if not outputs:
+                outputs.append(ParsedOutput(value=reduced.final_output, format="raw"))
+            self.hooks.call("after_parse", parsed=outputs[-1], ctx=ctx)
+        except Exception as exc:
+            latest[key] = self._failed(ParseFailedEvent, plan, key, exc, component_id)
+            return None
+        latest[key] = self._completed(ParseCompletedEvent, plan, key, parsed_outputs=outputs)
+        return outputs[-1]
+
+    async def _score(
+        self,
+        plan: CasePlan,
+        item: MetricItem,
+        parsed: ParsedOutput,
+        stored: dict[str, RunEvent],
+        latest: dict[str, RunEvent],
+    ) -> None:
+        reused = self._reuse(stored, item.work_key)
+        if isinstance(reused, ScoreCompletedEvent | ScoreFailedEvent):
+            latest[item.work_key] = reused
+            return
+        ref, metric = self.components.metrics[item.metric_id]
+        ctx = ScoreContext(
+            run_id=self.run_id, case=plan.case, case_key=plan.case_key, dataset_id=plan.dataset_id
+        )
+        try:
+            self.hooks.call("before_score", metric_id=item.metric_id, parsed=parsed, ctx=ctx)
+            raw = await self.invoker.call(metric.score, parsed, plan.case, ctx)
+            outcome = as_score(raw, item.metric_id, ref.component_id)
+            self.hooks.call("after_score", result=outcome, ctx=ctx)
+        except Exception as exc:
+            latest[item.work_key] = self._failed(
+                ScoreFailedEvent,
+                plan,
+                item.work_key,
+                exc,
+                ref.component_id,
+                metric_id=item.metric_id,
+            )
+            return
+        if isinstance(outcome, ScoreError):
+            latest[item.work_key] = self._failed(
+                ScoreFailedEvent,
+                plan,
+                item.work_key,
+                ScoreErrorRaised(outcome),
+                ref.component_id,
+                metric_id=item.metric_id,
+                score_error=outcome,
+            )
+            return
+        latest[item.work_key] = self._completed(
+            ScoreCompletedEvent, plan, item.work_key, metric_id=item.metric_id, score=outcome
+        )
+
+    async def _judge(
+        self,
+        plan: CasePlan,
+        item: MetricItem,
+        subject: EvaluationSubject,
+        stored: dict[str, RunEvent],
+        latest: dict[str, RunEvent],
+    ) -> None:
+        reused = self._reuse(stored, item.work_key)
+        if isinstance(reused, EvaluationCompletedEvent | EvaluationFailedEvent):
+            latest[item.work_key] = reused
+            return
+        ref, metric = self.components.metrics[item.metric_id]
+        identity = self.snapshot.identity
+        judge_config = identity.judge_config.get(item.metric_id, identity.judge_config)
+        ctx = EvalScoreContext(
+            run_id=self.run_id,
+            case=plan.case,
+            case_key=plan.case_key,
+            dataset_id=plan.dataset_id,
+            metric_id=item.metric_id,
+            judge_models=tuple(model for _, model in self.components.judge_models),
+            workflow_overrides=dict(identity.workflow_overrides),
+            judge_config=dict(judge_config) if isinstance(judge_config, dict) else {},
+            seed=identity.seeds[0] if identity.seeds else None,
+        )
+        assert self._policy is not None
+        self.hooks.call("before_judge", metric_id=item.metric_id, ctx=ctx)
+        trace = await self.workflows.run_metric(
+            metric,
+            subject,
+            ctx,
+            judge_refs=[judge_ref for judge_ref, _ in self.components.judge_models],
+            policy=self._policy,
+            invoker=self.invoker,
+        )
+        self.hooks.call("after_judge", result=trace.result, ctx=ctx)
+        execution = trace.model_dump(mode="json")
+        if isinstance(trace.result, Score):
+            latest[item.work_key] = self._completed(
+                EvaluationCompletedEvent,
+                plan,
+                item.work_key,
+                metric_id=item.metric_id,
+                score=trace.result,
+                execution=execution,
+            )
+            return
+        latest[item.work_key] = self._failed(
+            EvaluationFailedEvent,
+            plan,
+            item.work_key,
+            ScoreErrorRaised(trace.result),
+            ref.component_id,
+            metric_id=item.metric_id,
+            score_error=trace.result,
+            execution=execution,
+        )
+
+    @property
+    def snapshot_prompt_spec(self) -> Any:
+        from themis.core.prompts import PromptSpec
+
+        spec = self.snapshot.identity.prompt_spec
+        return None if spec is None else PromptSpec.model_validate(spec)
+
+
+class ScoreErrorRaised(Exception):
+    """Carries a metric's returned ScoreError through the failure path."""
+
+    def __init__(self, error: ScoreError) -> None:
+        super().__init__(error.reason)
+        self.score_error = error
+
+
+class ComponentOutputError(TypeError):
+    """A component returned something other than its contract's type."""
+
+
+def as_model(model: Any, value: Any, kind: str, component_id: str) -> Any:
+    if isinstance(value, model):
+        return value
+    if isinstance(value, dict):
+        try:
+            return model.model_validate(value)
+        except Exception as exc:
+            raise ComponentOutputError(
+                f"{kind} {component_id!r} returned an invalid {model.__name__}: {exc}"
+            ) from exc
+    raise ComponentOutputError(
+        f"{kind} {component_id!r} returned {type(value).__name__}, expected {model.__name__}"
+    )
+
+
+def as_score(value: Any, metric_id: str, component_id: str) -> Score | ScoreError:
+    if isinstance(value, Score | ScoreError):
+        outcome = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        outcome = Score(metric_id=metric_id, value=float(value))
+    else:
+        raise ComponentOutputError(
+            f"metric {component_id!r} returned {type(value).__name__}, expected Score or ScoreError"
+        )
+    if outcome.metric_id != metric_id:
+        outcome = outcome.model_copy(update={"metric_id": metric_id})
+    return outcome
+
+
+def stage_error(stage: str, component_id: str | None, exc: BaseException, key: str) -> StageError:
+    if isinstance(exc, ScoreErrorRaised):
+        return StageError(
+            stage=stage,
+            component_id=component_id,
+            error_type="ScoreError",
+            message=exc.score_error.reason,
+            category=str(exc.score_error.details.get("category", ErrorCategory.component_error)),
+            retryable=exc.score_error.retryable,
+            work_key=key,
+        )
+    verdict = classify(exc)
+    category = verdict.category
+    if isinstance(exc, MissingUpstreamError):
+        category = ErrorCategory.not_found
+    elif type(exc).__name__ in ("ParseFailure",) or stage == "parse":
+        category = (
+            ErrorCategory.parse_error if category is ErrorCategory.component_error else category
+        )
+    return StageError(
+        stage=stage,
+        component_id=component_id,
+        error_type=type(exc).__name__,
+        message=str(exc) or repr(exc),
+        category=category.value,
+        retryable=verdict.retryable,
+        work_key=key,
+    )

@@ -1,0 +1,219 @@
+"""Typed run events: the only thing a store appends.
+
+Every stage outcome is an event. Projections (run status, execution state,
+score rows, the stage cache) are folded from events as they are appended, so
+the cost of one append never grows with the size of a run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from themis.core.models import (
+    FrozenModel,
+    GenerationResult,
+    JSONValue,
+    ParsedOutput,
+    ReducedCandidate,
+    RunStatus,
+    Score,
+    ScoreError,
+    StageError,
+)
+
+EVENT_SCHEMA_VERSION = 1
+"""Bumped whenever a stored event's shape changes incompatibly."""
+
+
+class RunEvent(FrozenModel):
+    """Common fields of every stored event."""
+
+    schema_version: int = EVENT_SCHEMA_VERSION
+    event_id: str
+    run_id: str
+    created_at: float = Field(default_factory=time.time)
+
+
+class RunStartedEvent(RunEvent):
+    event_type: Literal["run_started"] = "run_started"
+    until_stage: str
+    mode: str = "run"
+
+
+class RunCompletedEvent(RunEvent):
+    event_type: Literal["run_completed"] = "run_completed"
+    status: RunStatus
+    completed_through_stage: str | None = None
+
+
+class RunFailedEvent(RunEvent):
+    event_type: Literal["run_failed"] = "run_failed"
+    error: StageError
+
+
+class CaseRunEvent(RunEvent):
+    """An event about one work item of one case."""
+
+    stage: str
+    case_key: str
+    dataset_id: str
+    case_id: str
+    work_key: str
+    cached_from: str | None = None
+
+
+class GenerationCompletedEvent(CaseRunEvent):
+    """Event emitted when candidate generation finishes for a case."""
+
+    event_type: Literal["generation_completed"] = "generation_completed"
+    stage: str = "generate"
+    candidate: GenerationResult
+    seed: int
+    sample_index: int
+
+
+class GenerationFailedEvent(CaseRunEvent):
+    """Event emitted when candidate generation fails for a case."""
+
+    event_type: Literal["generation_failed"] = "generation_failed"
+    stage: str = "generate"
+    error: StageError
+    seed: int
+    sample_index: int
+
+
+class ReductionCompletedEvent(CaseRunEvent):
+    """Event emitted when candidate reduction succeeds."""
+
+    event_type: Literal["reduction_completed"] = "reduction_completed"
+    stage: str = "reduce"
+    reduced: ReducedCandidate
+    selected_candidate_ids: list[str] = Field(default_factory=list)
+
+
+class ReductionFailedEvent(CaseRunEvent):
+    """Event emitted when candidate reduction fails."""
+
+    event_type: Literal["reduction_failed"] = "reduction_failed"
+    stage: str = "reduce"
+    error: StageError
+
+
+class ParseCompletedEvent(CaseRunEvent):
+    """Event emitted when parsing a reduced candidate succeeds."""
+
+    event_type: Literal["parse_completed"] = "parse_completed"
+    stage: str = "parse"
+    parsed_outputs: list[ParsedOutput]
+
+
+class ParseFailedEvent(CaseRunEvent):
+    """Event emitted when parsing a reduced candidate fails."""
+
+    event_type: Literal["parse_failed"] = "parse_failed"
+    stage: str = "parse"
+    error: StageError
+
+
+class ScoreCompletedEvent(CaseRunEvent):
+    """Event emitted when a pure metric succeeds."""
+
+    event_type: Literal["score_completed"] = "score_completed"
+    stage: str = "score"
+    metric_id: str
+    score: Score
+
+
+class ScoreFailedEvent(CaseRunEvent):
+    """Event emitted when a pure metric produces an error payload."""
+
+    event_type: Literal["score_failed"] = "score_failed"
+    stage: str = "score"
+    metric_id: str
+    score_error: ScoreError
+    error: StageError
+
+
+class EvaluationCompletedEvent(CaseRunEvent):
+    """Event emitted when a workflow-backed metric finishes."""
+
+    event_type: Literal["evaluation_completed"] = "evaluation_completed"
+    stage: str = "judge"
+    metric_id: str
+    score: Score
+    execution: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+class EvaluationFailedEvent(CaseRunEvent):
+    """Event emitted when a workflow-backed metric fails."""
+
+    event_type: Literal["evaluation_failed"] = "evaluation_failed"
+    stage: str = "judge"
+    metric_id: str
+    score_error: ScoreError
+    error: StageError
+    execution: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+AnyRunEvent = Annotated[
+    RunStartedEvent
+    | RunCompletedEvent
+    | RunFailedEvent
+    | GenerationCompletedEvent
+    | GenerationFailedEvent
+    | ReductionCompletedEvent
+    | ReductionFailedEvent
+    | ParseCompletedEvent
+    | ParseFailedEvent
+    | ScoreCompletedEvent
+    | ScoreFailedEvent
+    | EvaluationCompletedEvent
+    | EvaluationFailedEvent,
+    Field(discriminator="event_type"),
+]
+
+_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyRunEvent)
+
+COMPLETED_EVENT_TYPES = frozenset(
+    {
+        "generation_completed",
+        "reduction_completed",
+        "parse_completed",
+        "score_completed",
+        "evaluation_completed",
+    }
+)
+FAILED_EVENT_TYPES = frozenset(
+    {
+        "generation_failed",
+        "reduction_failed",
+        "parse_failed",
+        "score_failed",
+        "evaluation_failed",
+    }
+)
+
+
+class UnsupportedEventSchemaError(ValueError):
+    """A stored event was written by a newer Themis than this one."""
+
+
+def event_from_dict(payload: dict[str, Any]) -> RunEvent:
+    """Deserialize a stored event payload into the correct event model."""
+    version = payload.get("schema_version", EVENT_SCHEMA_VERSION)
+    if not isinstance(version, int) or version > EVENT_SCHEMA_VERSION:
+        raise UnsupportedEventSchemaError(
+            f"event {payload.get('event_id')!r} has schema_version {version!r}; this Themis "
+            f"reads up to {EVENT_SCHEMA_VERSION}: upgrade themis-core"
+        )
+    event: RunEvent = _EVENT_ADAPTER.validate_python(payload)
+    return event
+
+
+def event_from_json(payload: str | bytes) -> RunEvent:
+    """Deserialize one stored event from its JSON text."""
+    return event_from_dict(json.loads(payload))

@@ -1,0 +1,423 @@
+"""Experiment: the authoring model, its compiler, and its run/replay/rejudge API."""
+
+from __future__ import annotations
+
+import asyncio
+import platform as platform_module
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import Field, PrivateAttr, model_validator
+
+from themis.core import registry
+from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
+from themis.core.engine.runner import ReplayScope, ResolvedComponents, RunEngine
+from themis.core.hooks import LifecycleHooks
+from themis.core.identity import compute_run_id, dataset_hash
+from themis.core.models import (
+    ComponentRefs,
+    Dataset,
+    DatasetRef,
+    FrozenModel,
+    RunIdentity,
+    RunProvenance,
+    RunResult,
+    RunSnapshot,
+)
+from themis.core.progress import progress_reporter
+from themis.core.stores.base import RunStore
+
+T = TypeVar("T")
+
+Stage = Literal["generate", "reduce", "parse", "score", "judge"]
+ReplayStage = Literal["reduce", "parse", "score", "judge"]
+
+DEFAULT_REDUCER = "builtin/first_candidate"
+DEFAULT_SEEDS = (0,)
+
+
+def themis_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("themis-core")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T], *, async_name: str) -> T:
+    """Run ``coroutine`` to completion, refusing inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    coroutine.close()
+    raise RuntimeError(
+        f"this synchronous API cannot run inside a running event loop (a notebook or an async "
+        f"app); use `await ...{async_name}(...)` instead"
+    )
+
+
+class Experiment(FrozenModel):
+    """Authoring model for a Themis experiment.
+
+    An experiment owns the compile-time inputs required to build a RunSnapshot
+    and provides sync and async helpers for running or rejudging that snapshot.
+    """
+
+    generation: GenerationConfig
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    datasets: list[Dataset] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: list(DEFAULT_SEEDS), min_length=1)
+    environment_metadata: dict[str, str] = Field(default_factory=dict)
+
+    _compiled: tuple[RunSnapshot, ResolvedComponents] | None = PrivateAttr(default=None)
+    _default_store: RunStore | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _datasets_unique(self) -> Experiment:
+        seen: set[str] = set()
+        for index, dataset in enumerate(self.datasets):
+            if dataset.dataset_id in seen:
+                raise ValueError(
+                    f"datasets[{index}]: duplicate dataset_id {dataset.dataset_id!r}; "
+                    "dataset ids must be unique within an experiment"
+                )
+            seen.add(dataset.dataset_id)
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds: duplicate seeds in {self.seeds}")
+        return self
+
+    # -- configuration files ----------------------------------------------
+
+    @classmethod
+    def from_config(cls, path: str | Path, *, overrides: list[str] | None = None) -> Experiment:
+        """Load an experiment definition from YAML or TOML configuration."""
+        from themis.core.config_files import load_experiment
+
+        return load_experiment(Path(path), overrides or [])
+
+    # -- compile -----------------------------------------------------------
+
+    def compile(self) -> RunSnapshot:
+        """Resolve every component and fingerprint the experiment; runs nothing."""
+        return self._compile()[0]
+
+    def _compile(self) -> tuple[RunSnapshot, ResolvedComponents]:
+        if self._compiled is not None:
+            return self._compiled
+        generation, evaluation = self.generation, self.evaluation
+        generator, generator_ref = registry.resolve(
+            "generator", generation.generator, where="generation.generator"
+        )
+        reducer, reducer_ref = registry.resolve(
+            "reducer", generation.reducer or DEFAULT_REDUCER, where="generation.reducer"
+        )
+        selector, selector_ref = (None, None)
+        if generation.selector is not None:
+            selector, selector_ref = registry.resolve(
+                "selector", generation.selector, where="generation.selector"
+            )
+        parsers = [
+            registry.resolve("parser", spec, where=f"evaluation.parsers[{index}]")
+            for index, spec in enumerate(evaluation.parsers)
+        ]
+        metrics = [
+            registry.resolve("metric", spec, where=f"evaluation.metrics[{index}]")
+            for index, spec in enumerate(evaluation.metrics)
+        ]
+        judges = [
+            registry.resolve("judge", spec, where=f"evaluation.judge_models[{index}]")
+            for index, spec in enumerate(evaluation.judge_models)
+        ]
+        names: set[str] = set()
+        for index, (_, ref) in enumerate(metrics):
+            if ref.name in names:
+                raise ValueError(
+                    f"evaluation.metrics[{index}]: metric {ref.name!r} is listed twice; give one "
+                    'of them a distinct name: {"id": ..., "name": ...}'
+                )
+            names.add(ref.name)
+        needs_judge = [ref.name for _, ref in metrics if (ref.family or "pure") == "llm"]
+        if needs_judge and not judges:
+            raise ValueError(
+                f"evaluation.judge_models: metric(s) {needs_judge} are judge-backed but no judge "
+                "model is configured"
+            )
+        refs = ComponentRefs(
+            generator=generator_ref,
+            reducer=reducer_ref,
+            selector=selector_ref,
+            parsers=[ref for _, ref in parsers],
+            metrics=[ref for _, ref in metrics],
+            judge_models=[ref for _, ref in judges],
+        )
+        identity = RunIdentity(
+            datasets=[
+                DatasetRef(
+                    dataset_id=d.dataset_id,
+                    revision=d.revision,
+                    content_hash=dataset_hash(d),
+                    case_count=len(d.cases),
+                )
+                for d in self.datasets
+            ],
+            components=refs,
+            prompt_spec=(
+                generation.prompt_spec.model_dump(mode="json") if generation.prompt_spec else None
+            ),
+            candidate_policy=generation.candidate_policy.model_dump(mode="json"),
+            judge_config=dict(evaluation.judge_config),
+            workflow_overrides=dict(evaluation.workflow_overrides),
+            seeds=list(self.seeds),
+        )
+        snapshot = RunSnapshot(
+            run_id=compute_run_id(identity),
+            identity=identity,
+            provenance=RunProvenance(
+                themis_version=themis_version(),
+                python_version=platform_module.python_version(),
+                platform=sys.platform,
+                environment_metadata=dict(self.environment_metadata),
+            ),
+            datasets=list(self.datasets),
+            component_refs=refs,
+        )
+        components = ResolvedComponents(
+            generator=generator,
+            reducer=reducer,
+            selector=selector,
+            parsers=[(ref, parser) for parser, ref in parsers],
+            metrics={ref.name: (ref, metric) for metric, ref in metrics},
+            judge_models=[(ref, judge) for judge, ref in judges],
+        )
+        self._compiled = (snapshot, components)
+        return self._compiled
+
+    # -- stores ------------------------------------------------------------
+
+    def resolve_store(self, store: RunStore | None = None) -> RunStore:
+        """The store a call uses: the one given, else the one StorageConfig names."""
+        if store is not None:
+            return store
+        if self._default_store is None:
+            self._default_store = open_store(self.storage)
+        return self._default_store
+
+    # -- execution ---------------------------------------------------------
+
+    async def _execute(
+        self,
+        *,
+        until_stage: str,
+        replay: ReplayScope | None,
+        runtime: RuntimeConfig | None,
+        store: RunStore | None,
+        subscribers: list[Any] | None,
+        tracing_provider: Any | None,
+    ) -> RunResult:
+        snapshot, components = self._compile()
+        runtime = runtime or self.runtime
+        target = self.resolve_store(store)
+        hooks = LifecycleHooks(subscribers)
+        with progress_reporter(
+            runtime.progress, total=sum(len(d.cases) for d in self.datasets)
+        ) as (on_case_done):
+            engine = RunEngine(
+                snapshot,
+                components,
+                target,
+                runtime,
+                until_stage=until_stage,
+                replay=replay,
+                hooks=hooks,
+                tracing=tracing_provider,
+                on_case_done=on_case_done,
+            )
+            return await engine.execute()
+
+    async def run_async(
+        self,
+        *,
+        until_stage: Stage = "judge",
+        runtime: RuntimeConfig | None = None,
+        store: RunStore | None = None,
+        subscribers: list[Any] | None = None,
+        tracing_provider: Any | None = None,
+    ) -> RunResult:
+        """Run the compiled snapshot asynchronously.
+
+        Work already in the store (this run's, or another run's with the same
+        work keys) is reused; a killed run continues where it stopped.
+        """
+        return await self._execute(
+            until_stage=until_stage,
+            replay=None,
+            runtime=runtime,
+            store=store,
+            subscribers=subscribers,
+            tracing_provider=tracing_provider,
+        )
+
+    def run(
+        self,
+        *,
+        until_stage: Stage = "judge",
+        runtime: RuntimeConfig | None = None,
+        store: RunStore | None = None,
+        subscribers: list[Any] | None = None,
+        tracing_provider: Any | None = None,
+    ) -> RunResult:
+        """Run the compiled snapshot synchronously."""
+        return run_sync(
+            self.run_async(
+                until_stage=until_stage,
+                runtime=runtime,
+                store=store,
+                subscribers=subscribers,
+                tracing_provider=tracing_provider,
+            ),
+            async_name="run_async",
+        )
+
+    async def resume_async(self, **kwargs: Any) -> RunResult:
+        """Continue pending work of this experiment's run (same as ``run_async``)."""
+        return await self.run_async(**kwargs)
+
+    def resume(self, **kwargs: Any) -> RunResult:
+        """Continue pending work of this experiment's run (same as ``run``)."""
+        return self.run(**kwargs)
+
+    async def replay_async(
+        self,
+        *,
+        stage: ReplayStage,
+        metric_ids: list[str] | None = None,
+        runtime: RuntimeConfig | None = None,
+        store: RunStore | None = None,
+        subscribers: list[Any] | None = None,
+        tracing_provider: Any | None = None,
+    ) -> RunResult:
+        """Replay persisted runs from a downstream stage.
+
+        ``stage`` and everything after it are recomputed from stored upstream
+        results; the generator is never called. New results are recorded
+        beside the old ones.
+        """
+        if stage not in ("reduce", "parse", "score", "judge"):
+            raise ValueError(f"replay stage must be reduce, parse, score or judge; got {stage!r}")
+        self._check_metric_ids(metric_ids)
+        scope = ReplayScope(
+            from_stage=stage, metric_ids=frozenset(metric_ids) if metric_ids is not None else None
+        )
+        return await self._execute(
+            until_stage="judge",
+            replay=scope,
+            runtime=runtime,
+            store=store,
+            subscribers=subscribers,
+            tracing_provider=tracing_provider,
+        )
+
+    def replay(
+        self,
+        *,
+        stage: ReplayStage,
+        metric_ids: list[str] | None = None,
+        runtime: RuntimeConfig | None = None,
+        store: RunStore | None = None,
+        subscribers: list[Any] | None = None,
+        tracing_provider: Any | None = None,
+    ) -> RunResult:
+        """Replay persisted runs from a downstream stage synchronously."""
+        return run_sync(
+            self.replay_async(
+                stage=stage,
+                metric_ids=metric_ids,
+                runtime=runtime,
+                store=store,
+                subscribers=subscribers,
+                tracing_provider=tracing_provider,
+            ),
+            async_name="replay_async",
+        )
+
+    async def rejudge_async(
+        self,
+        *,
+        metric_ids: list[str] | None = None,
+        runtime: RuntimeConfig | None = None,
+        store: RunStore | None = None,
+        subscribers: list[Any] | None = None,
+        tracing_provider: Any | None = None,
+    ) -> RunResult:
+        """Re-run workflow-backed metrics from stored upstream artifacts."""
+        snapshot = self.compile()
+        judge_metrics = [
+            ref.name for ref in snapshot.component_refs.metrics if (ref.family or "pure") != "pure"
+        ]
+        selected = judge_metrics if metric_ids is None else metric_ids
+        self._check_metric_ids(selected)
+        not_judged = sorted(set(selected) - set(judge_metrics))
+        if not_judged:
+            raise ValueError(
+                f"rejudge: {not_judged} are not workflow-backed metrics; judge-backed metrics "
+                f"of this experiment: {judge_metrics}"
+            )
+        return await self.replay_async(
+            stage="judge",
+            metric_ids=list(selected),
+            runtime=runtime,
+            store=store,
+            subscribers=subscribers,
+            tracing_provider=tracing_provider,
+        )
+
+    def rejudge(
+        self,
+        *,
+        metric_ids: list[str] | None = None,
+        runtime: RuntimeConfig | None = None,
+        store: RunStore | None = None,
+        subscribers: list[Any] | None = None,
+        tracing_provider: Any | None = None,
+    ) -> RunResult:
+        """Re-run workflow-backed metrics synchronously."""
+        return run_sync(
+            self.rejudge_async(
+                metric_ids=metric_ids,
+                runtime=runtime,
+                store=store,
+                subscribers=subscribers,
+                tracing_provider=tracing_provider,
+            ),
+            async_name="rejudge_async",
+        )
+
+    def _check_metric_ids(self, metric_ids: list[str] | None) -> None:
+        if metric_ids is None:
+            return
+        known = [ref.name for ref in self.compile().component_refs.metrics]
+        unknown = sorted(set(metric_ids) - set(known))
+        if unknown:
+            raise ValueError(
+                f"metric_ids: unknown metric(s) {unknown}; this experiment has {known}"
+            )
+
+
+def open_store(storage: StorageConfig) -> RunStore:
+    """Build the store a StorageConfig names, through the ``themis.stores`` group."""
+    factory, _ = registry.load_factory("store", storage.store)
+    options = dict(storage.parameters)
+    if storage.path is not None:
+        options["path"] = storage.path
+    try:
+        store: RunStore = factory(**options)
+    except TypeError as exc:
+        raise ValueError(f"storage: cannot open store {storage.store!r}: {exc}") from exc
+    store.initialize()
+    return store

@@ -1,0 +1,40 @@
+"""Canonical JSON, content hashes and the run id.
+
+The run id hashes only identity-bearing inputs (DESIGN.md, "Identity"), so the
+same experiment gets the same id on any machine and in any process, while
+runtime settings and store locations never change it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from themis.core.models import Dataset, RunIdentity
+
+RUN_ID_PREFIX = "run-"
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no whitespace, UTF-8 preserved."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def short_hash(*parts: Any) -> str:
+    """A 32-hex-digit key over the canonical JSON of ``parts``."""
+    return hashlib.sha256(canonical_json(parts).encode()).hexdigest()[:32]
+
+
+def dataset_hash(dataset: Dataset) -> str:
+    return content_hash(dataset.model_dump(mode="json"))
+
+
+def compute_run_id(identity: RunIdentity) -> str:
+    payload = identity.model_dump(mode="json")
+    payload["components"] = [ref.identity() for ref in identity.components.all()]
+    return RUN_ID_PREFIX + content_hash(payload)[:24]

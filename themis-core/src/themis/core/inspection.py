@@ -1,0 +1,242 @@
+"""Read-only views of stored runs: snapshot, execution state, evaluations,
+the run result, and compact summaries."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from typing import Any
+
+from pydantic import Field
+
+from themis.core.engine.plan import plan_cases
+from themis.core.engine.results import (
+    build_run_result,
+    fold_case,
+    latest_by_key,
+    stage_counts,
+)
+from themis.core.events import (
+    EvaluationCompletedEvent,
+    EvaluationFailedEvent,
+    RunStartedEvent,
+)
+from themis.core.models import (
+    STAGES,
+    FrozenModel,
+    JSONValue,
+    RunResult,
+    RunSnapshot,
+    RunStatus,
+    Score,
+    ScoreError,
+    StageCounts,
+    StageError,
+    case_key_for,
+)
+from themis.core.stores.base import RunStore, UnknownRunError
+
+
+class WorkFailure(FrozenModel):
+    """One failed work item with its error."""
+
+    case_key: str
+    stage: str
+    work_key: str
+    error: StageError
+
+
+class ExecutionState(FrozenModel):
+    """Stored progress of a run: per-stage counts and every failure."""
+
+    run_id: str
+    status: RunStatus
+    completed_through_stage: str | None
+    stages: dict[str, StageCounts]
+    failures: list[WorkFailure] = Field(default_factory=list)
+
+
+class EvaluationExecution(FrozenModel):
+    """One stored judge-backed metric execution for one case."""
+
+    run_id: str
+    case_key: str
+    dataset_id: str
+    case_id: str
+    metric_id: str
+    score: Score | None = None
+    score_error: ScoreError | None = None
+    trace: dict[str, JSONValue] = Field(default_factory=dict)
+    cached_from: str | None = None
+
+
+def get_run_snapshot(store: RunStore, run_id: str) -> RunSnapshot:
+    """Return the persisted snapshot for a run."""
+    store.initialize()
+    snapshot = store.get_snapshot(run_id)
+    if snapshot is None:
+        known = [run.run_id for run in store.list_runs()][-5:]
+        raise UnknownRunError(f"run {run_id!r} is not in {store!r}; recent runs: {known or 'none'}")
+    return snapshot
+
+
+def get_execution_state(store: RunStore, run_id: str) -> ExecutionState:
+    """Return the persisted execution state for a run."""
+    snapshot = get_run_snapshot(store, run_id)
+    stored = store.resume(run_id)
+    plans = plan_cases(snapshot)
+    planned: dict[str, int] = defaultdict(int)
+    for plan in plans:
+        for stage in STAGES:
+            planned[stage] += len(plan.keys_for(stage))
+    counts: dict[str, Counter[str]] = {stage: Counter() for stage in STAGES}
+    failures: list[WorkFailure] = []
+    for item in store.work_items(run_id):
+        counts[item.stage][item.state] += 1
+        if item.state == "failed" and item.error:
+            failures.append(
+                WorkFailure(
+                    case_key=item.case_key,
+                    stage=item.stage,
+                    work_key=item.work_key,
+                    error=StageError.model_validate_json(item.error),
+                )
+            )
+    stages = {
+        stage: StageCounts(
+            done=counts[stage]["done"],
+            cached=counts[stage]["cached"],
+            failed=counts[stage]["failed"],
+            pending=max(
+                planned[stage]
+                - counts[stage]["done"]
+                - counts[stage]["cached"]
+                - counts[stage]["failed"],
+                0,
+            ),
+        )
+        for stage in STAGES
+    }
+    return ExecutionState(
+        run_id=run_id,
+        status=stored.status if stored else RunStatus.pending,
+        completed_through_stage=stored.completed_through_stage if stored else None,
+        stages=stages,
+        failures=sorted(failures, key=lambda f: (f.case_key, STAGES.index(f.stage))),
+    )
+
+
+def load_run_result(store: RunStore, run_id: str) -> RunResult:
+    """Rebuild a run's RunResult from its stored events."""
+    snapshot = get_run_snapshot(store, run_id)
+    events = list(store.iter_events(run_id))
+    until = "judge"
+    for event in events:
+        if isinstance(event, RunStartedEvent):
+            until = event.until_stage
+    latest = latest_by_key(events)
+    plans = plan_cases(snapshot)
+    cases = [fold_case(plan, latest.get(plan.case_key, {}), until) for plan in plans]
+    return build_run_result(run_id, cases, until, stage_counts(plans, latest))
+
+
+def get_evaluation_execution(
+    store: RunStore,
+    run_id: str,
+    case_id: str,
+    metric_id: str,
+    *,
+    dataset_id: str | None = None,
+    case_key: str | None = None,
+) -> EvaluationExecution | None:
+    """Return one stored workflow execution for a case and metric.
+
+    Pass ``dataset_id`` or ``case_key`` when several datasets share ``case_id``.
+    """
+    snapshot = get_run_snapshot(store, run_id)
+    if case_key is None:
+        owners = [
+            d.dataset_id
+            for d in snapshot.datasets
+            if (dataset_id is None or d.dataset_id == dataset_id)
+            and any(c.case_id == case_id for c in d.cases)
+        ]
+        if len(owners) > 1:
+            raise ValueError(
+                f"case_id {case_id!r} exists in datasets {owners}; pass dataset_id= or case_key="
+            )
+        if not owners:
+            return None
+        case_key = case_key_for(owners[0], case_id)
+    found: EvaluationCompletedEvent | EvaluationFailedEvent | None = None
+    for event in store.iter_events(run_id):
+        if (
+            isinstance(event, EvaluationCompletedEvent | EvaluationFailedEvent)
+            and event.case_key == case_key
+            and event.metric_id == metric_id
+        ):
+            found = event
+    if found is None:
+        return None
+    return EvaluationExecution(
+        run_id=run_id,
+        case_key=found.case_key,
+        dataset_id=found.dataset_id,
+        case_id=found.case_id,
+        metric_id=metric_id,
+        score=found.score if isinstance(found, EvaluationCompletedEvent) else None,
+        score_error=found.score_error if isinstance(found, EvaluationFailedEvent) else None,
+        trace=dict(found.execution),
+        cached_from=found.cached_from,
+    )
+
+
+def quickcheck(store: RunStore, run_id: str) -> dict[str, JSONValue]:
+    """A compact status summary: counts per stage, failures by category, metric means."""
+    state = get_execution_state(store, run_id)
+    rows = store.score_rows(run_id)
+    values: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        if row.value is not None:
+            values[row.metric_id].append(row.value)
+    categories = Counter(f.error.category for f in state.failures)
+    return {
+        "run_id": run_id,
+        "status": state.status.value,
+        "completed_through_stage": state.completed_through_stage,
+        "stages": {stage: counts.model_dump() for stage, counts in state.stages.items()},
+        "failures_by_category": dict(sorted(categories.items())),
+        "metric_means": {m: sum(v) / len(v) for m, v in sorted(values.items())},
+    }
+
+
+def snapshot_report(
+    snapshot: RunSnapshot, run_metadata: dict[str, JSONValue] | None = None
+) -> dict[str, JSONValue]:
+    """Return a JSON-serializable summary for a compiled snapshot."""
+    refs = snapshot.component_refs
+    report: dict[str, Any] = {
+        "run_id": snapshot.run_id,
+        "datasets": [
+            {"dataset_id": d.dataset_id, "revision": d.revision, "cases": d.case_count}
+            for d in snapshot.identity.datasets
+        ],
+        "components": [
+            {
+                "kind": ref.kind,
+                "id": ref.component_id,
+                "name": ref.name,
+                "version": ref.version,
+                "fingerprint": ref.fingerprint[:12],
+                "distribution": ref.distribution,
+            }
+            for ref in refs.all()
+        ],
+        "seeds": snapshot.identity.seeds,
+        "candidate_policy": snapshot.identity.candidate_policy,
+        "provenance": snapshot.provenance.model_dump(mode="json"),
+    }
+    if run_metadata:
+        report["run_metadata"] = run_metadata
+    normalised: dict[str, JSONValue] = json.loads(json.dumps(report, default=str))
+    return normalised

@@ -1,0 +1,302 @@
+"""Data shapes that flow through a Themis run.
+
+Every model is a frozen pydantic v2 model that round-trips through JSON, so
+what a component returns is exactly what the store keeps and what a bundle
+carries. User-facing input models forbid unknown fields so that a typo is an
+error with its path rather than a silently ignored key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+JSONValue: TypeAlias = Any
+"""Any value that survives ``json.dumps``/``json.loads`` unchanged."""
+
+
+class FrozenModel(BaseModel):
+    """Base Pydantic model used by the immutable core."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HashableModel(FrozenModel):
+    """A frozen model whose canonical JSON gives it a stable fingerprint."""
+
+    def fingerprint(self) -> str:
+        payload = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class RunStatus(StrEnum):
+    """User-facing run status values."""
+
+    pending = "pending"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    partial_failure = "partial_failure"
+
+
+STAGES: tuple[str, ...] = ("generate", "reduce", "parse", "score", "judge")
+"""Pipeline stages in execution order."""
+
+
+def case_key_for(dataset_id: str, case_id: str) -> str:
+    """Identify a case within a run: two datasets may reuse a case id."""
+    return f"{dataset_id}::{case_id}"
+
+
+class Case(FrozenModel):
+    """One evaluation input with its optional reference answer."""
+
+    case_id: str = Field(min_length=1)
+    input: JSONValue
+    expected_output: JSONValue = None
+    metadata: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+class Dataset(FrozenModel):
+    """A named collection of cases; ``revision`` pins an upstream version."""
+
+    dataset_id: str = Field(min_length=1)
+    cases: list[Case]
+    revision: str | None = None
+    metadata: dict[str, JSONValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _case_ids_unique(self) -> Dataset:
+        seen: set[str] = set()
+        for index, case in enumerate(self.cases):
+            if case.case_id in seen:
+                raise ValueError(
+                    f"duplicate case_id {case.case_id!r} at cases[{index}] of dataset "
+                    f"{self.dataset_id!r}; case ids must be unique within a dataset"
+                )
+            seen.add(case.case_id)
+        return self
+
+
+class DatasetRef(FrozenModel):
+    """How a snapshot names a dataset: its id, revision and content hash."""
+
+    dataset_id: str
+    revision: str | None = None
+    content_hash: str
+    case_count: int
+
+
+class Message(FrozenModel):
+    """One message of a conversation."""
+
+    role: str
+    content: JSONValue
+
+
+class TraceStep(FrozenModel):
+    """One step of a generation's trace (a node, tool call or model call)."""
+
+    step_name: str
+    step_type: str
+    input: JSONValue = None
+    output: JSONValue = None
+    metadata: dict[str, JSONValue] = Field(default_factory=dict)
+    timestamp: float | None = None
+
+
+class ConversationTrace(FrozenModel):
+    """A generation's conversation together with its trace steps."""
+
+    messages: list[Message] = Field(default_factory=list)
+    steps: list[TraceStep] = Field(default_factory=list)
+
+
+class GenerationResult(FrozenModel):
+    """One candidate produced by a generator."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    candidate_id: str
+    final_output: JSONValue
+    trace: list[TraceStep] | None = None
+    conversation: list[Message] | None = None
+    artifacts: dict[str, JSONValue] | None = None
+    token_usage: dict[str, int] | None = None
+    latency_ms: float | None = None
+
+
+class ReducedCandidate(FrozenModel):
+    """The single candidate a reducer keeps for a case."""
+
+    candidate_id: str
+    source_candidate_ids: list[str]
+    final_output: JSONValue
+    metadata: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+class ParsedOutput(FrozenModel):
+    """A parser's normalised view of a reduced candidate."""
+
+    value: JSONValue
+    format: str = "json"
+    metadata: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+class Score(FrozenModel):
+    """A metric's verdict for one case."""
+
+    metric_id: str
+    value: float
+    details: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+class ScoreError(FrozenModel):
+    """A metric that could not score a case, and whether trying again may help."""
+
+    metric_id: str
+    reason: str
+    retryable: bool = False
+    details: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+class StageError(FrozenModel):
+    """Why a work item failed: the error's type and message, and where."""
+
+    stage: str
+    component_id: str | None = None
+    error_type: str
+    message: str
+    category: str = "component_error"
+    retryable: bool = False
+    work_key: str | None = None
+
+
+class CaseResult(FrozenModel):
+    """Everything a run stored for one case."""
+
+    case_key: str
+    dataset_id: str
+    case_id: str
+    status: RunStatus
+    generated_candidates: list[GenerationResult] = Field(default_factory=list)
+    reduced_candidate: ReducedCandidate | None = None
+    parsed_outputs: list[ParsedOutput] = Field(default_factory=list)
+    scores: list[Score] = Field(default_factory=list)
+    score_errors: list[ScoreError] = Field(default_factory=list)
+    errors: list[StageError] = Field(default_factory=list)
+    completed_through_stage: str | None = None
+    cached_stages: list[str] = Field(default_factory=list)
+
+    @property
+    def parsed_output(self) -> ParsedOutput | None:
+        """The output metrics scored: the last of the parser chain."""
+        return self.parsed_outputs[-1] if self.parsed_outputs else None
+
+
+class StageCounts(FrozenModel):
+    """How many work items of one stage are in each state."""
+
+    pending: int = 0
+    done: int = 0
+    failed: int = 0
+    cached: int = 0
+
+
+class RunResult(FrozenModel):
+    """The top-level result of a run, read back from the store."""
+
+    run_id: str
+    status: RunStatus
+    cases: list[CaseResult] = Field(default_factory=list)
+    metric_means: dict[str, float] = Field(default_factory=dict)
+    completed_through_stage: str | None = None
+    stage_counts: dict[str, StageCounts] = Field(default_factory=dict)
+
+    @property
+    def failed_cases(self) -> list[CaseResult]:
+        return [case for case in self.cases if case.status is RunStatus.failed]
+
+
+class ComponentRef(FrozenModel):
+    """Where a component came from and what it is, as recorded in a snapshot.
+
+    ``kind``, ``component_id``, ``name``, ``version``, ``fingerprint`` and
+    ``options`` are identity-bearing; the distribution and entry point are
+    provenance: they say where the code was found, not what it does.
+    """
+
+    kind: str
+    component_id: str
+    name: str
+    version: str
+    fingerprint: str
+    options: dict[str, JSONValue] = Field(default_factory=dict)
+    family: str | None = None
+    distribution: str | None = None
+    distribution_version: str | None = None
+    entry_point: str | None = None
+
+    def identity(self) -> dict[str, JSONValue]:
+        return {
+            "kind": self.kind,
+            "component_id": self.component_id,
+            "name": self.name,
+            "version": self.version,
+            "fingerprint": self.fingerprint,
+            "options": self.options,
+        }
+
+
+class ComponentRefs(FrozenModel):
+    """Every component of a run, resolved."""
+
+    generator: ComponentRef
+    reducer: ComponentRef
+    selector: ComponentRef | None = None
+    parsers: list[ComponentRef] = Field(default_factory=list)
+    metrics: list[ComponentRef] = Field(default_factory=list)
+    judge_models: list[ComponentRef] = Field(default_factory=list)
+
+    def all(self) -> list[ComponentRef]:
+        refs = [self.generator, self.reducer]
+        if self.selector is not None:
+            refs.append(self.selector)
+        return [*refs, *self.parsers, *self.metrics, *self.judge_models]
+
+
+class RunIdentity(FrozenModel):
+    """Everything that decides a run id, and nothing else."""
+
+    datasets: list[DatasetRef]
+    components: ComponentRefs
+    prompt_spec: dict[str, JSONValue] | None = None
+    candidate_policy: dict[str, JSONValue]
+    judge_config: dict[str, JSONValue] = Field(default_factory=dict)
+    workflow_overrides: dict[str, JSONValue] = Field(default_factory=dict)
+    seeds: list[int]
+
+
+class RunProvenance(FrozenModel):
+    """Where and with what a run was compiled; never part of the run id."""
+
+    themis_version: str
+    python_version: str
+    platform: str
+    environment_metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class RunSnapshot(FrozenModel):
+    """The compiled, immutable description of a run, produced by ``compile()``."""
+
+    run_id: str
+    identity: RunIdentity
+    provenance: RunProvenance
+    datasets: list[Dataset]
+    component_refs: ComponentRefs

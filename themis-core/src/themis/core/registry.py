@@ -1,0 +1,242 @@
+"""Entry-point discovery of components, builtins included.
+
+Core holds no table of builtins: its own ``pyproject.toml`` registers them
+under the same groups a third-party package uses. Names are listed through
+``importlib.metadata`` (no import), and a component is loaded with stevedore
+only when it is asked for, so one broken plugin never breaks another.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata as metadata
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stevedore import DriverManager, ExtensionManager
+
+from themis.core.models import ComponentRef
+
+log = logging.getLogger(__name__)
+
+GROUPS: dict[str, str] = {
+    "generator": "themis.generators",
+    "reducer": "themis.reducers",
+    "selector": "themis.selectors",
+    "parser": "themis.parsers",
+    "metric": "themis.metrics",
+    "judge": "themis.judges",
+    "store": "themis.stores",
+    "benchmark": "themis.benchmarks",
+    "adapter": "themis.adapters",
+    "plugin": "themis.plugins",
+}
+
+REQUIRED_METHOD: dict[str, str] = {
+    "generator": "generate",
+    "reducer": "reduce",
+    "selector": "select",
+    "parser": "parse",
+    "judge": "judge",
+}
+
+
+class UnknownComponentError(LookupError):
+    """No installed distribution registers the requested component id."""
+
+
+class ComponentLoadError(ImportError):
+    """A registered component could not be imported or constructed."""
+
+
+class InvalidComponentError(TypeError):
+    """An object does not satisfy its kind's contract."""
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentInfo:
+    """One discovered entry point, before it is imported."""
+
+    kind: str
+    component_id: str
+    distribution: str | None
+    distribution_version: str | None
+    entry_point: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    kind: str
+    component_id: str
+    distribution: str | None
+    error: str
+
+
+def _group(kind: str) -> str:
+    try:
+        return GROUPS[kind]
+    except KeyError:
+        raise ValueError(
+            f"unknown component kind {kind!r}; known kinds: {sorted(GROUPS)}"
+        ) from None
+
+
+def _entry_points(kind: str) -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group=_group(kind))}
+
+
+def _dist_of(ep: metadata.EntryPoint) -> tuple[str | None, str | None]:
+    dist = ep.dist
+    if dist is None:
+        return None, None
+    return dist.metadata["Name"], dist.version
+
+
+def list_components(kind: str | None = None) -> list[ComponentInfo]:
+    """Every registered component id (of one kind, or all), without importing any."""
+    kinds = [kind] if kind is not None else list(GROUPS)
+    infos: list[ComponentInfo] = []
+    for each in kinds:
+        for name, ep in sorted(_entry_points(each).items()):
+            dist, version = _dist_of(ep)
+            infos.append(ComponentInfo(each, name, dist, version, ep.value))
+    return infos
+
+
+def load_failures(kind: str | None = None) -> list[LoadFailure]:
+    """Import every registered component and report the ones that fail, by distribution."""
+    failures: list[LoadFailure] = []
+    kinds = [kind] if kind is not None else list(GROUPS)
+    for each in kinds:
+        eps = _entry_points(each)
+
+        def on_failure(
+            _manager: Any,
+            ep: Any,
+            exc: BaseException,
+            *,
+            kind: str = each,
+            eps: dict[str, metadata.EntryPoint] = eps,
+        ) -> None:
+            dist, _ = _dist_of(eps[ep.name]) if ep.name in eps else (None, None)
+            failures.append(LoadFailure(kind, ep.name, dist, f"{type(exc).__name__}: {exc}"))
+
+        ExtensionManager(
+            namespace=_group(each), invoke_on_load=False, on_load_failure_callback=on_failure
+        )
+    return failures
+
+
+def _unknown(kind: str, component_id: str, known: list[str]) -> UnknownComponentError:
+    close = difflib.get_close_matches(component_id, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    listing = ", ".join(sorted(known)) if known else "none installed"
+    return UnknownComponentError(
+        f"unknown {kind} {component_id!r}{hint} (known {kind} ids: {listing}). "
+        f"Install the distribution that provides it, or check the spelling."
+    )
+
+
+def load_factory(kind: str, component_id: str) -> tuple[Callable[..., Any], ComponentInfo]:
+    """The class or factory registered for ``component_id``, imported through stevedore."""
+    eps = _entry_points(kind)
+    ep = eps.get(component_id)
+    if ep is None:
+        raise _unknown(kind, component_id, list(eps))
+    dist, version = _dist_of(ep)
+    errors: list[BaseException] = []
+
+    def on_failure(_manager: Any, _ep: Any, exc: BaseException) -> None:
+        errors.append(exc)
+
+    try:
+        manager = DriverManager(
+            namespace=_group(kind),
+            name=component_id,
+            invoke_on_load=False,
+            on_load_failure_callback=on_failure,
+        )
+        factory: Callable[..., Any] = manager.driver
+    except Exception as exc:
+        cause = errors[0] if errors else exc
+        raise ComponentLoadError(
+            f"{kind} {component_id!r} from distribution {dist or 'unknown'} failed to load: "
+            f"{type(cause).__name__}: {cause}"
+        ) from cause
+    return factory, ComponentInfo(kind, component_id, dist, version, ep.value)
+
+
+def _check_contract(kind: str, component: Any, where: str) -> None:
+    missing = [
+        attr for attr in ("component_id", "version", "fingerprint") if not hasattr(component, attr)
+    ]
+    method = REQUIRED_METHOD.get(kind)
+    if kind == "metric":
+        if not (hasattr(component, "score") or hasattr(component, "build_workflow")):
+            missing.append("score or build_workflow")
+    elif method is not None and not callable(getattr(component, method, None)):
+        missing.append(method)
+    if missing:
+        raise InvalidComponentError(
+            f"{where}: {type(component).__name__} is not a valid {kind}: "
+            f"missing {', '.join(missing)}"
+        )
+
+
+def _family(kind: str, component: Any) -> str | None:
+    if kind != "metric":
+        return None
+    return str(getattr(component, "metric_family", "pure"))
+
+
+def resolve(kind: str, spec: Any, *, where: str) -> tuple[Any, ComponentRef]:
+    """Build the component a spec names and the ref that records it.
+
+    ``spec`` is an id, a mapping ``{"id", "name", "options"}`` or an object.
+    ``where`` names the config field, for error messages.
+    """
+    name: str | None = None
+    options: dict[str, Any] = {}
+    if isinstance(spec, dict):
+        component_id = spec["id"]
+        name = spec.get("name")
+        options = dict(spec.get("options") or {})
+        spec = component_id
+    if isinstance(spec, str):
+        try:
+            factory, info = load_factory(kind, spec)
+        except (UnknownComponentError, ComponentLoadError) as exc:
+            raise type(exc)(f"{where}: {exc}") from exc
+        try:
+            component = factory(**options)
+        except TypeError as exc:
+            raise InvalidComponentError(f"{where}: cannot build {kind} {spec!r}: {exc}") from exc
+        _check_contract(kind, component, where)
+        ref = ComponentRef(
+            kind=kind,
+            component_id=spec,
+            name=name or spec,
+            version=str(component.version),
+            fingerprint=str(component.fingerprint()),
+            options=options,
+            family=_family(kind, component),
+            distribution=info.distribution,
+            distribution_version=info.distribution_version,
+            entry_point=info.entry_point,
+        )
+        return component, ref
+    component = spec
+    _check_contract(kind, component, where)
+    cls = type(component)
+    ref = ComponentRef(
+        kind=kind,
+        component_id=str(component.component_id),
+        name=name or str(component.component_id),
+        version=str(component.version),
+        fingerprint=str(component.fingerprint()),
+        family=_family(kind, component),
+        entry_point=f"python:{cls.__module__}.{cls.__qualname__}",
+    )
+    return component, ref

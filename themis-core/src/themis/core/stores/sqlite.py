@@ -1,0 +1,333 @@
+"""SqliteRunStore: the embedded default store for real runs.
+
+Durability: the database runs in WAL mode and every ``append_events`` call is
+one explicit ``BEGIN IMMEDIATE ... COMMIT`` transaction holding the events and
+every projection row they fold into. With ``synchronous=FULL`` (the default) a
+committed batch survives a power loss; with ``NORMAL`` it survives a process
+crash or kill. The engine's writer calls ``append_events`` with whatever
+events are queued when it wakes, so one fsync covers many events under load.
+
+Connections: one write connection per store object, guarded by a lock, and
+one read connection per thread; WAL lets readers run beside the writer, and
+another process can read (or append to) the same file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from themis.core.events import RunEvent, event_from_json
+from themis.core.models import RunSnapshot, RunStatus
+from themis.core.projections import ScoreRow, WorkItemRow, project
+from themis.core.stores.base import StoredRun
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    snapshot TEXT NOT NULL,
+    status TEXT NOT NULL,
+    completed_through_stage TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    run_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, seq);
+CREATE TABLE IF NOT EXISTS stage_results (
+    work_key TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    event_seq INTEGER NOT NULL,
+    PRIMARY KEY (work_key, run_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS work_items (
+    run_id TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    work_key TEXT NOT NULL,
+    case_key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    error TEXT,
+    PRIMARY KEY (run_id, stage, work_key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS score_rows (
+    run_id TEXT NOT NULL,
+    case_key TEXT NOT NULL,
+    metric_id TEXT NOT NULL,
+    dataset_id TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    value REAL,
+    outcome TEXT NOT NULL,
+    error_category TEXT,
+    error_message TEXT,
+    details TEXT NOT NULL,
+    PRIMARY KEY (run_id, case_key, metric_id)
+) WITHOUT ROWID;
+"""
+
+_CHUNK = 500
+
+
+class SqliteRunStore:
+    """Small SQLite-backed run store."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        busy_timeout_ms: int = 30_000,
+    ) -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self.busy_timeout_ms = busy_timeout_ms
+        self._write_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._initialized = False
+
+    def __repr__(self) -> str:
+        return f"SqliteRunStore({str(self.path)!r})"
+
+    # -- connections -------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        return conn
+
+    def initialize(self) -> None:
+        if self._initialized:
+            return
+        with self._write_lock:
+            if self._initialized:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._connect()
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(_SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                conn.close()
+                raise RuntimeError(
+                    f"{self.path} was written by a newer Themis (store schema {row[0]}, "
+                    f"this Themis reads {SCHEMA_VERSION}); upgrade themis-core"
+                )
+            self._writer = conn
+            self._initialized = True
+
+    def _read(self) -> sqlite3.Connection:
+        self.initialize()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            self._readers.append(conn)
+        return conn
+
+    def _write(self) -> sqlite3.Connection:
+        self.initialize()
+        assert self._writer is not None
+        return self._writer
+
+    # -- writes ------------------------------------------------------------
+
+    def save_snapshot(self, snapshot: RunSnapshot) -> None:
+        conn = self._write()
+        with self._write_lock:
+            conn.execute(
+                "INSERT OR IGNORE INTO runs (run_id, snapshot, status) VALUES (?, ?, ?)",
+                (snapshot.run_id, snapshot.model_dump_json(), RunStatus.pending.value),
+            )
+
+    def append_events(self, events: Sequence[RunEvent]) -> list[RunEvent]:
+        if not events:
+            return []
+        conn = self._write()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                persisted = self._append_locked(conn, events)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return persisted
+
+    def _append_locked(
+        self, conn: sqlite3.Connection, events: Sequence[RunEvent]
+    ) -> list[RunEvent]:
+        ids = [event.event_id for event in events]
+        existing: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            existing.update(
+                row[0]
+                for row in conn.execute(
+                    f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk
+                )
+            )
+        (last_seq,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+        event_rows: list[tuple[Any, ...]] = []
+        result_rows: list[tuple[Any, ...]] = []
+        item_rows: list[tuple[Any, ...]] = []
+        score_rows: list[tuple[Any, ...]] = []
+        run_rows: list[tuple[Any, ...]] = []
+        persisted: list[RunEvent] = []
+        for event in events:
+            if event.event_id in existing:
+                continue
+            existing.add(event.event_id)
+            last_seq += 1
+            event_type = getattr(event, "event_type", "unknown")
+            event_rows.append(
+                (last_seq, event.event_id, event.run_id, event_type, event.model_dump_json())
+            )
+            rows = project(event)
+            if rows.work_item is not None:
+                item = rows.work_item
+                item_rows.append(
+                    (item.run_id, item.stage, item.work_key, item.case_key, item.state, item.error)
+                )
+                if rows.stage_result:
+                    result_rows.append((item.work_key, item.run_id, last_seq))
+            if rows.score_row is not None:
+                s = rows.score_row
+                score_rows.append(
+                    (
+                        s.run_id,
+                        s.case_key,
+                        s.metric_id,
+                        s.dataset_id,
+                        s.case_id,
+                        s.value,
+                        s.outcome,
+                        s.error_category,
+                        s.error_message,
+                        s.details,
+                    )
+                )
+            if rows.run_row is not None:
+                run = rows.run_row
+                run_rows.append((run.status, run.completed_through_stage, run.run_id))
+            persisted.append(event)
+        conn.executemany(
+            "INSERT INTO events (seq, event_id, run_id, event_type, payload) "
+            "VALUES (?, ?, ?, ?, ?)",
+            event_rows,
+        )
+        conn.executemany("INSERT OR REPLACE INTO stage_results VALUES (?, ?, ?)", result_rows)
+        conn.executemany("INSERT OR REPLACE INTO work_items VALUES (?, ?, ?, ?, ?, ?)", item_rows)
+        conn.executemany(
+            "INSERT OR REPLACE INTO score_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", score_rows
+        )
+        conn.executemany(
+            "UPDATE runs SET status = ?, completed_through_stage = ? WHERE run_id = ?", run_rows
+        )
+        return persisted
+
+    # -- reads -------------------------------------------------------------
+
+    def get_snapshot(self, run_id: str) -> RunSnapshot | None:
+        row = (
+            self._read().execute("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        )
+        return None if row is None else RunSnapshot.model_validate_json(row[0])
+
+    def iter_events(self, run_id: str) -> Iterator[RunEvent]:
+        rows = self._read().execute(
+            "SELECT payload FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+        )
+        for (payload,) in rows:
+            yield event_from_json(payload)
+
+    def find_completed(
+        self, work_keys: Sequence[str], *, prefer_run_id: str | None = None
+    ) -> dict[str, RunEvent]:
+        conn = self._read()
+        found: dict[str, tuple[bool, str]] = {}
+        keys = list(work_keys)
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                "SELECT s.work_key, s.run_id, e.payload FROM stage_results s "
+                f"JOIN events e ON e.seq = s.event_seq WHERE s.work_key IN ({marks})",
+                chunk,
+            )
+            for work_key, run_id, payload in rows:
+                preferred = run_id == prefer_run_id
+                if work_key not in found or (preferred and not found[work_key][0]):
+                    found[work_key] = (preferred, payload)
+        return {key: event_from_json(payload) for key, (_, payload) in found.items()}
+
+    def work_items(self, run_id: str) -> list[WorkItemRow]:
+        rows = self._read().execute(
+            "SELECT run_id, stage, work_key, case_key, state, error FROM work_items "
+            "WHERE run_id = ?",
+            (run_id,),
+        )
+        return [WorkItemRow(*row) for row in rows]
+
+    def score_rows(self, run_id: str) -> list[ScoreRow]:
+        rows = self._read().execute(
+            "SELECT run_id, case_key, dataset_id, case_id, metric_id, value, outcome, "
+            "error_category, error_message, details FROM score_rows WHERE run_id = ? "
+            "ORDER BY case_key, metric_id",
+            (run_id,),
+        )
+        return [ScoreRow(*row) for row in rows]
+
+    def resume(self, run_id: str) -> StoredRun | None:
+        row = (
+            self._read()
+            .execute(
+                "SELECT snapshot, status, completed_through_stage FROM runs WHERE run_id = ?",
+                (run_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return StoredRun(
+            run_id=run_id,
+            status=RunStatus(row[1]),
+            completed_through_stage=row[2],
+            snapshot=RunSnapshot.model_validate_json(row[0]),
+        )
+
+    def list_runs(self) -> list[StoredRun]:
+        ids = [row[0] for row in self._read().execute("SELECT run_id FROM runs ORDER BY rowid")]
+        return [run for run_id in ids if (run := self.resume(run_id)) is not None]
+
+    def close(self) -> None:
+        with self._write_lock:
+            for conn in [*self._readers, *([self._writer] if self._writer else [])]:
+                conn.close()
+            self._readers.clear()
+            self._writer = None
+            self._local = threading.local()
+            self._initialized = False
+
+
+def sqlite_store(path: str | Path, **options: Any) -> SqliteRunStore:
+    """A ready-to-use SQLite store at ``path`` (created if missing)."""
+    store = SqliteRunStore(path, **options)
+    store.initialize()
+    return store

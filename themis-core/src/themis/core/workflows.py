@@ -1,0 +1,275 @@
+"""Evaluation workflows: how judge-backed metrics are executed and recorded.
+
+A judge-backed metric (LLMMetric, SelectionMetric, TraceMetric) builds an
+:class:`EvaluationWorkflow` for one subject. :class:`DefaultWorkflowRunner`
+renders each judge call's prompt, calls the judge model under the run's
+concurrency and retry policy, parses and scores each judgment, aggregates,
+and returns a :class:`WorkflowTrace` that records every call: prompt, raw
+response, parsed verdict, token usage and timing. The trace is stored with
+the evaluation event, so any judgment can be inspected later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import Field
+
+from themis.core.contexts import EvalScoreContext
+from themis.core.errors import ErrorCategory, classify
+from themis.core.models import (
+    Case,
+    ComponentRef,
+    FrozenModel,
+    GenerationResult,
+    JSONValue,
+    ParsedOutput,
+    ReducedCandidate,
+    Score,
+    ScoreError,
+)
+
+DEFAULT_PARSE_RETRIES = 1
+
+
+class WorkflowBuildError(ValueError):
+    """Raised when a metric cannot build a valid evaluation workflow."""
+
+
+class JudgmentParseError(ValueError):
+    """A judge's answer does not contain the verdict the workflow asked for."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationSubject:
+    """What a judge-backed metric evaluates for one case."""
+
+    case: Case
+    candidates: list[GenerationResult]
+    reduced: ReducedCandidate | None
+    parsed: ParsedOutput | None
+
+
+class JudgeCall(FrozenModel):
+    """One judge call a workflow asks for; ``judge_index`` picks the judge model."""
+
+    call_id: str
+    judge_index: int = 0
+    metadata: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+class JudgeResponse(FrozenModel):
+    """What a judge model answered."""
+
+    text: str
+    token_usage: dict[str, int] | None = None
+    raw: JSONValue = None
+    model: str | None = None
+
+
+class JudgeCallRecord(FrozenModel):
+    """Everything stored about one judge call."""
+
+    call_id: str
+    judge_index: int
+    judge_model_id: str | None
+    prompt: JSONValue
+    response_text: str | None = None
+    raw_response: JSONValue = None
+    judgment: JSONValue = None
+    score: JSONValue = None
+    token_usage: dict[str, int] | None = None
+    latency_ms: float | None = None
+    attempts: int = 0
+    error: str | None = None
+
+
+class WorkflowTrace(FrozenModel):
+    """The record of one workflow execution for one case and metric."""
+
+    metric_id: str
+    calls: list[JudgeCallRecord] = Field(default_factory=list)
+    result: Score | ScoreError
+    started_at: float
+    duration_ms: float
+
+
+@runtime_checkable
+class WorkflowRunner(Protocol):
+    """Protocol for executing evaluation workflows and returning traces."""
+
+    async def run_metric(
+        self,
+        metric: Any,
+        subject: EvaluationSubject,
+        ctx: EvalScoreContext,
+        *,
+        judge_refs: Sequence[ComponentRef],
+        policy: Any,
+        invoker: Any,
+    ) -> WorkflowTrace: ...
+
+
+def as_judge_response(value: Any) -> JudgeResponse:
+    if isinstance(value, JudgeResponse):
+        return value
+    if isinstance(value, str):
+        return JudgeResponse(text=value)
+    text = getattr(value, "text", None)
+    if isinstance(text, str):
+        usage = getattr(value, "token_usage", None)
+        return JudgeResponse(
+            text=text,
+            token_usage=dict(usage) if isinstance(usage, dict) else None,
+            raw=getattr(value, "raw", None),
+            model=getattr(value, "model", None),
+        )
+    raise TypeError(f"judge returned {type(value).__name__}; expected a JudgeResponse or str")
+
+
+def _json_safe(value: Any) -> JSONValue:
+    if isinstance(value, FrozenModel):
+        return value.model_dump(mode="json")
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return repr(value)
+
+
+class DefaultWorkflowRunner:
+    """Concurrent interpreter for Themis-owned evaluation workflows."""
+
+    async def run_metric(
+        self,
+        metric: Any,
+        subject: EvaluationSubject,
+        ctx: EvalScoreContext,
+        *,
+        judge_refs: Sequence[ComponentRef],
+        policy: Any,
+        invoker: Any,
+    ) -> WorkflowTrace:
+        started_at = time.time()
+        started = time.perf_counter()
+        records: list[JudgeCallRecord] = []
+        try:
+            workflow = await invoker.call(metric.build_workflow, subject, ctx)
+            calls = [
+                call if isinstance(call, JudgeCall) else JudgeCall.model_validate(call)
+                for call in workflow.judge_calls()
+            ]
+            for call in calls:
+                if call.judge_index >= len(ctx.judge_models):
+                    raise WorkflowBuildError(
+                        f"metric {ctx.metric_id!r} asks for judge #{call.judge_index} but "
+                        f"{len(ctx.judge_models)} judge model(s) are configured "
+                        "(EvaluationConfig.judge_models)"
+                    )
+            records = list(
+                await asyncio.gather(
+                    *(
+                        self._run_call(workflow, call, subject, ctx, judge_refs, policy, invoker)
+                        for call in calls
+                    )
+                )
+            )
+            failed = [record for record in records if record.error is not None]
+            if failed:
+                result: Score | ScoreError = ScoreError(
+                    metric_id=ctx.metric_id,
+                    reason="; ".join(f"{r.call_id}: {r.error}" for r in failed),
+                    retryable=False,
+                    details={"category": _failure_category(failed)},
+                )
+            else:
+                outcome = workflow.aggregate(
+                    [r.judgment for r in records], [r.score for r in records], ctx
+                )
+                result = _normalise(outcome, ctx.metric_id)
+        except Exception as exc:
+            result = ScoreError(
+                metric_id=ctx.metric_id,
+                reason=f"{type(exc).__name__}: {exc}",
+                details={"category": classify(exc).category.value},
+            )
+        return WorkflowTrace(
+            metric_id=ctx.metric_id,
+            calls=records,
+            result=result,
+            started_at=started_at,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    async def _run_call(
+        self,
+        workflow: Any,
+        call: JudgeCall,
+        subject: EvaluationSubject,
+        ctx: EvalScoreContext,
+        judge_refs: Sequence[ComponentRef],
+        policy: Any,
+        invoker: Any,
+    ) -> JudgeCallRecord:
+        judge = ctx.judge_models[call.judge_index]
+        judge_id = str(getattr(judge, "component_id", "judge"))
+        ref_name = judge_refs[call.judge_index].name if call.judge_index < len(judge_refs) else None
+        prompt = workflow.render_prompt(call, subject, ctx)
+        retries = int(ctx.judge_config.get("parse_retries", DEFAULT_PARSE_RETRIES))
+        base_seed = ctx.seed if ctx.seed is not None else 0
+        record: dict[str, Any] = {
+            "call_id": call.call_id,
+            "judge_index": call.judge_index,
+            "judge_model_id": ref_name or judge_id,
+            "prompt": _json_safe(prompt),
+        }
+        started = time.perf_counter()
+        for attempt in range(retries + 1):
+            record["attempts"] = attempt + 1
+            seed = base_seed + attempt
+            try:
+                method = functools.partial(judge.judge, prompt, seed=seed)
+                raw = await policy.call(
+                    judge_id, lambda method=method: invoker.call(method, blocking=True)
+                )
+                response = as_judge_response(raw)
+            except Exception as exc:
+                record["error"] = f"judge call failed: {type(exc).__name__}: {exc}"
+                break
+            record.update(
+                response_text=response.text,
+                raw_response=response.raw,
+                token_usage=response.token_usage,
+            )
+            try:
+                judgment = workflow.parse_judgment(call, response, ctx)
+            except Exception as exc:
+                record["error"] = f"unparseable judgment: {exc}"
+                continue
+            record["error"] = None
+            record["judgment"] = _json_safe(judgment)
+            record["score"] = _json_safe(workflow.score_judgment(call, judgment, ctx))
+            break
+        record["latency_ms"] = (time.perf_counter() - started) * 1000
+        return JudgeCallRecord(**record)
+
+
+def _failure_category(failed: list[JudgeCallRecord]) -> str:
+    if all((r.error or "").startswith("unparseable") for r in failed):
+        return ErrorCategory.parse_error.value
+    return ErrorCategory.component_error.value
+
+
+def _normalise(outcome: Any, metric_id: str) -> Score | ScoreError:
+    if isinstance(outcome, Score | ScoreError):
+        return (
+            outcome
+            if outcome.metric_id == metric_id
+            else outcome.model_copy(update={"metric_id": metric_id})
+        )
+    if isinstance(outcome, int | float) and not isinstance(outcome, bool):
+        return Score(metric_id=metric_id, value=float(outcome))
+    raise TypeError(f"aggregate returned {type(outcome).__name__}; expected Score or ScoreError")

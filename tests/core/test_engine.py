@@ -260,3 +260,23 @@ def test_events_carry_work_keys_and_results() -> None:
     scored = [e for e in events if isinstance(e, ScoreCompletedEvent)]
     assert len({e.work_key for e in generated}) == 4
     assert all(e.score.value == 1.0 for e in scored)
+
+
+def test_a_failing_preflight_stops_the_run_before_any_work() -> None:
+    from themis.core.engine.runner import PreflightError
+
+    generator = CountingGenerator(delay=0)
+
+    class NotReady(CountingGenerator):
+        async def preflight(self) -> None:
+            raise ConnectionError("server at http://127.0.0.1:9 is down")
+
+    store = InMemoryRunStore()
+    not_ready = NotReady(0)
+    with pytest.raises(PreflightError, match="test/counting is not ready: ConnectionError"):
+        make_experiment(generation=GenerationConfig(generator=not_ready)).run(store=store)
+    assert not_ready.calls == 0 and store.list_runs() == []
+    assert (
+        make_experiment(generation=GenerationConfig(generator=generator)).run().status.value
+        == "completed"
+    )

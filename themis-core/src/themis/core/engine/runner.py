@@ -101,7 +101,11 @@ class ReplayScope:
 
 
 class MissingUpstreamError(LookupError):
-    pass
+    """Replay needs a stored upstream result that the store does not hold."""
+
+
+class PreflightError(RuntimeError):
+    """A component's ``preflight()`` check failed; no work was started."""
 
 
 @dataclass
@@ -238,6 +242,7 @@ class RunEngine:
 
     async def execute(self) -> RunResult:
         loop = asyncio.get_running_loop()
+        await self._preflight()
         self.store.initialize()
         self.store.save_snapshot(self.snapshot)
         self._policy = CallPolicy(self.runtime)
@@ -298,6 +303,29 @@ class RunEngine:
                 # Keep what finished: wait for queued events before the error propagates.
                 await asyncio.shield(self._writer.close())
             raise
+
+    async def _preflight(self) -> None:
+        """Let components check their backends (a server's health, a served
+        model) before any work starts: a component may define ``preflight()``,
+        sync or async; if it raises, the run stops here with that error."""
+        components = self.components
+        candidates: list[Any] = [components.generator, components.reducer, components.selector]
+        candidates += [parser for _, parser in components.parsers]
+        candidates += [metric for _, metric in components.metrics.values()]
+        candidates += [judge for _, judge in components.judge_models]
+        seen: set[int] = set()
+        for component in candidates:
+            check = getattr(component, "preflight", None)
+            if component is None or id(component) in seen or not callable(check):
+                continue
+            seen.add(id(component))
+            try:
+                await self.invoker.call(check, blocking=True)
+            except Exception as exc:
+                raise PreflightError(
+                    f"{getattr(component, 'component_id', type(component).__name__)} is not "
+                    f"ready: {type(exc).__name__}: {exc}"
+                ) from exc
 
     async def _run_case(self, plan: CasePlan) -> dict[str, RunEvent]:
         span = self.tracing.start_span(

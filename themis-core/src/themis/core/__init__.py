@@ -94,6 +94,7 @@ from themis.core.protocols import (
     TracingProvider,
 )
 from themis.core.stores import InMemoryRunStore, RunStore, SqliteRunStore, StoredRun, sqlite_store
+from themis.core.views import TimelineView, TraceView
 from themis.core.workflows import (
     DefaultWorkflowRunner,
     JudgeResponse,
@@ -181,7 +182,9 @@ __all__ = [
     "StorageConfig",
     "StoredRun",
     "TraceMetric",
+    "TimelineView",
     "TraceStep",
+    "TraceView",
     "TracingProvider",
     "WorkflowBuildError",
     "WorkflowRunner",

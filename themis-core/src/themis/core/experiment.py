@@ -142,12 +142,15 @@ class Experiment(FrozenModel):
                     'of them a distinct name: {"id": ..., "name": ...}'
                 )
             names.add(ref.name)
-        needs_judge = [ref.name for _, ref in metrics if (ref.family or "pure") == "llm"]
+        needs_judge = [
+            ref.name for _, ref in metrics if (ref.family or "pure") in ("llm", "selection")
+        ]
         if needs_judge and not judges:
             raise ValueError(
                 f"evaluation.judge_models: metric(s) {needs_judge} are judge-backed but no judge "
                 "model is configured"
             )
+        check_judge_config(evaluation.judge_config, sorted(names), [ref.name for _, ref in judges])
         refs = ComponentRefs(
             generator=generator_ref,
             reducer=reducer_ref,
@@ -406,6 +409,31 @@ class Experiment(FrozenModel):
         if unknown:
             raise ValueError(
                 f"metric_ids: unknown metric(s) {unknown}; this experiment has {known}"
+            )
+
+
+def check_judge_config(
+    judge_config: dict[str, Any], metric_names: list[str], judge_names: list[str]
+) -> None:
+    """Catch per-metric judge settings that name no metric or no judge model."""
+    for key, value in judge_config.items():
+        where = f"evaluation.judge_config.{key}"
+        if "/" in key and key not in metric_names:
+            raise ValueError(f"{where}: {key!r} is not a metric of this experiment {metric_names}")
+        settings = value if key in metric_names and isinstance(value, dict) else None
+        if key == "judge_models":
+            settings = judge_config
+        if settings is None:
+            continue
+        wanted = settings.get("judge_models")
+        if wanted is None:
+            continue
+        if not isinstance(wanted, list) or not wanted:
+            raise ValueError(f"{where}: judge_models must be a non-empty list of judge names")
+        unknown = sorted(set(map(str, wanted)) - set(judge_names))
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown judge model(s) {unknown}; configured judges: {judge_names}"
             )
 
 

@@ -237,6 +237,7 @@ class LifecycleSubscriber(
 class TracingProvider(Protocol):
     """Protocol for span-based tracing integrations."""
 
-    def start_span(self, name: str, attributes: dict[str, Any]) -> Any: ...
+    def start_span(self, name: str, attributes: dict[str, Any], parent: Any = None) -> Any:
+        """Start a span; ``parent`` is the span returned for the enclosing scope."""
 
     def end_span(self, span: Any, *, error: BaseException | None = None) -> None: ...

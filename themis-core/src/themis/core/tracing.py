@@ -16,7 +16,7 @@ __all__ = ["NullTracer", "OpenTelemetryTracer", "TracingProvider"]
 class NullTracer:
     """Records nothing; what runs use when no tracing provider is given."""
 
-    def start_span(self, name: str, attributes: dict[str, Any]) -> Any:
+    def start_span(self, name: str, attributes: dict[str, Any], parent: Any = None) -> Any:
         return None
 
     def end_span(self, span: Any, *, error: BaseException | None = None) -> None:
@@ -39,8 +39,9 @@ class OpenTelemetryTracer:
         provider = tracer_provider or trace.get_tracer_provider()
         self._tracer = provider.get_tracer(instrumentation_name)
 
-    def start_span(self, name: str, attributes: dict[str, Any]) -> Any:
-        return self._tracer.start_span(name, attributes=attributes)
+    def start_span(self, name: str, attributes: dict[str, Any], parent: Any = None) -> Any:
+        context = self._trace.set_span_in_context(parent) if parent is not None else None
+        return self._tracer.start_span(name, context=context, attributes=attributes)
 
     def end_span(self, span: Any, *, error: BaseException | None = None) -> None:
         if span is None:

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -265,7 +266,7 @@ class RunEngine:
 
             async def worker() -> None:
                 for index, plan in work:
-                    latest = await self._run_case(plan)
+                    latest = await self._run_case(plan, run_span)
                     case_result = fold_case(plan, latest, self.until_stage)
                     results[index] = case_result
                     for stage in STAGES:
@@ -327,15 +328,21 @@ class RunEngine:
                     f"ready: {type(exc).__name__}: {exc}"
                 ) from exc
 
-    async def _run_case(self, plan: CasePlan) -> dict[str, RunEvent]:
-        span = self.tracing.start_span(
-            "themis.case", {"themis.run_id": self.run_id, "themis.case_key": plan.case_key}
-        )
-        latest: dict[str, RunEvent] = {}
+    @contextmanager
+    def _span(self, name: str, attributes: dict[str, Any], parent: Any = None) -> Iterator[Any]:
+        span = self.tracing.start_span(name, attributes, parent=parent)
         try:
-            await self._case_stages(plan, latest)
-        finally:
-            self.tracing.end_span(span)
+            yield span
+        except BaseException as exc:
+            self.tracing.end_span(span, error=exc)
+            raise
+        self.tracing.end_span(span)
+
+    async def _run_case(self, plan: CasePlan, run_span: Any = None) -> dict[str, RunEvent]:
+        latest: dict[str, RunEvent] = {}
+        attributes = {"themis.run_id": self.run_id, "themis.case_key": plan.case_key}
+        with self._span("themis.case", attributes, run_span) as case_span:
+            await self._case_stages(plan, latest, case_span)
         return latest
 
     def _lookup(self, plan: CasePlan) -> dict[str, RunEvent]:
@@ -353,46 +360,47 @@ class RunEngine:
             return {}
         return self.store.find_completed(keys, prefer_run_id=self.run_id)
 
-    async def _case_stages(self, plan: CasePlan, latest: dict[str, RunEvent]) -> None:
+    async def _case_stages(
+        self, plan: CasePlan, latest: dict[str, RunEvent], case_span: Any
+    ) -> None:
         stored = self._lookup(plan)
-        # generate
-        span = self.tracing.start_span("themis.stage.generate", {"themis.case_key": plan.case_key})
-        outcomes = await asyncio.gather(
-            *(self._generate(plan, item, stored, latest) for item in plan.generations)
-        )
-        self.tracing.end_span(span)
+        attributes = {"themis.case_key": plan.case_key}
+        with self._span("themis.stage.generate", attributes, case_span):
+            outcomes = await asyncio.gather(
+                *(self._generate(plan, item, stored, latest) for item in plan.generations)
+            )
         if any(outcome is None for outcome in outcomes) or self.until_index < 1:
             return
         candidates = [outcome for outcome in outcomes if outcome is not None]
-        # reduce
-        reduced = await self._reduce(plan, candidates, stored, latest)
+        with self._span("themis.stage.reduce", attributes, case_span):
+            reduced = await self._reduce(plan, candidates, stored, latest)
         if reduced is None or self.until_index < 2:
             return
-        # parse
-        parsed = await self._parse(plan, reduced, stored, latest)
+        with self._span("themis.stage.parse", attributes, case_span):
+            parsed = await self._parse(plan, reduced, stored, latest)
         if parsed is None or self.until_index < 3:
             return
-        # score
-        await asyncio.gather(
-            *(
-                self._score(plan, item, parsed, stored, latest)
-                for item in plan.metrics
-                if item.stage == "score"
+        with self._span("themis.stage.score", attributes, case_span):
+            await asyncio.gather(
+                *(
+                    self._score(plan, item, parsed, stored, latest)
+                    for item in plan.metrics
+                    if item.stage == "score"
+                )
             )
-        )
         if self.until_index < 4:
             return
-        # judge
         subject = EvaluationSubject(
             case=plan.case, candidates=candidates, reduced=reduced, parsed=parsed
         )
-        await asyncio.gather(
-            *(
-                self._judge(plan, item, subject, stored, latest)
-                for item in plan.metrics
-                if item.stage == "judge"
+        with self._span("themis.stage.judge", attributes, case_span):
+            await asyncio.gather(
+                *(
+                    self._judge(plan, item, subject, stored, latest)
+                    for item in plan.metrics
+                    if item.stage == "judge"
+                )
             )
-        )
 
     def _missing_upstream(self, stage: str) -> MissingUpstreamError:
         return MissingUpstreamError(
@@ -596,16 +604,19 @@ class RunEngine:
             return
         ref, metric = self.components.metrics[item.metric_id]
         identity = self.snapshot.identity
-        judge_config = identity.judge_config.get(item.metric_id, identity.judge_config)
+        judge_config = metric_judge_config(
+            identity.judge_config, list(self.components.metrics), item.metric_id
+        )
+        judges = select_judges(self.components.judge_models, judge_config)
         ctx = EvalScoreContext(
             run_id=self.run_id,
             case=plan.case,
             case_key=plan.case_key,
             dataset_id=plan.dataset_id,
             metric_id=item.metric_id,
-            judge_models=tuple(model for _, model in self.components.judge_models),
+            judge_models=tuple(model for _, model in judges),
             workflow_overrides=dict(identity.workflow_overrides),
-            judge_config=dict(judge_config) if isinstance(judge_config, dict) else {},
+            judge_config=judge_config,
             seed=identity.seeds[0] if identity.seeds else None,
         )
         assert self._policy is not None
@@ -614,7 +625,7 @@ class RunEngine:
             metric,
             subject,
             ctx,
-            judge_refs=[judge_ref for judge_ref, _ in self.components.judge_models],
+            judge_refs=[judge_ref for judge_ref, _ in judges],
             policy=self._policy,
             invoker=self.invoker,
         )
@@ -647,6 +658,29 @@ class RunEngine:
 
         spec = self.snapshot.identity.prompt_spec
         return None if spec is None else PromptSpec.model_validate(spec)
+
+
+def metric_judge_config(
+    judge_config: dict[str, Any], metric_names: list[str], metric_id: str
+) -> dict[str, Any]:
+    """The judge configuration one metric sees.
+
+    ``judge_config`` holds shared settings plus, under a metric's name, that
+    metric's own settings, which win over the shared ones.
+    """
+    shared = {k: v for k, v in judge_config.items() if k not in metric_names}
+    own = judge_config.get(metric_id)
+    return {**shared, **own} if isinstance(own, dict) else shared
+
+
+def select_judges(
+    judges: list[tuple[ComponentRef, Any]], judge_config: dict[str, Any]
+) -> list[tuple[ComponentRef, Any]]:
+    """The judge models a metric uses: all, or those its config names."""
+    wanted = judge_config.get("judge_models")
+    if not wanted:
+        return judges
+    return [(ref, judge) for ref, judge in judges if ref.name in wanted]
 
 
 class ScoreErrorRaised(Exception):

@@ -29,7 +29,7 @@ def test_docs_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
     for number, block in enumerate(BLOCK.findall(page.read_text(encoding="utf-8")), start=1):
         if block.lstrip().startswith("# docs: skip"):
             continue
-        code = compile(block, f"{page.name}[block {number}]", "exec")
+        code = compile(block, f"{page.name}[block {number}]", "exec", dont_inherit=True)
         exec(code, namespace)
     assert os.getcwd() == str(tmp_path)
 
@@ -41,4 +41,4 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert blocks, "README has no python example"
     namespace: dict[str, object] = {"__name__": "readme"}
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
+        exec(compile(block, "README.md", "exec", dont_inherit=True), namespace)

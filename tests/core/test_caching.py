@@ -32,9 +32,7 @@ class Counting:
 
 
 def experiment(generator: Counting, **changes: Any) -> Any:
-    generation = GenerationConfig(
-        generator=generator, prompt_spec=changes.pop("prompt_spec", None)
-    )
+    generation = GenerationConfig(generator=generator, prompt_spec=changes.pop("prompt_spec", None))
     return make_experiment(generation=generation, **changes)
 
 
@@ -45,7 +43,9 @@ def test_changing_only_a_metric_rescores_without_generating() -> None:
     assert len(generator.calls) == 4
     second = experiment(
         generator,
-        evaluation=EvaluationConfig(metrics=["builtin/token_f1"], parsers=["builtin/json_identity"]),
+        evaluation=EvaluationConfig(
+            metrics=["builtin/token_f1"], parsers=["builtin/json_identity"]
+        ),
     ).run(store=store)
     assert second.run_id != first.run_id
     assert len(generator.calls) == 4

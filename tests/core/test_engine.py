@@ -280,3 +280,25 @@ def test_a_failing_preflight_stops_the_run_before_any_work() -> None:
         make_experiment(generation=GenerationConfig(generator=generator)).run().status.value
         == "completed"
     )
+
+
+def test_a_failing_store_stops_the_run_and_keeps_what_was_committed() -> None:
+    from themis.core.engine.writer import StoreWriteError
+
+    class DiskFull(InMemoryRunStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.accepted = 0
+
+        def append_events(self, events: Any) -> Any:
+            if self.accepted >= 3:
+                raise OSError("database or disk is full")
+            self.accepted += len(events)
+            return super().append_events(events)
+
+    store = DiskFull()
+    with pytest.raises(StoreWriteError, match="disk is full"):
+        make_experiment(datasets=[arithmetic_dataset(count=50)]).run(store=store)
+    (run,) = store.list_runs()
+    kept = list(store.iter_events(run.run_id))
+    assert 3 <= len(kept) < 50 * 4

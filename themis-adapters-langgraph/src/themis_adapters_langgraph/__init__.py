@@ -1,1 +1,12 @@
-"""Themis adapter for langgraph: not implemented yet (issue 7); registers no entry points."""
+"""Themis adapter for LangGraph: a generator over a compiled graph.
+
+``from themis.adapters import langgraph`` resolves :func:`langgraph` through
+the ``themis.adapters`` entry point. With ``capture_trace=True`` the graph's
+event stream becomes the candidate's trace.
+"""
+
+from __future__ import annotations
+
+from themis_adapters_langgraph.generator import LangGraphGenerator, default_input, langgraph
+
+__all__ = ["LangGraphGenerator", "default_input", "langgraph"]

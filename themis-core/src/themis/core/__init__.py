@@ -1,5 +1,27 @@
 """Core namespace for Themis."""
 
+from themis.core.bundles import (
+    EvaluationBundle,
+    EvaluationBundleRecord,
+    GenerationBundle,
+    GenerationBundleRecord,
+    ParseBundle,
+    ParseBundleRecord,
+    ReductionBundle,
+    ReductionBundleRecord,
+    ScoreBundle,
+    ScoreBundleRecord,
+    export_evaluation_bundle,
+    export_generation_bundle,
+    export_parse_bundle,
+    export_reduction_bundle,
+    export_score_bundle,
+    import_evaluation_bundle,
+    import_generation_bundle,
+    import_parse_bundle,
+    import_reduction_bundle,
+    import_score_bundle,
+)
 from themis.core.config import (
     CandidatePolicy,
     EvaluationConfig,
@@ -15,6 +37,7 @@ from themis.core.contexts import (
     ScoreContext,
     SelectContext,
 )
+from themis.core.estimate import RunEstimate
 from themis.core.evaluate import evaluate, evaluate_async
 from themis.core.events import (
     EvaluationCompletedEvent,
@@ -93,6 +116,8 @@ from themis.core.protocols import (
     TraceMetric,
     TracingProvider,
 )
+from themis.core.reporting import Reporter
+from themis.core.stats import StatsEngine
 from themis.core.stores import InMemoryRunStore, RunStore, SqliteRunStore, StoredRun, sqlite_store
 from themis.core.views import TimelineView, TraceView
 from themis.core.workflows import (
@@ -126,6 +151,8 @@ __all__ = [
     "DatasetRef",
     "DefaultWorkflowRunner",
     "EvalScoreContext",
+    "EvaluationBundle",
+    "EvaluationBundleRecord",
     "EvaluationCompletedEvent",
     "EvaluationConfig",
     "EvaluationExecution",
@@ -135,6 +162,8 @@ __all__ = [
     "Experiment",
     "FrozenModel",
     "GenerateContext",
+    "GenerationBundle",
+    "GenerationBundleRecord",
     "GenerationCompletedEvent",
     "GenerationConfig",
     "GenerationFailedEvent",
@@ -148,6 +177,8 @@ __all__ = [
     "LifecycleSubscriber",
     "Message",
     "OnEvent",
+    "ParseBundle",
+    "ParseBundleRecord",
     "ParseCompletedEvent",
     "ParseContext",
     "ParseFailedEvent",
@@ -158,9 +189,13 @@ __all__ = [
     "PureMetric",
     "ReduceContext",
     "ReducedCandidate",
+    "ReductionBundle",
+    "ReductionBundleRecord",
     "ReductionCompletedEvent",
     "ReductionFailedEvent",
+    "Reporter",
     "RunCompletedEvent",
+    "RunEstimate",
     "RunEvent",
     "RunFailedEvent",
     "RunIdentity",
@@ -172,6 +207,8 @@ __all__ = [
     "RunStore",
     "RuntimeConfig",
     "Score",
+    "ScoreBundle",
+    "ScoreBundleRecord",
     "ScoreCompletedEvent",
     "ScoreContext",
     "ScoreError",
@@ -179,10 +216,11 @@ __all__ = [
     "SelectContext",
     "SelectionMetric",
     "SqliteRunStore",
+    "StatsEngine",
     "StorageConfig",
     "StoredRun",
-    "TraceMetric",
     "TimelineView",
+    "TraceMetric",
     "TraceStep",
     "TraceView",
     "TracingProvider",
@@ -192,9 +230,19 @@ __all__ = [
     "evaluate",
     "evaluate_async",
     "event_from_dict",
+    "export_evaluation_bundle",
+    "export_generation_bundle",
+    "export_parse_bundle",
+    "export_reduction_bundle",
+    "export_score_bundle",
     "get_evaluation_execution",
     "get_execution_state",
     "get_run_snapshot",
+    "import_evaluation_bundle",
+    "import_generation_bundle",
+    "import_parse_bundle",
+    "import_reduction_bundle",
+    "import_score_bundle",
     "quickcheck",
     "snapshot_report",
     "sqlite_store",

@@ -168,6 +168,9 @@ def load_experiment(path: Path, overrides: list[str]) -> Experiment:
     for override in overrides:
         apply_override(data, override)
     _materialize_datasets(data, path.parent)
+    from themis.core.local_components import resolve_local_components
+
+    resolve_local_components(data, path.parent)
     storage = data.get("storage")
     if isinstance(storage, dict) and isinstance(storage.get("path"), str):
         storage_path = Path(storage["path"])

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, ValidationError
 
 from themis.core.models import (
     FrozenModel,
@@ -176,7 +176,7 @@ AnyRunEvent = Annotated[
     Field(discriminator="event_type"),
 ]
 
-_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyRunEvent)
+_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(cast(Any, AnyRunEvent))
 
 COMPLETED_EVENT_TYPES = frozenset(
     {
@@ -215,5 +215,11 @@ def event_from_dict(payload: dict[str, Any]) -> RunEvent:
 
 
 def event_from_json(payload: str | bytes) -> RunEvent:
-    """Deserialize one stored event from its JSON text."""
-    return event_from_dict(json.loads(payload))
+    """Deserialize one stored event from its JSON text (parsed in pydantic-core)."""
+    try:
+        event: RunEvent = _EVENT_ADAPTER.validate_json(payload)
+    except ValidationError:
+        return event_from_dict(json.loads(payload))  # a clearer error for newer schemas
+    if event.schema_version > EVENT_SCHEMA_VERSION:
+        return event_from_dict(event.model_dump())
+    return event

@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from themis.core import registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
 from themis.core.engine.runner import ReplayScope, ResolvedComponents, RunEngine
+from themis.core.estimate import RunEstimate, estimate_run
 from themis.core.hooks import LifecycleHooks
 from themis.core.identity import compute_run_id, dataset_hash
 from themis.core.models import (
@@ -47,12 +48,34 @@ def themis_version() -> str:
         return "0+unknown"
 
 
+class _Box:
+    """Holds a coroutine's result behind a constant repr.
+
+    On Python 3.11, ``asyncio.run`` renders the main task's repr (result
+    included) while it restores the SIGINT handler; for a large RunResult that
+    costs seconds. Boxing the result keeps that repr trivial.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<themis result>"
+
+
+async def _boxed(coroutine: Coroutine[Any, Any, T]) -> _Box:
+    return _Box(await coroutine)
+
+
 def run_sync(coroutine: Coroutine[Any, Any, T], *, async_name: str) -> T:
     """Run ``coroutine`` to completion, refusing inside a running event loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coroutine)
+        result: T = asyncio.run(_boxed(coroutine)).value
+        return result
     coroutine.close()
     raise RuntimeError(
         f"this synchronous API cannot run inside a running event loop (a notebook or an async "
@@ -210,6 +233,14 @@ class Experiment(FrozenModel):
         if self._default_store is None:
             self._default_store = open_store(self.storage)
         return self._default_store
+
+    def estimate(self, store: RunStore | None = None) -> RunEstimate:
+        """Planned work items, expected cache hits and prompt tokens; runs nothing.
+
+        ``store`` defaults to the store ``run()`` would use, so the cache hits
+        are exactly what the next run would reuse.
+        """
+        return estimate_run(self.compile(), self.resolve_store(store))
 
     # -- execution ---------------------------------------------------------
 

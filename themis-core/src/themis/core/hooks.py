@@ -35,6 +35,7 @@ HOOK_NAMES = (
     "before_judge",
     "after_judge",
     "on_event",
+    "on_progress",
 )
 
 
@@ -71,6 +72,10 @@ class LifecycleSpec:
 
     @hookspec
     def on_event(self, event: Any) -> None: ...
+
+    @hookspec
+    def on_progress(self, snapshot: Any) -> None:
+        """Called after each case finishes, with a ProgressSnapshot."""
 
 
 class _PluginManager(pluggy.PluginManager):

@@ -14,6 +14,9 @@ from themis.core.events import (
     CaseRunEvent,
     EvaluationCompletedEvent,
     EvaluationFailedEvent,
+    GenerationFailedEvent,
+    ParseFailedEvent,
+    ReductionFailedEvent,
     RunCompletedEvent,
     RunEvent,
     RunFailedEvent,
@@ -22,6 +25,19 @@ from themis.core.events import (
     ScoreFailedEvent,
 )
 from themis.core.models import RunStatus
+
+_FAILED_TYPES = frozenset(
+    {
+        GenerationFailedEvent,
+        ReductionFailedEvent,
+        ParseFailedEvent,
+        ScoreFailedEvent,
+        EvaluationFailedEvent,
+    }
+)
+_SCORE_TYPES = frozenset(
+    {ScoreCompletedEvent, ScoreFailedEvent, EvaluationCompletedEvent, EvaluationFailedEvent}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +88,8 @@ class Projection:
 def project(event: RunEvent) -> Projection:
     """The projection rows for one newly appended event."""
     if isinstance(event, CaseRunEvent):
-        failed = event.event_type.endswith("_failed")  # type: ignore[attr-defined]
-        error = getattr(event, "error", None)
+        failed = type(event) in _FAILED_TYPES
+        error = event.__dict__.get("error")
         state = "failed" if failed else ("cached" if event.cached_from else "done")
         work_item = WorkItemRow(
             run_id=event.run_id,
@@ -83,7 +99,7 @@ def project(event: RunEvent) -> Projection:
             state=state,
             error=error.model_dump_json() if error is not None else None,
         )
-        score_row = _score_row(event)
+        score_row = _score_row(event) if type(event) in _SCORE_TYPES else None
         return Projection(work_item=work_item, stage_result=not failed, score_row=score_row)
     if isinstance(event, RunStartedEvent):
         return Projection(run_row=RunRow(event.run_id, RunStatus.running.value, None))

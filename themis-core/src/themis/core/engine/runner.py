@@ -10,6 +10,7 @@ outcome becomes an event handed to the group-committing writer.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections import defaultdict
@@ -49,7 +50,6 @@ from themis.core.events import (
     ScoreFailedEvent,
 )
 from themis.core.hooks import LifecycleHooks
-from themis.core.identity import short_hash
 from themis.core.models import (
     STAGES,
     CaseResult,
@@ -64,6 +64,7 @@ from themis.core.models import (
     StageCounts,
     StageError,
 )
+from themis.core.progress import snapshot_of
 from themis.core.stores.base import RunStore
 from themis.core.tracing import NullTracer, TracingProvider
 from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject
@@ -99,6 +100,10 @@ class ReplayScope:
     def requires_stored(self, stage: str) -> bool:
         """Stages upstream of the replay are never recomputed."""
         return STAGES.index(stage) < STAGES.index(self.from_stage)
+
+
+LOOKUP_CHUNK = 256
+"""Cases whose stored results are fetched from the store in one query."""
 
 
 class MissingUpstreamError(LookupError):
@@ -155,13 +160,21 @@ class RunEngine:
 
     # -- events ------------------------------------------------------------
 
-    def _event_id(self, event_type: str, work_key: str, *, fresh: bool) -> str:
-        epoch = uuid.uuid4().hex if fresh else ""
-        return short_hash(self.run_id, event_type, work_key, epoch)
+    def _event_id(self, event_type: str, work_key: str, *, fresh: bool, epoch: str = "") -> str:
+        """Deterministic for a completed result (so re-appending it is a no-op),
+        unique for failures and forced replays (so they sit beside older ones)."""
+        if fresh:
+            epoch = uuid.uuid4().hex
+        text = f"{self.run_id}|{event_type}|{work_key}|{epoch}"
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def _emit(self, event: RunEvent) -> None:
         assert self._writer is not None
         self._writer.submit(event)
+
+    async def _writer_room(self) -> None:
+        assert self._writer is not None
+        await self._writer.wait_for_room()
 
     def _on_persisted(self, events: list[RunEvent]) -> None:
         if self.hooks.has("on_event"):
@@ -174,10 +187,11 @@ class RunEngine:
         forced = self.replay is not None and self.replay.forces(stage, metric_id)
         event_type = cls.model_fields["event_type"].default
         event = cls(
-            event_id=(
-                short_hash(self.run_id, event_type, key, self.replay.nonce)
-                if forced and self.replay is not None
-                else self._event_id(event_type, key, fresh=False)
+            event_id=self._event_id(
+                event_type,
+                key,
+                fresh=False,
+                epoch=self.replay.nonce if forced and self.replay is not None else "",
             ),
             run_id=self.run_id,
             case_key=plan.case_key,
@@ -262,11 +276,11 @@ class RunEngine:
             )
             results: list[CaseResult | None] = [None] * len(plans)
             counts: dict[str, dict[str, int]] = {stage: defaultdict(int) for stage in STAGES}
-            work: Iterator[tuple[int, CasePlan]] = iter(enumerate(plans))
+            work = self._with_stored_results(plans)
 
             async def worker() -> None:
-                for index, plan in work:
-                    latest = await self._run_case(plan, run_span)
+                for index, plan, stored in work:
+                    latest = await self._run_case(plan, stored, run_span)
                     case_result = fold_case(plan, latest, self.until_stage)
                     results[index] = case_result
                     for stage in STAGES:
@@ -277,6 +291,9 @@ class RunEngine:
                     progress.cached += bool(case_result.cached_stages)
                     if self.on_case_done is not None:
                         self.on_case_done(case_result, progress)
+                    if self.hooks.has("on_progress"):
+                        self.hooks.call("on_progress", snapshot=snapshot_of(progress))
+                    await self._writer_room()
 
             workers = min(len(plans), self.runtime.max_concurrent_tasks) or 1
             await asyncio.gather(*(worker() for _ in range(workers)))
@@ -338,14 +355,35 @@ class RunEngine:
             raise
         self.tracing.end_span(span)
 
-    async def _run_case(self, plan: CasePlan, run_span: Any = None) -> dict[str, RunEvent]:
+    async def _run_case(
+        self, plan: CasePlan, stored: dict[str, RunEvent], run_span: Any = None
+    ) -> dict[str, RunEvent]:
         latest: dict[str, RunEvent] = {}
         attributes = {"themis.run_id": self.run_id, "themis.case_key": plan.case_key}
         with self._span("themis.case", attributes, run_span) as case_span:
-            await self._case_stages(plan, latest, case_span)
+            await self._case_stages(plan, stored, latest, case_span)
         return latest
 
-    def _lookup(self, plan: CasePlan) -> dict[str, RunEvent]:
+    def _with_stored_results(
+        self, plans: list[CasePlan]
+    ) -> Iterator[tuple[int, CasePlan, dict[str, RunEvent]]]:
+        """Cases in order, each with the stored results its work keys already have.
+
+        The store is asked once per chunk of cases rather than once per case.
+        Workers share this iterator; it never awaits, so they take cases from
+        it one at a time.
+        """
+        for start in range(0, len(plans), LOOKUP_CHUNK):
+            chunk = plans[start : start + LOOKUP_CHUNK]
+            wanted = {id(plan): self._reusable_keys(plan) for plan in chunk}
+            keys = [key for plan_keys in wanted.values() for key in plan_keys]
+            found = self.store.find_completed(keys, prefer_run_id=self.run_id) if keys else {}
+            for offset, plan in enumerate(chunk):
+                stored = {key: found[key] for key in wanted[id(plan)] if key in found}
+                yield start + offset, plan, stored
+
+    def _reusable_keys(self, plan: CasePlan) -> list[str]:
+        """Work keys whose stored results this run may reuse (all but forced ones)."""
         keys: list[str] = []
         for stage in STAGES[: self.until_index + 1]:
             if self.replay is not None and stage in ("score", "judge"):
@@ -356,14 +394,15 @@ class RunEngine:
                 )
             elif self.replay is None or not self.replay.forces(stage):
                 keys.extend(plan.keys_for(stage))
-        if not keys:
-            return {}
-        return self.store.find_completed(keys, prefer_run_id=self.run_id)
+        return keys
 
     async def _case_stages(
-        self, plan: CasePlan, latest: dict[str, RunEvent], case_span: Any
+        self,
+        plan: CasePlan,
+        stored: dict[str, RunEvent],
+        latest: dict[str, RunEvent],
+        case_span: Any,
     ) -> None:
-        stored = self._lookup(plan)
         attributes = {"themis.case_key": plan.case_key}
         with self._span("themis.stage.generate", attributes, case_span):
             outcomes = await asyncio.gather(

@@ -5,7 +5,11 @@ writer, which wakes, takes everything queued, and appends it in one store
 transaction. Under load that is many events per commit; when the model is
 slow it is one at a time. Events leave in the order they were submitted, so
 a downstream result is never durable before the upstream result it was
-computed from. A kill loses at most the batch in flight.
+computed from. A kill loses at most the batches not yet committed.
+
+Backpressure: when more than ``MAX_PENDING`` events wait for a commit,
+producers pause (``wait_for_room``) until the writer catches up, so memory
+stays bounded however fast the model is.
 """
 
 from __future__ import annotations
@@ -18,6 +22,14 @@ from collections.abc import Callable
 
 from themis.core.events import RunEvent
 from themis.core.stores.base import RunStore
+
+MAX_PENDING = 4096
+"""Events submitted but not yet committed before producers are paused."""
+RESUME_BELOW = MAX_PENDING // 2
+
+
+class StoreWriteError(RuntimeError):
+    """The store stopped accepting events; the run cannot record more work."""
 
 
 class _Flush:
@@ -44,14 +56,27 @@ class EventWriter:
         self._thread = threading.Thread(target=self._run, name="themis-event-writer", daemon=True)
         self.error: BaseException | None = None
         self.batches = 0
+        self._pending = 0
+        self._room: asyncio.Future[None] | None = None
         self._thread.start()
+
+    def _failure(self) -> StoreWriteError:
+        return StoreWriteError(f"the run store stopped accepting events: {self.error!r}")
 
     def submit(self, event: RunEvent) -> None:
         if self.error is not None:
-            raise RuntimeError(
-                f"the run store stopped accepting events: {self.error}"
-            ) from self.error
+            raise self._failure() from self.error
+        self._pending += 1
         self._queue.put(event)
+
+    async def wait_for_room(self) -> None:
+        """Pause while too many events wait for a commit."""
+        while self._pending > MAX_PENDING:
+            if self.error is not None:
+                raise self._failure() from self.error
+            if self._room is None or self._room.done():
+                self._room = self._loop.create_future()
+            await self._room
 
     async def flush(self) -> None:
         """Wait until everything submitted so far is committed (or raise why not)."""
@@ -60,9 +85,35 @@ class EventWriter:
         await future
 
     async def close(self) -> None:
-        await self.flush()
-        self._queue.put(_STOP)
-        await asyncio.to_thread(self._thread.join)
+        try:
+            await self.flush()
+        finally:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(self._thread.join)
+
+    # -- loop-thread callbacks ---------------------------------------------
+
+    def _committed(self, count: int) -> None:
+        self._pending -= count
+        self._wake_producers()
+
+    def _wake_producers(self) -> None:
+        room = self._room
+        if room is not None and not room.done():
+            if self.error is not None:
+                room.set_result(None)  # wait_for_room re-checks and raises
+            elif self._pending <= RESUME_BELOW:
+                room.set_result(None)
+
+    def _settle(self, future: asyncio.Future[None]) -> None:
+        if future.done():
+            return
+        if self.error is not None:
+            future.set_exception(self._failure())
+        else:
+            future.set_result(None)
+
+    # -- writer thread -----------------------------------------------------
 
     def _run(self) -> None:
         while True:
@@ -78,8 +129,10 @@ class EventWriter:
                 try:
                     persisted = self._store.append_events(events)
                     self.batches += 1
-                except BaseException as exc:  # surfaced to the engine at the next flush
+                except BaseException as exc:  # surfaced to the engine by flush/submit
                     self.error = exc
+            if events:
+                self._call(self._committed, len(events))
             if persisted:
                 self._call(self._on_persisted, persisted)
             for item in batch:
@@ -87,16 +140,6 @@ class EventWriter:
                     self._call(self._settle, item.future)
             if any(item is _STOP for item in batch):
                 return
-
-    def _settle(self, future: asyncio.Future[None]) -> None:
-        if future.done():
-            return
-        if self.error is not None:
-            future.set_exception(
-                RuntimeError(f"the run store stopped accepting events: {self.error}")
-            )
-        else:
-            future.set_result(None)
 
     def _call(self, fn: Callable[..., None], *args: object) -> None:
         # A closed loop means nobody is listening any more.

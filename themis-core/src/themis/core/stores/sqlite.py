@@ -74,6 +74,8 @@ CREATE TABLE IF NOT EXISTS score_rows (
 """
 
 _CHUNK = 500
+CACHE_KIB = 65536
+"""Page cache per connection: large runs keep their indexes in memory."""
 
 
 class SqliteRunStore:
@@ -104,6 +106,7 @@ class SqliteRunStore:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         return conn
 
     def initialize(self) -> None:
@@ -195,7 +198,7 @@ class SqliteRunStore:
                 continue
             existing.add(event.event_id)
             last_seq += 1
-            event_type = getattr(event, "event_type", "unknown")
+            event_type = event.__dict__.get("event_type", "unknown")
             event_rows.append(
                 (last_seq, event.event_id, event.run_id, event_type, event.model_dump_json())
             )

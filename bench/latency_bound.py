@@ -1,0 +1,124 @@
+"""Latency-bound: N cases against a local server that answers after 100 ms,
+at 64 concurrent requests. Target: wall time within 10% of N x 0.1 s / 64.
+
+    ./dev python bench/latency_bound.py [--cases 2000] [--concurrency 64] [--delay 0.1]
+
+The generator is the vLLM adapter when themis-adapters-vllm is installed
+(the real wire path: httpx to an OpenAI-compatible server), else a minimal
+httpx generator with the same request shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _common import dataset, machine
+
+from themis import Experiment, RuntimeConfig, SqliteRunStore
+from themis.core.config import EvaluationConfig, GenerationConfig
+from themis.core.models import Case, GenerationResult
+
+
+class HttpChatGenerator:
+    component_id = "bench/http_chat"
+    version = "1"
+
+    def __init__(self, base_url: str, concurrency: int) -> None:
+        self.base_url = base_url
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self.client = httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30)
+
+    def fingerprint(self) -> str:
+        return "bench-http-chat"
+
+    async def generate(self, case: Case, ctx: Any) -> GenerationResult:
+        response = await self.client.post(
+            "/v1/chat/completions",
+            json={"model": "bench", "messages": [{"role": "user", "content": "2+2"}]},
+        )
+        response.raise_for_status()
+        text = response.json()["choices"][0]["message"]["content"]
+        return GenerationResult(candidate_id=case.case_id, final_output={"answer": text})
+
+
+def generator_for(base_url: str, concurrency: int) -> tuple[Any, str]:
+    try:
+        from themis.adapters import vllm
+
+        return vllm("bench", base_url=f"{base_url}/v1"), "themis-adapters-vllm"
+    except Exception:
+        return HttpChatGenerator(base_url, concurrency), "bench httpx generator"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--delay", type=float, default=0.1)
+    parser.add_argument("--plain", action="store_true", help="use the bench httpx generator")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = Path(tmp) / "port"
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("slow_server.py")),
+                str(port_file),
+                str(args.delay),
+            ]
+        )
+        try:
+            while not port_file.exists() or not port_file.read_text():
+                time.sleep(0.02)
+            base_url = f"http://127.0.0.1:{port_file.read_text()}"
+            if args.plain:
+                generator, which = (
+                    HttpChatGenerator(base_url, args.concurrency),
+                    "bench httpx generator",
+                )
+            else:
+                generator, which = generator_for(base_url, args.concurrency)
+            experiment = Experiment(
+                generation=GenerationConfig(generator=generator),
+                evaluation=EvaluationConfig(metrics=["builtin/exact_match"]),
+                datasets=[dataset(args.cases)],
+                seeds=[0],
+            )
+            store = SqliteRunStore(Path(tmp) / "bench.sqlite")
+            runtime = RuntimeConfig(max_concurrent_tasks=args.concurrency, progress="off")
+            started = time.perf_counter()
+            result = experiment.run(store=store, runtime=runtime)
+            elapsed = time.perf_counter() - started
+        finally:
+            server.kill()
+            server.wait()
+    ideal = args.cases * args.delay / args.concurrency
+    print(
+        json.dumps(
+            {
+                "benchmark": "latency_bound",
+                "generator": which,
+                "cases": args.cases,
+                "status": result.status.value,
+                "concurrency": args.concurrency,
+                "delay_s": args.delay,
+                "seconds": round(elapsed, 3),
+                "ideal_seconds": round(ideal, 3),
+                "overhead_percent": round((elapsed / ideal - 1) * 100, 1),
+                "machine": machine(),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

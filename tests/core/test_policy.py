@@ -1,0 +1,179 @@
+"""Execution policy: retries, Retry-After, circuit breaking, timeouts, per-component limits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from tests.conftest import arithmetic_dataset, make_experiment
+from themis import RuntimeConfig
+from themis.core.config import GenerationConfig
+from themis.core.engine.policy import CallPolicy, CircuitBreaker
+from themis.core.errors import (
+    CircuitOpenError,
+    ErrorCategory,
+    ProviderError,
+    classify,
+    parse_retry_after,
+)
+from themis.core.models import Case, GenerationResult, RunStatus
+
+FAST = RuntimeConfig(max_retries=3, retry_initial_delay_s=0.001, retry_max_delay_s=0.01)
+
+
+class Scripted:
+    """Fails with the scripted errors per case, then answers."""
+
+    component_id = "test/scripted"
+    version = "1"
+
+    def __init__(self, errors: list[BaseException]) -> None:
+        self.errors = errors
+        self.attempts: dict[str, int] = {}
+        self.times: list[float] = []
+
+    def fingerprint(self) -> str:
+        return "scripted"
+
+    async def generate(self, case: Case, ctx: Any) -> GenerationResult:
+        count = self.attempts.get(case.case_id, 0)
+        self.attempts[case.case_id] = count + 1
+        self.times.append(time.monotonic())
+        if count < len(self.errors):
+            raise self.errors[count]
+        return GenerationResult(candidate_id=case.case_id, final_output={"answer": "0"})
+
+
+def run_with(generator: Any, runtime: RuntimeConfig = FAST, count: int = 1) -> Any:
+    return make_experiment(
+        generation=GenerationConfig(generator=generator), datasets=[arithmetic_dataset(count=count)]
+    ).run(runtime=runtime)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ProviderError("slow down", category=ErrorCategory.rate_limit),
+        ProviderError("boom", category=ErrorCategory.server_error, status_code=500),
+        TimeoutError("timed out"),
+        ConnectionError("refused"),
+    ],
+    ids=["rate_limit", "server_error", "timeout", "connection"],
+)
+def test_retryable_errors_are_retried_until_success(error: BaseException) -> None:
+    generator = Scripted([error, error])
+    result = run_with(generator)
+    assert result.status is RunStatus.completed
+    assert generator.attempts == {"c0": 3}
+
+
+def test_fatal_errors_are_not_retried() -> None:
+    generator = Scripted([ProviderError("bad key", category=ErrorCategory.authentication)])
+    result = run_with(generator)
+    assert generator.attempts == {"c0": 1}
+    error = result.cases[0].errors[0]
+    assert (error.category, error.retryable, error.message) == ("authentication", False, "bad key")
+
+
+def test_retries_give_up_after_max_retries() -> None:
+    boom = ProviderError("down", category=ErrorCategory.server_error)
+    generator = Scripted([boom] * 10)
+    result = run_with(generator, FAST.model_copy(update={"max_retries": 2}))
+    assert generator.attempts == {"c0": 3}
+    assert result.cases[0].errors[0].category == "server_error"
+
+
+def test_retry_after_is_honoured() -> None:
+    generator = Scripted(
+        [ProviderError("429", category=ErrorCategory.rate_limit, retry_after_s=0.2)]
+    )
+    run_with(generator, FAST.model_copy(update={"retry_max_delay_s": 1.0}))
+    assert generator.times[1] - generator.times[0] >= 0.19
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
+    policy = CallPolicy(RuntimeConfig(retry_initial_delay_s=0.1, retry_max_delay_s=1.0))
+    for attempt, ceiling in [(0, 0.1), (1, 0.2), (2, 0.4), (5, 1.0)]:
+        delays = [policy.backoff_s(attempt, None) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 1
+    assert policy.backoff_s(0, 0.7) >= 0.7
+
+
+def test_per_task_timeout_is_a_retryable_timeout() -> None:
+    class Slow(Scripted):
+        async def generate(self, case: Case, ctx: Any) -> GenerationResult:
+            self.attempts[case.case_id] = self.attempts.get(case.case_id, 0) + 1
+            if self.attempts[case.case_id] == 1:
+                await asyncio.sleep(5)
+            return GenerationResult(candidate_id=case.case_id, final_output={"answer": "0"})
+
+    generator = Slow([])
+    started = time.monotonic()
+    result = run_with(generator, FAST.model_copy(update={"task_timeout_s": 0.05}))
+    assert time.monotonic() - started < 2
+    assert result.status is RunStatus.completed
+    assert generator.attempts == {"c0": 2}
+
+
+def test_circuit_breaker_opens_after_consecutive_failures_and_reopens() -> None:
+    breaker = CircuitBreaker(threshold=2, cooldown_s=0.05)
+    breaker.record_failure()
+    breaker.check("x")
+    breaker.record_failure()
+    with pytest.raises(CircuitOpenError, match="circuit open for 'x'"):
+        breaker.check("x")
+    time.sleep(0.06)
+    breaker.check("x")  # half-open: one probe goes through
+    breaker.record_success()
+    breaker.check("x")
+
+
+def test_open_circuit_stops_sending_to_the_component() -> None:
+    boom = ProviderError("down", category=ErrorCategory.server_error)
+    generator = Scripted([boom] * 100)
+    runtime = RuntimeConfig(
+        max_retries=1,
+        retry_initial_delay_s=0.001,
+        retry_max_delay_s=0.001,
+        circuit_breaker_threshold=3,
+        circuit_breaker_cooldown_s=60,
+        max_concurrent_tasks=1,
+    )
+    result = run_with(generator, runtime, count=10)
+    assert result.status is RunStatus.failed
+    assert sum(generator.attempts.values()) == 3  # then the circuit is open: nothing is sent
+    categories = {case.errors[0].category for case in result.cases}
+    assert "circuit_open" in categories
+
+
+def test_per_component_concurrency_limit() -> None:
+    class Peak(Scripted):
+        in_flight = 0
+        peak = 0
+
+        async def generate(self, case: Case, ctx: Any) -> GenerationResult:
+            Peak.in_flight += 1
+            Peak.peak = max(Peak.peak, Peak.in_flight)
+            await asyncio.sleep(0.01)
+            Peak.in_flight -= 1
+            return GenerationResult(candidate_id=case.case_id, final_output={"answer": "0"})
+
+    run_with(
+        Peak([]),
+        RuntimeConfig(max_concurrent_tasks=16, component_concurrency={"test/scripted": 3}),
+        count=12,
+    )
+    assert Peak.peak == 3
+
+
+def test_classification_and_retry_after_parsing() -> None:
+    assert classify(TimeoutError()).category is ErrorCategory.timeout
+    assert classify(ValueError()).retryable is False
+    assert parse_retry_after("2.5") == 2.5
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("garbage") is None
+    assert parse_retry_after(None) is None

@@ -1,0 +1,127 @@
+"""What a generator and a judge over an OpenAI-compatible endpoint have in common.
+
+Both name a model, an API mode and inference parameters (their identity),
+send rendered chat messages through a transport, and read the text back.
+The OpenAI and vLLM adapters differ only in their transport, the API modes
+they offer and a few parameter names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from themis.core.identity import content_hash
+from themis.core.models import JSONValue, Message
+from themis_adapters_openai.params import InferenceParams
+from themis_adapters_openai.transport import Transport
+from themis_adapters_openai.wire import (
+    ApiMode,
+    WireRequest,
+    WireResponse,
+    as_json,
+    build_request,
+    check_api_mode,
+    check_model,
+    check_supported,
+    field_of,
+    output_text,
+    rate_limits,
+    scrub,
+    token_usage,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One call's request, response, text and token usage."""
+
+    request: WireRequest
+    response: WireResponse
+    text: str
+    token_usage: dict[str, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSettings:
+    """What a generator or judge is built from, already checked by its factory."""
+
+    model: str
+    api_mode: ApiMode
+    params: InferenceParams
+    transport: Transport
+
+
+def checked_settings(
+    where: str,
+    model: object,
+    api_mode: str,
+    allowed_modes: tuple[str, ...],
+    params: InferenceParams,
+    transport: Transport,
+) -> EndpointSettings:
+    """Refuse a bad model name, API mode or parameter the mode does not take."""
+    mode = check_api_mode(api_mode, allowed_modes, where)
+    check_supported(mode, params, where)
+    return EndpointSettings(check_model(model, where), mode, params, transport)
+
+
+class CompatibleEndpoint:
+    """A model behind an OpenAI-compatible API, called through a transport."""
+
+    component_id: str = "openai-compatible/endpoint"
+    version: str = "1"
+    chat_max_tokens_field: str = "max_completion_tokens"
+    """Chat Completions' name for the output-token limit on this endpoint."""
+
+    def __init__(self, settings: EndpointSettings) -> None:
+        self.model = settings.model
+        self.api_mode = settings.api_mode
+        self.params = settings.params
+        self.transport = settings.transport
+
+    def identity(self) -> dict[str, JSONValue]:
+        """Everything identity-bearing; never a URL, a timeout or a credential."""
+        return {
+            "component_id": self.component_id,
+            "version": self.version,
+            "model": self.model,
+            "api_mode": self.api_mode,
+            "params": self.params.identity(),
+        }
+
+    def fingerprint(self) -> str:
+        return content_hash(self.identity())
+
+    async def complete(self, messages: list[Message], *, seed: int | None) -> Completion:
+        request = build_request(
+            self.api_mode,
+            self.model,
+            messages,
+            self.params,
+            seed=seed,
+            chat_max_tokens_field=self.chat_max_tokens_field,
+        )
+        response = await self.transport.send(request)
+        text = output_text(self.api_mode, response.payload, self.transport.where)
+        return Completion(request, response, text, token_usage(response.payload))
+
+    def record(self, completion: Completion) -> dict[str, JSONValue]:
+        """What is kept of a call: ids, usage, rate limits, the request and the
+        raw response, with every secret scrubbed."""
+        payload, headers = completion.response.payload, completion.response.headers
+        record: dict[str, Any] = {
+            "response_id": field_of(payload, "id"),
+            "model": field_of(payload, "model"),
+            "request_id": headers.get("x-request-id"),
+            "usage": completion.token_usage,
+            "rate_limits": rate_limits(headers),
+            "request": completion.request.json_body(),
+            "raw_response": as_json(payload),
+        }
+        kept = {key: value for key, value in record.items() if value is not None}
+        scrubbed: dict[str, JSONValue] = scrub(kept, self.transport.secrets())
+        return scrubbed
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, api_mode={self.api_mode!r})"

@@ -1,0 +1,48 @@
+"""Exit codes and the errors the CLI reports as one line instead of a traceback.
+
+Exit codes: 0 success; 1 an internal error (a bug: the traceback is shown);
+2 a user error (bad config or option, unknown component, missing run or
+store, an unusable bundle): one line on stderr, no traceback unless
+``--debug``; 3 the command ran but some cases failed; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from themis.core.config_files import ConfigError
+from themis.core.engine.runner import PreflightError
+from themis.core.registry import ComponentLoadError, InvalidComponentError, UnknownComponentError
+from themis.core.stores.base import UnknownRunError
+
+EXIT_OK = 0
+EXIT_INTERNAL_ERROR = 1
+EXIT_USER_ERROR = 2
+EXIT_FAILED_CASES = 3
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """Something the user asked for cannot be done; the message says what and how to fix it."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserError,
+    ConfigError,
+    UnknownComponentError,
+    ComponentLoadError,
+    InvalidComponentError,
+    UnknownRunError,
+    PreflightError,
+    ValueError,
+    OSError,
+)
+"""Exceptions that mean "the input is wrong", not "Themis is broken".
+
+pydantic's ValidationError is a ValueError, so a bad bundle or model field
+lands here too; OSError covers files that cannot be read or written.
+"""
+
+
+def one_line(exc: BaseException) -> str:
+    """An error message folded onto one line (multi-line validation errors included)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return "; ".join(lines) or type(exc).__name__

@@ -1,0 +1,210 @@
+"""Read-only commands over stored runs: ``inspect ...`` and ``quickcheck``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from themis.cli.errors import UserError
+from themis.cli.options import config_options, json_option, run_target_options, store_options
+from themis.cli.output import emit_json, emit_table
+from themis.cli.targets import resolve_run, resolve_store
+from themis.core.inspection import (
+    get_evaluation_execution,
+    get_execution_state,
+    quickcheck,
+    snapshot_report,
+)
+
+
+@click.group(short_help="Look inside a store: runs, snapshots, state, evaluations.")
+def inspect() -> None:
+    """Look inside a store: its runs, a run's snapshot, state and evaluations.
+
+    \b
+    Name the run with --config FILE (that config's store and run), or with
+    --path STORE_FILE [--run-id RUN_ID].
+    """
+
+
+@inspect.command("runs")
+@config_options(required=False)
+@store_options
+@json_option
+def inspect_runs(
+    config: Path | None,
+    overrides: tuple[str, ...],
+    store_path: Path | None,
+    store_id: str | None,
+    as_json: bool,
+) -> None:
+    """List the runs a store holds."""
+    store, _, _ = resolve_store(config, overrides, store_id, store_path, must_exist=True)
+    runs = store.list_runs()
+    rows: list[dict[str, Any]] = [
+        {
+            "run_id": run.run_id,
+            "status": run.status.value,
+            "completed_through_stage": run.completed_through_stage,
+            "datasets": [d.dataset_id for d in run.snapshot.identity.datasets],
+            "cases": sum(d.case_count for d in run.snapshot.identity.datasets),
+        }
+        for run in runs
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(
+        None,
+        ["run_id", "status", "through", "datasets", "cases"],
+        [
+            (
+                row["run_id"],
+                row["status"],
+                row["completed_through_stage"],
+                ", ".join(row["datasets"]),
+                row["cases"],
+            )
+            for row in rows
+        ],
+        right=1,
+    )
+
+
+@inspect.command("snapshot")
+@run_target_options
+@click.option("--full", is_flag=True, help="The whole RunSnapshot, datasets included.")
+def inspect_snapshot(
+    config: Path | None,
+    overrides: tuple[str, ...],
+    store_path: Path | None,
+    store_id: str | None,
+    run_id: str | None,
+    full: bool,
+) -> None:
+    """A run's compiled identity and provenance, as JSON."""
+    target = resolve_run(config, overrides, store_id, store_path, run_id)
+    snapshot = target.store.get_snapshot(target.run_id)
+    assert snapshot is not None  # resolve_run checked that the run exists
+    emit_json(snapshot.model_dump(mode="json") if full else snapshot_report(snapshot))
+
+
+@inspect.command("state", short_help="Work per stage and every failure of a run.")
+@run_target_options
+@json_option
+def inspect_state(
+    config: Path | None,
+    overrides: tuple[str, ...],
+    store_path: Path | None,
+    store_id: str | None,
+    run_id: str | None,
+    as_json: bool,
+) -> None:
+    """Work items per stage (done, cached, failed, pending) and every failure."""
+    target = resolve_run(config, overrides, store_id, store_path, run_id)
+    state = get_execution_state(target.store, target.run_id)
+    if as_json:
+        emit_json(state.model_dump(mode="json"))
+        return
+    click.echo(
+        f"run_id: {state.run_id}\nstatus: {state.status.value}\n"
+        f"completed through: {state.completed_through_stage}"
+    )
+    emit_table(
+        "stages",
+        ["stage", "done", "cached", "failed", "pending"],
+        [
+            (stage, counts.done, counts.cached, counts.failed, counts.pending)
+            for stage, counts in state.stages.items()
+        ],
+        right=4,
+    )
+    if state.failures:
+        emit_table(
+            "failures",
+            ["case", "stage", "category", "error"],
+            [
+                (
+                    failure.case_key,
+                    failure.stage,
+                    failure.error.category,
+                    f"{failure.error.error_type}: {failure.error.message}",
+                )
+                for failure in state.failures
+            ],
+        )
+
+
+@inspect.command("evaluation", short_help="One stored judge-backed evaluation, as JSON.")
+@run_target_options
+@click.option("--case-id", required=True, help="The case's id.")
+@click.option("--metric-id", required=True, help="The judge-backed metric's id (or name).")
+@click.option("--dataset-id", help="The case's dataset, when several datasets share the case id.")
+def inspect_evaluation(
+    config: Path | None,
+    overrides: tuple[str, ...],
+    store_path: Path | None,
+    store_id: str | None,
+    run_id: str | None,
+    case_id: str,
+    metric_id: str,
+    dataset_id: str | None,
+) -> None:
+    """One stored judge-backed evaluation (judge prompts, judgments, score) as JSON."""
+    target = resolve_run(config, overrides, store_id, store_path, run_id)
+    execution = get_evaluation_execution(
+        target.store, target.run_id, case_id, metric_id, dataset_id=dataset_id
+    )
+    if execution is None:
+        raise UserError(
+            f"run {target.run_id} has no stored evaluation of metric {metric_id!r} for case "
+            f"{case_id!r}" + (f" in dataset {dataset_id!r}" if dataset_id else "")
+        )
+    emit_json(execution.model_dump(mode="json"))
+
+
+@click.command("quickcheck", short_help="A compact summary of a stored run.")
+@run_target_options
+@json_option
+def quickcheck_command(
+    config: Path | None,
+    overrides: tuple[str, ...],
+    store_path: Path | None,
+    store_id: str | None,
+    run_id: str | None,
+    as_json: bool,
+) -> None:
+    """A compact summary of a stored run: stage counts, failures by category, metric means."""
+    target = resolve_run(config, overrides, store_id, store_path, run_id)
+    summary: dict[str, Any] = quickcheck(target.store, target.run_id)
+    if as_json:
+        emit_json(summary)
+        return
+    click.echo(
+        f"run_id: {summary['run_id']}\nstatus: {summary['status']}\n"
+        f"completed through: {summary['completed_through_stage']}"
+    )
+    emit_table(
+        "stages",
+        ["stage", "done", "cached", "failed", "pending"],
+        [
+            (stage, c["done"], c["cached"], c["failed"], c["pending"])
+            for stage, c in summary["stages"].items()
+        ],
+        right=4,
+    )
+    if summary["failures_by_category"]:
+        emit_table(
+            "failures by category",
+            ["category", "count"],
+            list(summary["failures_by_category"].items()),
+            right=1,
+        )
+    emit_table(
+        "metric means",
+        ["metric", "mean"],
+        [(metric, f"{mean:.4f}") for metric, mean in summary["metric_means"].items()],
+        right=1,
+    )

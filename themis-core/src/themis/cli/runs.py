@@ -1,0 +1,143 @@
+"""Commands that execute an experiment: run, resume, replay, rejudge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from themis.cli.errors import UserError
+from themis.cli.options import (
+    config_options,
+    json_option,
+    metric_option,
+    progress_option,
+    until_stage_option,
+)
+from themis.cli.output import exit_for, print_result
+from themis.cli.targets import experiment_store, load_experiment, stored_experiment_run
+from themis.core.config import RuntimeConfig
+from themis.core.experiment import Experiment
+
+
+def _runtime(experiment: Experiment, progress: str | None) -> RuntimeConfig:
+    """The config's runtime settings, with ``--progress`` when given (never part of the run id)."""
+    if progress is None:
+        return experiment.runtime
+    return experiment.runtime.model_copy(update={"progress": progress})
+
+
+@click.command(short_help="Compile and run an experiment.")
+@config_options()
+@until_stage_option
+@progress_option
+@json_option
+def run(
+    config: Path, overrides: tuple[str, ...], until_stage: str, progress: str | None, as_json: bool
+) -> None:
+    """Compile and run an experiment; prints metric means and the run id.
+
+    Results already in the store are reused, so running the same config again
+    only does the work that is missing.
+
+    \b
+    Example:
+      themis run --config experiment.yaml --set generation.candidate_policy.num_samples=5
+    """
+    experiment = load_experiment(config, overrides)
+    result = experiment.run(
+        until_stage=until_stage,  # type: ignore[arg-type]
+        runtime=_runtime(experiment, progress),
+        store=experiment_store(experiment),
+    )
+    print_result(result, as_json)
+    exit_for(result)
+
+
+@click.command()
+@config_options()
+@until_stage_option
+@progress_option
+@json_option
+def resume(
+    config: Path, overrides: tuple[str, ...], until_stage: str, progress: str | None, as_json: bool
+) -> None:
+    """Continue a stored run: do only the work it has not finished.
+
+    The run must already be in the config's store (a run that was killed,
+    stopped with --until-stage, or had failures worth retrying).
+    """
+    experiment = load_experiment(config, overrides)
+    result = experiment.resume(
+        until_stage=until_stage,
+        runtime=_runtime(experiment, progress),
+        store=stored_experiment_run(experiment, config)[0],
+    )
+    print_result(result, as_json)
+    exit_for(result)
+
+
+@click.command(short_help="Recompute a stored run from one stage on.")
+@config_options()
+@click.option(
+    "--stage",
+    required=True,
+    type=click.Choice(["reduce", "parse", "score", "judge"]),
+    help="Recompute this stage and every stage after it.",
+)
+@metric_option("Only these metrics (repeatable; default: all).")
+@progress_option
+@json_option
+def replay(
+    config: Path,
+    overrides: tuple[str, ...],
+    stage: str,
+    metric_ids: tuple[str, ...],
+    progress: str | None,
+    as_json: bool,
+) -> None:
+    """Recompute a stored run from one stage on, never calling the generator.
+
+    Upstream results come from the store; use it after changing a reducer,
+    parser, metric or judge (or to re-check one). The new results are stored
+    beside the old ones.
+    """
+    experiment = load_experiment(config, overrides)
+    result = experiment.replay(
+        stage=stage,  # type: ignore[arg-type]
+        metric_ids=list(metric_ids) or None,
+        runtime=_runtime(experiment, progress),
+        store=stored_experiment_run(experiment, config)[0],
+    )
+    print_result(result, as_json)
+    exit_for(result)
+
+
+@click.command(short_help="Rerun the judge-backed metrics of a stored run.")
+@config_options()
+@metric_option("Only these judge-backed metrics (repeatable; default: all of them).")
+@progress_option
+@json_option
+def rejudge(
+    config: Path,
+    overrides: tuple[str, ...],
+    metric_ids: tuple[str, ...],
+    progress: str | None,
+    as_json: bool,
+) -> None:
+    """Run the judge-backed metrics of a stored run again, from stored candidates."""
+    experiment = load_experiment(config, overrides)
+    judged = [
+        ref.name
+        for ref in experiment.compile().component_refs.metrics
+        if (ref.family or "pure") != "pure"
+    ]
+    if not judged:
+        raise UserError(f"{config}: nothing to rejudge: the experiment has no judge-backed metric")
+    result = experiment.rejudge(
+        metric_ids=list(metric_ids) or None,
+        runtime=_runtime(experiment, progress),
+        store=stored_experiment_run(experiment, config)[0],
+    )
+    print_result(result, as_json)
+    exit_for(result)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 from _common import dataset, machine
 
 from themis import Experiment, RuntimeConfig, SqliteRunStore

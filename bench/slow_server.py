@@ -24,6 +24,8 @@ BODY = json.dumps(
     }
 ).encode()
 
+MODELS = json.dumps({"object": "list", "data": [{"id": "bench", "object": "model"}]}).encode()
+
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
     try:
@@ -35,11 +37,18 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, del
                     length = int(line.split(b":", 1)[1])
             if length:
                 await reader.readexactly(length)
-            await asyncio.sleep(delay)
+            path = head.split(b" ", 2)[1]
+            if path.endswith(b"/models"):
+                body = MODELS
+            elif path.endswith(b"/health"):
+                body = b"{}"
+            else:
+                await asyncio.sleep(delay)
+                body = BODY
             writer.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                + f"content-length: {len(BODY)}\r\n\r\n".encode()
-                + BODY
+                + f"content-length: {len(body)}\r\n\r\n".encode()
+                + body
             )
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionResetError):

@@ -36,3 +36,9 @@ def test_first_experiment() -> None:
 def test_custom_generator() -> None:
     result = _run("001_custom_generator.py")
     assert result["status"] == "completed"
+
+
+def test_rejudge_bundle() -> None:
+    result = _run("003_rejudge_bundle.py")
+    assert result["imported"] is True
+    assert result["replayed_run_id"] == result["run_id"]

@@ -1,4 +1,4 @@
-"""The vLLM adapter over real HTTP (httpx) against a local OpenAI-compatible server."""
+"""The vLLM adapter over real HTTP (httpx2) against a local OpenAI-compatible server."""
 
 from __future__ import annotations
 

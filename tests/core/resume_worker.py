@@ -53,10 +53,37 @@ def experiment(log_path: str, cases: int, delay: float) -> Experiment:
     )
 
 
+class StallingStore(SqliteRunStore):
+    """Stops inside the write transaction of batch N (after its rows are
+    inserted, before COMMIT), announces it with a marker file, and waits to
+    be killed: a deterministic "killed mid-write"."""
+
+    def __init__(self, path: str, stall_batch: int, marker: str) -> None:
+        super().__init__(path, synchronous="NORMAL")
+        self.stall_batch = stall_batch
+        self.marker = marker
+        self.batches = 0
+
+    def _append_locked(self, conn: Any, events: Any) -> Any:
+        persisted = super()._append_locked(conn, events)
+        self.batches += 1
+        if self.batches == self.stall_batch:
+            with open(self.marker, "w") as handle:
+                handle.write(str(len(persisted)))
+            time.sleep(60)
+        return persisted
+
+
 if __name__ == "__main__":
     db, log, count, delay = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    stall = os.environ.get("STALL_BATCH")
+    store = (
+        StallingStore(db, int(stall), os.environ["STALL_MARKER"])
+        if stall
+        else SqliteRunStore(db, synchronous="NORMAL")
+    )
     result = experiment(log, count, delay).run(
-        store=SqliteRunStore(db, synchronous="NORMAL"),
+        store=store,
         runtime=RuntimeConfig(max_concurrent_tasks=4, progress="off"),
     )
     print(result.status.value, result.run_id)

@@ -302,3 +302,46 @@ def test_a_failing_store_stops_the_run_and_keeps_what_was_committed() -> None:
     (run,) = store.list_runs()
     kept = list(store.iter_events(run.run_id))
     assert 3 <= len(kept) < 50 * 4
+
+
+def test_a_selector_runs_before_the_reducer_which_sees_what_it_kept() -> None:
+    seen: list[list[str]] = []
+
+    class KeepEvenSamples:
+        component_id = "test/keep_even"
+        version = "1"
+
+        def fingerprint(self) -> str:
+            return "keep-even"
+
+        async def select(
+            self, candidates: list[GenerationResult], ctx: Any
+        ) -> list[GenerationResult]:
+            return [c for c in candidates if int(c.candidate_id.rsplit(".", 1)[1]) % 2 == 0]
+
+    class Recording:
+        component_id = "test/recording_reducer"
+        version = "1"
+
+        def fingerprint(self) -> str:
+            return "recording"
+
+        def reduce(self, candidates: list[GenerationResult], ctx: Any) -> Any:
+            from themis.builtins.reducers import FirstCandidate
+
+            seen.append([c.candidate_id for c in candidates])
+            return FirstCandidate().reduce(candidates, ctx)
+
+    experiment = make_experiment(
+        generation=GenerationConfig(
+            generator="builtin/demo_generator",
+            candidate_policy={"num_samples": 4},  # type: ignore[arg-type]
+            selector=KeepEvenSamples(),
+            reducer=Recording(),
+        ),
+        datasets=[arithmetic_dataset(count=1)],
+    )
+    result = experiment.run()
+    assert seen == [["arith::c0#s7.0", "arith::c0#s7.2"]]
+    assert len(result.cases[0].generated_candidates) == 4
+    assert experiment.compile().component_refs.selector is not None

@@ -94,3 +94,41 @@ def test_execution_state_of_an_interrupted_run_reports_pending_work(tmp_path: Pa
     state = get_execution_state(store, run.run_id)
     generate = state.stages["generate"]
     assert generate.done >= 10 and generate.pending == CASES - generate.done
+
+
+def test_killed_mid_write_the_open_transaction_is_lost_whole_and_resume_completes(
+    tmp_path: Path,
+) -> None:
+    db, log, marker = tmp_path / "runs.sqlite", tmp_path / "calls.log", tmp_path / "stalled"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STALL_BATCH": "5", "STALL_MARKER": str(marker)}
+    process = subprocess.Popen(
+        [sys.executable, str(WORKER), str(db), str(log), str(CASES), "0.002"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() or not marker.read_text():
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    in_transaction = int(marker.read_text())
+    process.send_signal(signal.SIGKILL)  # rows inserted, COMMIT not reached
+    process.wait(timeout=10)
+    assert in_transaction > 0
+
+    store = SqliteRunStore(db)
+    with sqlite3.connect(db) as conn:
+        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        items = conn.execute("SELECT count(*) FROM work_items").fetchone()[0]
+        results = conn.execute("SELECT count(*) FROM stage_results").fetchone()[0]
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # Projections agree with the committed events: nothing half-written survived.
+    assert items == results == events - 1  # every event but run_started is a work item
+    done_before = _count(db, "generation_completed")
+    calls_before = len(log.read_text().splitlines())
+    result = experiment(str(log), CASES, 0.0).resume(store=store)
+    assert result.status is RunStatus.completed
+    assert len(log.read_text().splitlines()) - calls_before == CASES - done_before
+    state = get_execution_state(store, result.run_id)
+    assert all(state.stages[s].done == CASES for s in ("generate", "reduce", "parse", "score"))

@@ -1,4 +1,4 @@
-"""Talking to a vLLM server over HTTP with httpx, and checking it before a run.
+"""Talking to a vLLM server over HTTP with httpx2, and checking it before a run.
 
 vLLM serves OpenAI's API under ``/v1`` and its own ``/health`` at the root.
 The same transport works for any server that copies OpenAI's API (llama.cpp's
@@ -9,9 +9,10 @@ list alone.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 
 from themis.core.errors import ErrorCategory, ProviderError
 from themis_adapters_openai.transport import PerEventLoop, Transport
@@ -46,6 +47,33 @@ def check_base_url(base_url: object, where: str) -> str:
     return str(base_url).rstrip("/")
 
 
+DEFAULT_CONNECTIONS = 64
+CONNECTIONS_PER_CLIENT = 4
+
+
+class ClientPool:
+    """Several small httpx clients used as one.
+
+    An httpx connection pool scans all of its connections for every request,
+    so one client with 64 connections spends more CPU per request than the
+    request itself costs at high concurrency. Sharding the connections over
+    clients of ``CONNECTIONS_PER_CLIENT`` keeps each scan short; a request
+    takes the least busy client.
+    """
+
+    def __init__(self, factory: Callable[[], httpx.AsyncClient], *, clients: int) -> None:
+        self._clients = [factory() for _ in range(max(1, clients))]
+        self._in_flight = [0] * len(self._clients)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        index = min(range(len(self._clients)), key=self._in_flight.__getitem__)
+        self._in_flight[index] += 1
+        try:
+            return await self._clients[index].request(method, url, **kwargs)
+        finally:
+            self._in_flight[index] -= 1
+
+
 class VLLMServer:
     """A transport over one server's OpenAI-compatible HTTP API.
 
@@ -54,7 +82,15 @@ class VLLMServer:
     bearer token; it is never stored.
     """
 
-    def __init__(self, base_url: str, *, model: str, api_key_env: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str,
+        api_key_env: str,
+        timeout_s: float,
+        connections: int = DEFAULT_CONNECTIONS,
+    ) -> None:
         if not isinstance(timeout_s, int | float) or timeout_s <= 0:
             raise ValueError(
                 f"vllm(model={model!r}): timeout_s must be a positive number of seconds, "
@@ -64,6 +100,7 @@ class VLLMServer:
         self.where = f"vLLM model {model!r} at {base_url}"
         self.api_key_env = api_key_env
         self.timeout_s = float(timeout_s)
+        self.connections = max(CONNECTIONS_PER_CLIENT, int(connections))
         self._clients = PerEventLoop(self._make_client)
 
     @property
@@ -75,11 +112,22 @@ class VLLMServer:
         key = os.environ.get(self.api_key_env)
         return [key] if key else []
 
-    def _make_client(self) -> httpx.AsyncClient:
+    def _make_client(self) -> ClientPool:
         secrets = self.secrets()
         headers = {"Authorization": f"Bearer {secrets[0]}"} if secrets else {}
-        return httpx.AsyncClient(
-            base_url=self.base_url + "/", timeout=self.timeout_s, headers=headers
+        tls = httpx.create_ssl_context()  # one TLS context for every client of the pool
+        return ClientPool(
+            lambda: httpx.AsyncClient(
+                verify=tls,
+                base_url=self.base_url + "/",
+                timeout=self.timeout_s,
+                headers=headers,
+                limits=httpx.Limits(
+                    max_connections=CONNECTIONS_PER_CLIENT,
+                    max_keepalive_connections=CONNECTIONS_PER_CLIENT,
+                ),
+            ),
+            clients=self.connections // CONNECTIONS_PER_CLIENT,
         )
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -1,36 +1,88 @@
-"""Public package surface for Themis."""
+"""Public package surface for Themis.
 
-from themis.core.bundles import (
-    export_evaluation_bundle,
-    export_generation_bundle,
-    export_parse_bundle,
-    export_reduction_bundle,
-    export_score_bundle,
-    import_evaluation_bundle,
-    import_generation_bundle,
-    import_parse_bundle,
-    import_reduction_bundle,
-    import_score_bundle,
-)
-from themis.core.config import RuntimeConfig
-from themis.core.estimate import RunEstimate
-from themis.core.evaluate import evaluate, evaluate_async
-from themis.core.experiment import Experiment
-from themis.core.experiment import themis_version as _themis_version
-from themis.core.inspection import (
-    get_evaluation_execution,
-    get_execution_state,
-    get_run_snapshot,
-    quickcheck,
-    snapshot_report,
-)
-from themis.core.models import RunResult, RunSnapshot, RunStatus
-from themis.core.prompts import PromptSpec
-from themis.core.reporting import Reporter
-from themis.core.stats import StatsEngine
-from themis.core.stores import InMemoryRunStore, RunStore, SqliteRunStore, sqlite_store
+Exports are imported on first use, so ``import themis`` stays cheap for the
+command line and for scripts that need one corner of the API.
+"""
 
-__version__ = _themis_version()
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from themis.core.bundles import (
+        export_evaluation_bundle,
+        export_generation_bundle,
+        export_parse_bundle,
+        export_reduction_bundle,
+        export_score_bundle,
+        import_evaluation_bundle,
+        import_generation_bundle,
+        import_parse_bundle,
+        import_reduction_bundle,
+        import_score_bundle,
+    )
+    from themis.core.config import RuntimeConfig
+    from themis.core.estimate import RunEstimate
+    from themis.core.evaluate import evaluate, evaluate_async
+    from themis.core.experiment import Experiment
+    from themis.core.inspection import (
+        get_evaluation_execution,
+        get_execution_state,
+        get_run_snapshot,
+        quickcheck,
+        snapshot_report,
+    )
+    from themis.core.models import RunResult, RunSnapshot, RunStatus
+    from themis.core.prompts import PromptSpec
+    from themis.core.reporting import Reporter
+    from themis.core.stats import StatsEngine
+    from themis.core.stores import InMemoryRunStore, RunStore, SqliteRunStore, sqlite_store
+
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "Experiment": ("themis.core.experiment", "Experiment"),
+    "InMemoryRunStore": ("themis.core.stores", "InMemoryRunStore"),
+    "PromptSpec": ("themis.core.prompts", "PromptSpec"),
+    "Reporter": ("themis.core.reporting", "Reporter"),
+    "RunEstimate": ("themis.core.estimate", "RunEstimate"),
+    "RunResult": ("themis.core.models", "RunResult"),
+    "RunSnapshot": ("themis.core.models", "RunSnapshot"),
+    "RunStatus": ("themis.core.models", "RunStatus"),
+    "RunStore": ("themis.core.stores", "RunStore"),
+    "RuntimeConfig": ("themis.core.config", "RuntimeConfig"),
+    "SqliteRunStore": ("themis.core.stores", "SqliteRunStore"),
+    "StatsEngine": ("themis.core.stats", "StatsEngine"),
+    "evaluate": ("themis.core.evaluate", "evaluate"),
+    "evaluate_async": ("themis.core.evaluate", "evaluate_async"),
+    "export_evaluation_bundle": ("themis.core.bundles", "export_evaluation_bundle"),
+    "export_generation_bundle": ("themis.core.bundles", "export_generation_bundle"),
+    "export_parse_bundle": ("themis.core.bundles", "export_parse_bundle"),
+    "export_reduction_bundle": ("themis.core.bundles", "export_reduction_bundle"),
+    "export_score_bundle": ("themis.core.bundles", "export_score_bundle"),
+    "get_evaluation_execution": ("themis.core.inspection", "get_evaluation_execution"),
+    "get_execution_state": ("themis.core.inspection", "get_execution_state"),
+    "get_run_snapshot": ("themis.core.inspection", "get_run_snapshot"),
+    "import_evaluation_bundle": ("themis.core.bundles", "import_evaluation_bundle"),
+    "import_generation_bundle": ("themis.core.bundles", "import_generation_bundle"),
+    "import_parse_bundle": ("themis.core.bundles", "import_parse_bundle"),
+    "import_reduction_bundle": ("themis.core.bundles", "import_reduction_bundle"),
+    "import_score_bundle": ("themis.core.bundles", "import_score_bundle"),
+    "quickcheck": ("themis.core.inspection", "quickcheck"),
+    "snapshot_report": ("themis.core.inspection", "snapshot_report"),
+    "sqlite_store": ("themis.core.stores", "sqlite_store"),
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("themis-core")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "Experiment",
@@ -65,3 +117,17 @@ __all__ = [
     "snapshot_report",
     "sqlite_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,132 +1,272 @@
-"""Core namespace for Themis."""
+"""Core namespace for Themis.
 
-from themis.core.bundles import (
-    EvaluationBundle,
-    EvaluationBundleRecord,
-    GenerationBundle,
-    GenerationBundleRecord,
-    ParseBundle,
-    ParseBundleRecord,
-    ReductionBundle,
-    ReductionBundleRecord,
-    ScoreBundle,
-    ScoreBundleRecord,
-    export_evaluation_bundle,
-    export_generation_bundle,
-    export_parse_bundle,
-    export_reduction_bundle,
-    export_score_bundle,
-    import_evaluation_bundle,
-    import_generation_bundle,
-    import_parse_bundle,
-    import_reduction_bundle,
-    import_score_bundle,
-)
-from themis.core.config import (
-    CandidatePolicy,
-    EvaluationConfig,
-    GenerationConfig,
-    RuntimeConfig,
-    StorageConfig,
-)
-from themis.core.contexts import (
-    EvalScoreContext,
-    GenerateContext,
-    ParseContext,
-    ReduceContext,
-    ScoreContext,
-    SelectContext,
-)
-from themis.core.estimate import RunEstimate
-from themis.core.evaluate import evaluate, evaluate_async
-from themis.core.events import (
-    EvaluationCompletedEvent,
-    EvaluationFailedEvent,
-    GenerationCompletedEvent,
-    GenerationFailedEvent,
-    ParseCompletedEvent,
-    ParseFailedEvent,
-    ReductionCompletedEvent,
-    ReductionFailedEvent,
-    RunCompletedEvent,
-    RunEvent,
-    RunFailedEvent,
-    RunStartedEvent,
-    ScoreCompletedEvent,
-    ScoreFailedEvent,
-    event_from_dict,
-)
-from themis.core.experiment import Experiment
-from themis.core.inspection import (
-    EvaluationExecution,
-    ExecutionState,
-    get_evaluation_execution,
-    get_execution_state,
-    get_run_snapshot,
-    quickcheck,
-    snapshot_report,
-)
-from themis.core.models import (
-    Case,
-    CaseResult,
-    ComponentRef,
-    ComponentRefs,
-    ConversationTrace,
-    Dataset,
-    DatasetRef,
-    FrozenModel,
-    GenerationResult,
-    HashableModel,
-    Message,
-    ParsedOutput,
-    ReducedCandidate,
-    RunIdentity,
-    RunProvenance,
-    RunResult,
-    RunSnapshot,
-    RunStatus,
-    Score,
-    ScoreError,
-    TraceStep,
-)
-from themis.core.progress import ProgressSnapshot
-from themis.core.prompts import PromptSpec
-from themis.core.protocols import (
-    AfterGenerate,
-    AfterJudge,
-    AfterParse,
-    AfterReduce,
-    AfterScore,
-    BeforeGenerate,
-    BeforeJudge,
-    BeforeParse,
-    BeforeReduce,
-    BeforeScore,
-    CandidateReducer,
-    CandidateSelector,
-    EvaluationWorkflow,
-    Generator,
-    JudgeModel,
-    LifecycleSubscriber,
-    LLMMetric,
-    OnEvent,
-    Parser,
-    PureMetric,
-    SelectionMetric,
-    TraceMetric,
-    TracingProvider,
-)
-from themis.core.reporting import Reporter
-from themis.core.stats import StatsEngine
-from themis.core.stores import InMemoryRunStore, RunStore, SqliteRunStore, StoredRun, sqlite_store
-from themis.core.views import TimelineView, TraceView
-from themis.core.workflows import (
-    DefaultWorkflowRunner,
-    JudgeResponse,
-    WorkflowBuildError,
-    WorkflowRunner,
-    WorkflowTrace,
-)
+Exports are imported on first use, so ``import themis`` stays cheap for the
+command line and for scripts that need one corner of the API.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from themis.catalog.models import BenchmarkRunResult as BenchmarkResult
+    from themis.core.bundles import (
+        EvaluationBundle,
+        EvaluationBundleRecord,
+        GenerationBundle,
+        GenerationBundleRecord,
+        ParseBundle,
+        ParseBundleRecord,
+        ReductionBundle,
+        ReductionBundleRecord,
+        ScoreBundle,
+        ScoreBundleRecord,
+        export_evaluation_bundle,
+        export_generation_bundle,
+        export_parse_bundle,
+        export_reduction_bundle,
+        export_score_bundle,
+        import_evaluation_bundle,
+        import_generation_bundle,
+        import_parse_bundle,
+        import_reduction_bundle,
+        import_score_bundle,
+    )
+    from themis.core.config import (
+        CandidatePolicy,
+        EvaluationConfig,
+        GenerationConfig,
+        RuntimeConfig,
+        StorageConfig,
+    )
+    from themis.core.contexts import (
+        EvalScoreContext,
+        GenerateContext,
+        ParseContext,
+        ReduceContext,
+        ScoreContext,
+        SelectContext,
+    )
+    from themis.core.engine.plan import GenerationWorkItem
+    from themis.core.estimate import RunEstimate
+    from themis.core.evaluate import evaluate, evaluate_async
+    from themis.core.events import (
+        EvaluationCompletedEvent,
+        EvaluationFailedEvent,
+        GenerationCompletedEvent,
+        GenerationFailedEvent,
+        ParseCompletedEvent,
+        ParseFailedEvent,
+        ReductionCompletedEvent,
+        ReductionFailedEvent,
+        RunCompletedEvent,
+        RunEvent,
+        RunFailedEvent,
+        RunStartedEvent,
+        ScoreCompletedEvent,
+        ScoreFailedEvent,
+        event_from_dict,
+    )
+    from themis.core.experiment import Experiment
+    from themis.core.inspection import (
+        EvaluationExecution,
+        ExecutionState,
+        get_evaluation_execution,
+        get_execution_state,
+        get_run_snapshot,
+        quickcheck,
+        snapshot_report,
+    )
+    from themis.core.models import (
+        Case,
+        CaseResult,
+        ComponentRef,
+        ComponentRefs,
+        ConversationTrace,
+        Dataset,
+        DatasetRef,
+        FrozenModel,
+        GenerationResult,
+        HashableModel,
+        Message,
+        ParsedOutput,
+        ReducedCandidate,
+        RunIdentity,
+        RunProvenance,
+        RunResult,
+        RunSnapshot,
+        RunStatus,
+        Score,
+        ScoreError,
+        TraceStep,
+    )
+    from themis.core.progress import ProgressSnapshot
+    from themis.core.prompts import PromptSpec
+    from themis.core.protocols import (
+        AfterGenerate,
+        AfterJudge,
+        AfterParse,
+        AfterReduce,
+        AfterScore,
+        BeforeGenerate,
+        BeforeJudge,
+        BeforeParse,
+        BeforeReduce,
+        BeforeScore,
+        CandidateReducer,
+        CandidateSelector,
+        EvaluationWorkflow,
+        Generator,
+        JudgeModel,
+        LifecycleSubscriber,
+        LLMMetric,
+        OnEvent,
+        Parser,
+        PureMetric,
+        SelectionMetric,
+        TraceMetric,
+        TracingProvider,
+    )
+    from themis.core.reporting import Reporter
+    from themis.core.stats import StatsEngine
+    from themis.core.stores import (
+        InMemoryRunStore,
+        RunStore,
+        SqliteRunStore,
+        StoredRun,
+        sqlite_store,
+    )
+    from themis.core.views import TimelineView, TraceView
+    from themis.core.workflows import (
+        DefaultWorkflowRunner,
+        JudgeResponse,
+        WorkflowBuildError,
+        WorkflowRunner,
+        WorkflowTrace,
+    )
+
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "BenchmarkResult": ("themis.catalog.models", "BenchmarkRunResult"),
+    "GenerationWorkItem": ("themis.core.engine.plan", "GenerationWorkItem"),
+    "AfterGenerate": ("themis.core.protocols", "AfterGenerate"),
+    "AfterJudge": ("themis.core.protocols", "AfterJudge"),
+    "AfterParse": ("themis.core.protocols", "AfterParse"),
+    "AfterReduce": ("themis.core.protocols", "AfterReduce"),
+    "AfterScore": ("themis.core.protocols", "AfterScore"),
+    "BeforeGenerate": ("themis.core.protocols", "BeforeGenerate"),
+    "BeforeJudge": ("themis.core.protocols", "BeforeJudge"),
+    "BeforeParse": ("themis.core.protocols", "BeforeParse"),
+    "BeforeReduce": ("themis.core.protocols", "BeforeReduce"),
+    "BeforeScore": ("themis.core.protocols", "BeforeScore"),
+    "CandidatePolicy": ("themis.core.config", "CandidatePolicy"),
+    "CandidateReducer": ("themis.core.protocols", "CandidateReducer"),
+    "CandidateSelector": ("themis.core.protocols", "CandidateSelector"),
+    "Case": ("themis.core.models", "Case"),
+    "CaseResult": ("themis.core.models", "CaseResult"),
+    "ComponentRef": ("themis.core.models", "ComponentRef"),
+    "ComponentRefs": ("themis.core.models", "ComponentRefs"),
+    "ConversationTrace": ("themis.core.models", "ConversationTrace"),
+    "Dataset": ("themis.core.models", "Dataset"),
+    "DatasetRef": ("themis.core.models", "DatasetRef"),
+    "DefaultWorkflowRunner": ("themis.core.workflows", "DefaultWorkflowRunner"),
+    "EvalScoreContext": ("themis.core.contexts", "EvalScoreContext"),
+    "EvaluationBundle": ("themis.core.bundles", "EvaluationBundle"),
+    "EvaluationBundleRecord": ("themis.core.bundles", "EvaluationBundleRecord"),
+    "EvaluationCompletedEvent": ("themis.core.events", "EvaluationCompletedEvent"),
+    "EvaluationConfig": ("themis.core.config", "EvaluationConfig"),
+    "EvaluationExecution": ("themis.core.inspection", "EvaluationExecution"),
+    "EvaluationFailedEvent": ("themis.core.events", "EvaluationFailedEvent"),
+    "EvaluationWorkflow": ("themis.core.protocols", "EvaluationWorkflow"),
+    "ExecutionState": ("themis.core.inspection", "ExecutionState"),
+    "Experiment": ("themis.core.experiment", "Experiment"),
+    "FrozenModel": ("themis.core.models", "FrozenModel"),
+    "GenerateContext": ("themis.core.contexts", "GenerateContext"),
+    "GenerationBundle": ("themis.core.bundles", "GenerationBundle"),
+    "GenerationBundleRecord": ("themis.core.bundles", "GenerationBundleRecord"),
+    "GenerationCompletedEvent": ("themis.core.events", "GenerationCompletedEvent"),
+    "GenerationConfig": ("themis.core.config", "GenerationConfig"),
+    "GenerationFailedEvent": ("themis.core.events", "GenerationFailedEvent"),
+    "GenerationResult": ("themis.core.models", "GenerationResult"),
+    "Generator": ("themis.core.protocols", "Generator"),
+    "HashableModel": ("themis.core.models", "HashableModel"),
+    "InMemoryRunStore": ("themis.core.stores", "InMemoryRunStore"),
+    "JudgeModel": ("themis.core.protocols", "JudgeModel"),
+    "JudgeResponse": ("themis.core.workflows", "JudgeResponse"),
+    "LLMMetric": ("themis.core.protocols", "LLMMetric"),
+    "LifecycleSubscriber": ("themis.core.protocols", "LifecycleSubscriber"),
+    "Message": ("themis.core.models", "Message"),
+    "OnEvent": ("themis.core.protocols", "OnEvent"),
+    "ParseBundle": ("themis.core.bundles", "ParseBundle"),
+    "ParseBundleRecord": ("themis.core.bundles", "ParseBundleRecord"),
+    "ParseCompletedEvent": ("themis.core.events", "ParseCompletedEvent"),
+    "ParseContext": ("themis.core.contexts", "ParseContext"),
+    "ParseFailedEvent": ("themis.core.events", "ParseFailedEvent"),
+    "ParsedOutput": ("themis.core.models", "ParsedOutput"),
+    "Parser": ("themis.core.protocols", "Parser"),
+    "ProgressSnapshot": ("themis.core.progress", "ProgressSnapshot"),
+    "PromptSpec": ("themis.core.prompts", "PromptSpec"),
+    "PureMetric": ("themis.core.protocols", "PureMetric"),
+    "ReduceContext": ("themis.core.contexts", "ReduceContext"),
+    "ReducedCandidate": ("themis.core.models", "ReducedCandidate"),
+    "ReductionBundle": ("themis.core.bundles", "ReductionBundle"),
+    "ReductionBundleRecord": ("themis.core.bundles", "ReductionBundleRecord"),
+    "ReductionCompletedEvent": ("themis.core.events", "ReductionCompletedEvent"),
+    "ReductionFailedEvent": ("themis.core.events", "ReductionFailedEvent"),
+    "Reporter": ("themis.core.reporting", "Reporter"),
+    "RunCompletedEvent": ("themis.core.events", "RunCompletedEvent"),
+    "RunEstimate": ("themis.core.estimate", "RunEstimate"),
+    "RunEvent": ("themis.core.events", "RunEvent"),
+    "RunFailedEvent": ("themis.core.events", "RunFailedEvent"),
+    "RunIdentity": ("themis.core.models", "RunIdentity"),
+    "RunProvenance": ("themis.core.models", "RunProvenance"),
+    "RunResult": ("themis.core.models", "RunResult"),
+    "RunSnapshot": ("themis.core.models", "RunSnapshot"),
+    "RunStartedEvent": ("themis.core.events", "RunStartedEvent"),
+    "RunStatus": ("themis.core.models", "RunStatus"),
+    "RunStore": ("themis.core.stores", "RunStore"),
+    "RuntimeConfig": ("themis.core.config", "RuntimeConfig"),
+    "Score": ("themis.core.models", "Score"),
+    "ScoreBundle": ("themis.core.bundles", "ScoreBundle"),
+    "ScoreBundleRecord": ("themis.core.bundles", "ScoreBundleRecord"),
+    "ScoreCompletedEvent": ("themis.core.events", "ScoreCompletedEvent"),
+    "ScoreContext": ("themis.core.contexts", "ScoreContext"),
+    "ScoreError": ("themis.core.models", "ScoreError"),
+    "ScoreFailedEvent": ("themis.core.events", "ScoreFailedEvent"),
+    "SelectContext": ("themis.core.contexts", "SelectContext"),
+    "SelectionMetric": ("themis.core.protocols", "SelectionMetric"),
+    "SqliteRunStore": ("themis.core.stores", "SqliteRunStore"),
+    "StatsEngine": ("themis.core.stats", "StatsEngine"),
+    "StorageConfig": ("themis.core.config", "StorageConfig"),
+    "StoredRun": ("themis.core.stores", "StoredRun"),
+    "TimelineView": ("themis.core.views", "TimelineView"),
+    "TraceMetric": ("themis.core.protocols", "TraceMetric"),
+    "TraceStep": ("themis.core.models", "TraceStep"),
+    "TraceView": ("themis.core.views", "TraceView"),
+    "TracingProvider": ("themis.core.protocols", "TracingProvider"),
+    "WorkflowBuildError": ("themis.core.workflows", "WorkflowBuildError"),
+    "WorkflowRunner": ("themis.core.workflows", "WorkflowRunner"),
+    "WorkflowTrace": ("themis.core.workflows", "WorkflowTrace"),
+    "evaluate": ("themis.core.evaluate", "evaluate"),
+    "evaluate_async": ("themis.core.evaluate", "evaluate_async"),
+    "event_from_dict": ("themis.core.events", "event_from_dict"),
+    "export_evaluation_bundle": ("themis.core.bundles", "export_evaluation_bundle"),
+    "export_generation_bundle": ("themis.core.bundles", "export_generation_bundle"),
+    "export_parse_bundle": ("themis.core.bundles", "export_parse_bundle"),
+    "export_reduction_bundle": ("themis.core.bundles", "export_reduction_bundle"),
+    "export_score_bundle": ("themis.core.bundles", "export_score_bundle"),
+    "get_evaluation_execution": ("themis.core.inspection", "get_evaluation_execution"),
+    "get_execution_state": ("themis.core.inspection", "get_execution_state"),
+    "get_run_snapshot": ("themis.core.inspection", "get_run_snapshot"),
+    "import_evaluation_bundle": ("themis.core.bundles", "import_evaluation_bundle"),
+    "import_generation_bundle": ("themis.core.bundles", "import_generation_bundle"),
+    "import_parse_bundle": ("themis.core.bundles", "import_parse_bundle"),
+    "import_reduction_bundle": ("themis.core.bundles", "import_reduction_bundle"),
+    "import_score_bundle": ("themis.core.bundles", "import_score_bundle"),
+    "quickcheck": ("themis.core.inspection", "quickcheck"),
+    "snapshot_report": ("themis.core.inspection", "snapshot_report"),
+    "sqlite_store": ("themis.core.stores", "sqlite_store"),
+}
 
 __all__ = [
     "AfterGenerate",
@@ -139,6 +279,7 @@ __all__ = [
     "BeforeParse",
     "BeforeReduce",
     "BeforeScore",
+    "BenchmarkResult",
     "CandidatePolicy",
     "CandidateReducer",
     "CandidateSelector",
@@ -168,6 +309,7 @@ __all__ = [
     "GenerationConfig",
     "GenerationFailedEvent",
     "GenerationResult",
+    "GenerationWorkItem",
     "Generator",
     "HashableModel",
     "InMemoryRunStore",
@@ -247,3 +389,17 @@ __all__ = [
     "snapshot_report",
     "sqlite_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

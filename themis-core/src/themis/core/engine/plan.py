@@ -26,7 +26,9 @@ def derived_seed(base_seed: int, sample_index: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class GenerationItem:
+class GenerationWorkItem:
+    """One candidate to generate: a case, a seed and a sample index, keyed."""
+
     work_key: str
     seed: int
     base_seed: int
@@ -46,7 +48,7 @@ class CasePlan:
     case: Case
     dataset_id: str
     case_key: str
-    generations: tuple[GenerationItem, ...]
+    generations: tuple[GenerationWorkItem, ...]
     reduce_key: str
     parse_key: str
     metrics: tuple[MetricItem, ...]
@@ -85,7 +87,7 @@ def plan_cases(snapshot: RunSnapshot) -> list[CasePlan]:
         for case in dataset.cases:
             case_key = case_key_for(dataset.dataset_id, case.case_id)
             generations = tuple(
-                GenerationItem(
+                GenerationWorkItem(
                     work_key=short_hash(
                         "generate",
                         generator,

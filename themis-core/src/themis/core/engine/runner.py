@@ -28,7 +28,7 @@ from themis.core.contexts import (
     ScoreContext,
     SelectContext,
 )
-from themis.core.engine.plan import CasePlan, GenerationItem, MetricItem, plan_cases
+from themis.core.engine.plan import CasePlan, GenerationWorkItem, MetricItem, plan_cases
 from themis.core.engine.policy import CallPolicy, Invoker
 from themis.core.engine.results import build_run_result, fold_case, stage_states
 from themis.core.engine.writer import EventWriter
@@ -453,7 +453,7 @@ class RunEngine:
     async def _generate(
         self,
         plan: CasePlan,
-        item: GenerationItem,
+        item: GenerationWorkItem,
         stored: dict[str, RunEvent],
         latest: dict[str, RunEvent],
     ) -> GenerationResult | None:

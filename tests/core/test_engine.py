@@ -345,3 +345,31 @@ def test_a_selector_runs_before_the_reducer_which_sees_what_it_kept() -> None:
     assert seen == [["arith::c0#s7.0", "arith::c0#s7.2"]]
     assert len(result.cases[0].generated_candidates) == 4
     assert experiment.compile().component_refs.selector is not None
+
+
+def test_a_run_stopped_by_an_unexpected_error_is_marked_failed_and_keeps_its_work() -> None:
+    class Stop(BaseException):
+        """Not a component failure (not an Exception): it stops the whole run."""
+
+    class Interrupting(CountingGenerator):
+        armed = True
+
+        async def generate(self, case: Case, ctx: GenerateContext) -> GenerationResult:
+            if Interrupting.armed and case.case_id == "c3":
+                raise Stop
+            return await super().generate(case, ctx)
+
+    store = InMemoryRunStore()
+    generator = Interrupting(0)
+    experiment = make_experiment(generation=GenerationConfig(generator=generator))
+    with pytest.raises(Stop):
+        experiment.run(store=store, runtime=RuntimeConfig(max_concurrent_tasks=1))
+    (run,) = store.list_runs()
+    assert run.status is RunStatus.failed
+    kinds = [e.event_type for e in store.iter_events(run.run_id)]
+    assert kinds.count("score_completed") == 3 and kinds[-1] == "run_failed"
+    Interrupting.armed = False
+    generator.calls = 0
+    resumed = experiment.run(store=store)
+    assert resumed.status is RunStatus.completed
+    assert generator.calls == 1  # only the case that never finished

@@ -45,6 +45,7 @@ from themis.core.events import (
     ReductionFailedEvent,
     RunCompletedEvent,
     RunEvent,
+    RunFailedEvent,
     RunStartedEvent,
     ScoreCompletedEvent,
     ScoreFailedEvent,
@@ -318,7 +319,19 @@ class RunEngine:
         except BaseException as exc:
             self.tracing.end_span(run_span, error=exc)
             if self._writer is not None and self._writer.error is None:
-                # Keep what finished: wait for queued events before the error propagates.
+                # Keep what finished: record why the run stopped, and wait for
+                # queued events to commit before the error propagates.
+                self._emit(
+                    RunFailedEvent(
+                        event_id=self._event_id("run_failed", "", fresh=True),
+                        run_id=self.run_id,
+                        error=StageError(
+                            stage="run",
+                            error_type=type(exc).__name__,
+                            message=str(exc) or repr(exc),
+                        ),
+                    )
+                )
                 await asyncio.shield(self._writer.close())
             raise
 

@@ -14,10 +14,10 @@ import hashlib
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from themis.core.config import RuntimeConfig
 from themis.core.contexts import (
@@ -102,6 +102,8 @@ class ReplayScope:
         """Stages upstream of the replay are never recomputed."""
         return STAGES.index(stage) < STAGES.index(self.from_stage)
 
+
+T = TypeVar("T")
 
 LOOKUP_CHUNK = 256
 """Cases whose stored results are fetched from the store in one query."""
@@ -418,8 +420,8 @@ class RunEngine:
     ) -> None:
         attributes = {"themis.case_key": plan.case_key}
         with self._span("themis.stage.generate", attributes, case_span):
-            outcomes = await asyncio.gather(
-                *(self._generate(plan, item, stored, latest) for item in plan.generations)
+            outcomes = await gather_all(
+                [self._generate(plan, item, stored, latest) for item in plan.generations]
             )
         if any(outcome is None for outcome in outcomes) or self.until_index < 1:
             return
@@ -433,12 +435,12 @@ class RunEngine:
         if parsed is None or self.until_index < 3:
             return
         with self._span("themis.stage.score", attributes, case_span):
-            await asyncio.gather(
-                *(
+            await gather_all(
+                [
                     self._score(plan, item, parsed, stored, latest)
                     for item in plan.metrics
                     if item.stage == "score"
-                )
+                ]
             )
         if self.until_index < 4:
             return
@@ -446,12 +448,12 @@ class RunEngine:
             case=plan.case, candidates=candidates, reduced=reduced, parsed=parsed
         )
         with self._span("themis.stage.judge", attributes, case_span):
-            await asyncio.gather(
-                *(
+            await gather_all(
+                [
                     self._judge(plan, item, subject, stored, latest)
                     for item in plan.metrics
                     if item.stage == "judge"
-                )
+                ]
             )
 
     def _missing_upstream(self, stage: str) -> MissingUpstreamError:
@@ -733,6 +735,15 @@ def select_judges(
     if not wanted:
         return judges
     return [(ref, judge) for ref, judge in judges if ref.name in wanted]
+
+
+async def gather_all(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """``asyncio.gather`` without a task per coroutine when there is only one:
+    most cases have one candidate and one metric, and a task costs more than
+    the work it would wrap."""
+    if len(coroutines) == 1:
+        return [await coroutines[0]]
+    return list(await asyncio.gather(*coroutines))
 
 
 class ScoreErrorRaised(Exception):

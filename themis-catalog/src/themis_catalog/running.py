@@ -19,6 +19,7 @@ from typing import Any
 from themis.catalog.models import BenchmarkRunResult
 from themis.core import registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
+from themis.core.evaluate import as_list
 from themis.core.experiment import Experiment, run_sync
 from themis.core.models import JSONValue, RunResult
 from themis.core.stores.base import RunStore
@@ -63,14 +64,6 @@ class BenchmarkRun:
     experiment: Experiment
 
 
-def _as_list(value: object | Sequence[object] | None) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
-
-
 def _is_demo_judge(spec: object, index: int) -> bool:
     judge, _ = registry.resolve("judge", spec, where=f"judge[{index}]")
     return bool(getattr(judge, "is_demo", False))
@@ -95,7 +88,7 @@ def prepare_benchmark(
     """Resolve the name, check the judges, and materialize the data."""
     selection = select(name, prompt_variant=prompt_variant)
     spec = selection.spec
-    judges = _as_list(judge)
+    judges = as_list(judge)
     judged = [score.name for score in spec.scores if score.judged]
     if judged and not judges:
         raise JudgeRequiredError(

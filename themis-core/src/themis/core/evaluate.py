@@ -18,7 +18,8 @@ from themis.core.protocols import LifecycleSubscriber, TracingProvider
 from themis.core.stores.base import RunStore
 
 
-def _as_list(value: object | Sequence[object] | None) -> list[Any]:
+def as_list(value: object | Sequence[object] | None) -> list[Any]:
+    """One component spec or several, as a list (``None`` is none)."""
     if value is None:
         return []
     if isinstance(value, list | tuple):
@@ -64,9 +65,9 @@ def build_experiment(
             reducer=reducer,
         ),
         evaluation=EvaluationConfig(
-            metrics=_as_list(metric),
-            parsers=_as_list(parser),
-            judge_models=_as_list(judge),
+            metrics=as_list(metric),
+            parsers=as_list(parser),
+            judge_models=as_list(judge),
             workflow_overrides=dict(workflow_overrides or {}),
             judge_config=dict(judge_config or {}),
         ),

@@ -143,15 +143,25 @@ def completed_through(cases: list[CaseResult], until_stage: str) -> str | None:
     return min(reached, key=lambda stage: STAGES.index(stage or "generate"))
 
 
+def count_states(
+    counts: dict[str, dict[str, int]], plan: CasePlan, latest: Mapping[str, RunEvent]
+) -> None:
+    """Add one case's work-item states (pending, done, cached, failed) to ``counts``."""
+    for stage in STAGES:
+        for state in stage_states(plan, latest, stage):
+            counts[stage][state] += 1
+
+
+def new_counts() -> dict[str, dict[str, int]]:
+    return {stage: defaultdict(int) for stage in STAGES}
+
+
 def stage_counts(
     plans: list[CasePlan], latest: Mapping[str, Mapping[str, RunEvent]]
 ) -> dict[str, StageCounts]:
-    counts: dict[str, dict[str, int]] = {stage: defaultdict(int) for stage in STAGES}
+    counts = new_counts()
     for plan in plans:
-        events = latest.get(plan.case_key, {})
-        for stage in STAGES:
-            for state in stage_states(plan, events, stage):
-                counts[stage][state] += 1
+        count_states(counts, plan, latest.get(plan.case_key, {}))
     return {stage: StageCounts(**values) for stage, values in counts.items()}
 
 

@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from themis.core.contexts import (
 )
 from themis.core.engine.plan import CasePlan, GenerationWorkItem, MetricItem, plan_cases
 from themis.core.engine.policy import CallPolicy, Invoker
-from themis.core.engine.results import build_run_result, fold_case, stage_states
+from themis.core.engine.results import build_run_result, count_states, fold_case, new_counts
 from themis.core.engine.writer import EventWriter
 from themis.core.errors import ErrorCategory, classify
 from themis.core.events import (
@@ -66,6 +65,7 @@ from themis.core.models import (
     StageError,
 )
 from themis.core.progress import snapshot_of
+from themis.core.prompts import PromptSpec
 from themis.core.stores.base import RunStore
 from themis.core.tracing import NullTracer, TracingProvider
 from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject
@@ -159,7 +159,8 @@ class RunEngine:
         self.workflows = DefaultWorkflowRunner()
         self._policy: CallPolicy | None = None
         self._writer: EventWriter | None = None
-        self.generator_calls = 0
+        spec = snapshot.identity.prompt_spec
+        self.prompt_spec = None if spec is None else PromptSpec.model_validate(spec)
 
     # -- events ------------------------------------------------------------
 
@@ -188,14 +189,16 @@ class RunEngine:
         stage = cls.model_fields["stage"].default
         metric_id = payload.get("metric_id")
         forced = self.replay is not None and self.replay.forces(stage, metric_id)
+        epoch = self.replay.nonce if forced and self.replay is not None else ""
+        return self._case_event(cls, plan, key, fresh=False, epoch=epoch, **payload)
+
+    def _case_event(
+        self, cls: Any, plan: CasePlan, key: str, *, fresh: bool, epoch: str = "", **payload: Any
+    ) -> Any:
+        """Build and submit one case's stage event."""
         event_type = cls.model_fields["event_type"].default
         event = cls(
-            event_id=self._event_id(
-                event_type,
-                key,
-                fresh=False,
-                epoch=self.replay.nonce if forced and self.replay is not None else "",
-            ),
+            event_id=self._event_id(event_type, key, fresh=fresh, epoch=epoch),
             run_id=self.run_id,
             case_key=plan.case_key,
             dataset_id=plan.dataset_id,
@@ -216,7 +219,6 @@ class RunEngine:
         **payload: Any,
     ) -> Any:
         stage = cls.model_fields["stage"].default
-        event_type = cls.model_fields["event_type"].default
         error = stage_error(stage, component_id, exc, key)
         if "score_error" in cls.model_fields and "score_error" not in payload:
             payload["score_error"] = ScoreError(
@@ -224,18 +226,7 @@ class RunEngine:
                 reason=f"{error.error_type}: {error.message}",
                 retryable=error.retryable,
             )
-        event = cls(
-            event_id=self._event_id(event_type, key, fresh=True),
-            run_id=self.run_id,
-            case_key=plan.case_key,
-            dataset_id=plan.dataset_id,
-            case_id=plan.case.case_id,
-            work_key=key,
-            error=error,
-            **payload,
-        )
-        self._emit(event)
-        return event
+        return self._case_event(cls, plan, key, fresh=True, error=error, **payload)
 
     def _reuse(self, stored: dict[str, RunEvent], key: str) -> RunEvent | None:
         """A stored result for ``key``; copied into this run if another run made it."""
@@ -278,7 +269,7 @@ class RunEngine:
                 )
             )
             results: list[CaseResult | None] = [None] * len(plans)
-            counts: dict[str, dict[str, int]] = {stage: defaultdict(int) for stage in STAGES}
+            counts = new_counts()
             work = self._with_stored_results(plans)
 
             async def worker() -> None:
@@ -286,9 +277,7 @@ class RunEngine:
                     latest = await self._run_case(plan, stored, run_span)
                     case_result = fold_case(plan, latest, self.until_stage)
                     results[index] = case_result
-                    for stage in STAGES:
-                        for state in stage_states(plan, latest, stage):
-                            counts[stage][state] += 1
+                    count_states(counts, plan, latest)
                     progress.done += case_result.status.value == "completed"
                     progress.failed += case_result.status.value == "failed"
                     progress.cached += bool(case_result.cached_stages)
@@ -490,14 +479,13 @@ class RunEngine:
                 seed=item.seed,
                 base_seed=item.base_seed,
                 sample_index=item.sample_index,
-                prompt_spec=self.snapshot_prompt_spec,
+                prompt_spec=self.prompt_spec,
             )
             self.hooks.call("before_generate", case=plan.case, ctx=ctx)
             assert self._policy is not None
             started = time.perf_counter()
 
             async def call() -> Any:
-                self.generator_calls += 1
                 return await self.invoker.call(generator.generate, plan.case, ctx, blocking=True)
 
             raw = await self._policy.call(ref.component_id, call)
@@ -705,13 +693,6 @@ class RunEngine:
             score_error=trace.result,
             execution=execution,
         )
-
-    @property
-    def snapshot_prompt_spec(self) -> Any:
-        from themis.core.prompts import PromptSpec
-
-        spec = self.snapshot.identity.prompt_spec
-        return None if spec is None else PromptSpec.model_validate(spec)
 
 
 def metric_judge_config(

@@ -4,13 +4,16 @@ at 64 concurrent requests. Target: wall time within 10% of N x 0.1 s / 64.
     ./dev python bench/latency_bound.py [--cases 2000] [--concurrency 64] [--delay 0.1]
 
 The generator is the vLLM adapter when themis-adapters-vllm is installed
-(the real wire path: httpx to an OpenAI-compatible server), else a minimal
-httpx generator with the same request shape.
+(the real wire path: aiohttp to an OpenAI-compatible server), else a minimal
+httpx generator with the same request shape. For reference, the same
+requests are first sent by a bare aiohttp client with no Themis at all: the
+floor this machine and server allow.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import subprocess
 import sys
@@ -58,6 +61,24 @@ def generator_for(base_url: str, concurrency: int) -> tuple[Any, str]:
         return HttpChatGenerator(base_url, concurrency), "bench httpx generator"
 
 
+async def bare_client(base_url: str, cases: int, concurrency: int) -> float:
+    """The same requests with no framework: aiohttp, a semaphore, nothing stored."""
+    import aiohttp
+
+    body = {"model": "bench", "messages": [{"role": "user", "content": "2+2"}]}
+    url = f"{base_url}/v1/chat/completions"
+    slots = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one() -> None:
+            async with slots, session.post(url, json=body) as response:
+                (await response.json())["choices"][0]["message"]["content"]
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(cases)))
+        return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=2000)
@@ -86,6 +107,7 @@ def main() -> None:
                 )
             else:
                 generator, which = generator_for(base_url, args.concurrency)
+            reference = asyncio.run(bare_client(base_url, args.cases, args.concurrency))
             experiment = Experiment(
                 generation=GenerationConfig(generator=generator),
                 evaluation=EvaluationConfig(metrics=["builtin/exact_match"]),
@@ -113,6 +135,8 @@ def main() -> None:
                 "seconds": round(elapsed, 3),
                 "ideal_seconds": round(ideal, 3),
                 "overhead_percent": round((elapsed / ideal - 1) * 100, 1),
+                "bare_client_seconds": round(reference, 3),
+                "bare_client_overhead_percent": round((reference / ideal - 1) * 100, 1),
                 "machine": machine(),
             },
             indent=2,

@@ -62,6 +62,7 @@ class FakeOpenAIServer:
         self._script: dict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._counter = 0
+        self.open_connections = 0
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
@@ -199,8 +200,22 @@ class FakeOpenAIServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as vLLM's and OpenAI's servers do
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.open_connections += 1
+
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                finally:
+                    with server._lock:
+                        server.open_connections -= 1
 
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

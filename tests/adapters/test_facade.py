@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.metadata as metadata
 from typing import Any
 
 import pytest
@@ -32,15 +31,13 @@ def test_a_missing_distribution_says_what_to_install(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     distribution, _ = ADAPTERS[name]
-    installed = metadata.entry_points
+    installed = registry._entry_points
 
-    def without_it(**selection: Any) -> Any:
-        found = installed(**selection)
-        if selection.get("group") != "themis.adapters":
-            return found
-        return metadata.EntryPoints(ep for ep in found if ep.name != name)
+    def without_it(kind: str) -> dict[str, Any]:
+        found = installed(kind)
+        return {key: ep for key, ep in found.items() if kind != "adapter" or key != name}
 
-    monkeypatch.setattr(metadata, "entry_points", without_it)
+    monkeypatch.setattr(registry, "_entry_points", without_it)
     with pytest.raises(ImportError, match=f"pip install {distribution}"):
         getattr(themis.adapters, name)
 

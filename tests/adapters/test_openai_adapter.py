@@ -335,9 +335,12 @@ def test_a_client_factory_serves_every_run_and_a_client_object_only_one(
         config = GenerationConfig(generator=generator, prompt_spec=spec)
         assert experiment(generator, generation=config).run(runtime=runtime).status == "completed"
     assert len(made) == 2  # one client per run, each in its own event loop
+    assert all(client.is_closed() for client in made)  # closed by the run that made it
 
-    shared = openai("test-model", client=sdk_client(server))
+    owned = sdk_client(server)
+    shared = openai("test-model", client=owned)
     experiment(shared).run(runtime=runtime)
+    assert not owned.is_closed()  # a client passed in is its owner's to close
     with pytest.raises(PreflightError, match=r"already served an earlier run.*client=lambda"):
         experiment(shared, seeds=[8]).run(runtime=runtime)
 

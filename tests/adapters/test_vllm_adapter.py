@@ -1,9 +1,10 @@
-"""The vLLM adapter over real HTTP (httpx2) against a local OpenAI-compatible server."""
+"""The vLLM adapter over real HTTP (aiohttp) against a local OpenAI-compatible server."""
 
 from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 
 import openai as openai_sdk
@@ -148,6 +149,20 @@ def test_a_server_without_health_endpoint_is_checked_by_its_model_list(
     server.health_status = None  # llama.cpp's server, for one, has no /health
     result = experiment(vllm(MODEL, server.base_url)).run(runtime=runtime)
     assert result.status is RunStatus.completed
+
+
+def test_each_run_closes_its_connections_and_the_next_run_opens_new_ones(
+    server: FakeOpenAIServer, runtime: RuntimeConfig
+) -> None:
+    generator = vllm(MODEL, server.base_url)
+    for count in (3, 4):
+        result = experiment(generator, count=count).run(runtime=runtime)
+        assert result.status is RunStatus.completed
+        deadline = time.monotonic() + 5
+        while server.open_connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.open_connections == 0  # the run's session closed its keep-alive connections
+    assert len(server.received(CHAT)) == 7
 
 
 def test_a_stopped_server_fails_before_the_run(runtime: RuntimeConfig) -> None:

@@ -282,8 +282,47 @@ def test_a_failing_preflight_stops_the_run_before_any_work() -> None:
     )
 
 
-def test_a_failing_store_stops_the_run_and_keeps_what_was_committed() -> None:
+def test_components_close_what_they_opened_when_the_run_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``aclose()``, sync or async, runs once per run, after the last event,
+    also when the run fails; a failing close is logged and the result kept."""
+    closed: list[str] = []
+
+    class Pooled(CountingGenerator):
+        async def aclose(self) -> None:
+            closed.append(f"generator after {self.calls} calls")
+
+    class Broken(CountingGenerator):
+        async def generate(self, case: Case, ctx: GenerateContext) -> GenerationResult:
+            raise RuntimeError("boom")
+
+        def aclose(self) -> None:
+            closed.append("broken")
+            raise OSError("socket already gone")
+
+    pooled = Pooled(delay=0)
+    result = make_experiment(generation=GenerationConfig(generator=pooled)).run()
+    assert result.status is RunStatus.completed
+    assert closed == ["generator after 4 calls"]
+
+    caplog.set_level("WARNING")
+    result = make_experiment(generation=GenerationConfig(generator=Broken(0))).run()
+    assert result.status is RunStatus.failed  # every case failed; the run itself finished
+    assert closed[-1] == "broken"
+    assert "test/counting did not close cleanly: OSError: socket already gone" in caplog.text
+
+
+@pytest.mark.parametrize("handoff_after_s", [3600.0, 0.0], ids=["inline", "in-a-task"])
+def test_a_failing_store_stops_the_run_and_keeps_what_was_committed(
+    handoff_after_s: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways a case's later stages run: inline after a quick generation,
+    and in a task of their own after one that waited."""
+    from themis.core.engine import runner
     from themis.core.engine.writer import StoreWriteError
+
+    monkeypatch.setattr(runner, "HANDOFF_AFTER_S", handoff_after_s)
 
     class DiskFull(InMemoryRunStore):
         def __init__(self) -> None:
@@ -302,6 +341,42 @@ def test_a_failing_store_stops_the_run_and_keeps_what_was_committed() -> None:
     (run,) = store.list_runs()
     kept = list(store.iter_events(run.run_id))
     assert 3 <= len(kept) < 50 * 4
+
+
+def test_a_worker_sends_its_next_request_before_scoring_the_last_answer() -> None:
+    """Generation is the critical path: with one request in flight at a time,
+    the next case's request leaves while the previous case is still scored."""
+    log: list[str] = []
+
+    class Recording(CountingGenerator):
+        async def generate(self, case: Case, ctx: GenerateContext) -> GenerationResult:
+            log.append(f"generate {case.case_id}")
+            return await super().generate(case, ctx)
+
+    class SlowMetric:
+        component_id = "test/slow_metric"
+        version = "1"
+
+        def fingerprint(self) -> str:
+            return "slow-metric"
+
+        async def score(self, parsed: Any, case: Case, ctx: Any) -> Score:
+            await asyncio.sleep(0.02)
+            log.append(f"scored {case.case_id}")
+            return Score(metric_id=self.component_id, value=1.0)
+
+    result = make_experiment(
+        generation=GenerationConfig(generator=Recording(delay=0.005)),
+        evaluation=EvaluationConfig(metrics=[SlowMetric()]),
+        datasets=[arithmetic_dataset(count=3)],
+    ).run(runtime=RuntimeConfig(max_concurrent_tasks=1, progress="off"))
+
+    assert result.status is RunStatus.completed
+    first, second = result.cases[0].case_id, result.cases[1].case_id
+    assert log.index(f"generate {second}") < log.index(f"scored {first}")
+    assert sorted(entry for entry in log if entry.startswith("scored")) == sorted(
+        f"scored {case.case_id}" for case in result.cases
+    )
 
 
 def test_a_selector_runs_before_the_reducer_which_sees_what_it_kept() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import make_experiment
@@ -59,3 +61,26 @@ def test_object_missing_its_method_is_rejected() -> None:
 
     with pytest.raises(registry.InvalidComponentError, match="missing generate"):
         registry.resolve("generator", NotAGenerator(), where="generation.generator")
+
+
+def test_a_distribution_installed_while_running_is_discovered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entry points are read once and reused; installing something is noticed."""
+    assert "late/metric" not in registry._entry_points("metric")
+    site = tmp_path  # a fresh folder on sys.path, as a new install location
+    monkeypatch.syspath_prepend(str(site))
+    assert "late/metric" not in registry._entry_points("metric")
+    info = site / "late_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: late-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[themis.metrics]\nlate/metric = themis.builtins.metrics:ExactMatch\n"
+    )
+    found = registry._entry_points("metric")
+    assert found["late/metric"].value == "themis.builtins.metrics:ExactMatch"
+    assert [
+        c.distribution
+        for c in registry.list_components("metric")
+        if c.component_id == "late/metric"
+    ] == ["late-plugin"]

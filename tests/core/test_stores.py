@@ -99,3 +99,39 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
     store.initialize()
     mode = store._read().execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def _open_and_append(path: str, start_at: float, index: int) -> str:
+    """In a child process: wait for a shared instant, then open the store and write."""
+    import time
+
+    from themis.core.events import RunStartedEvent
+
+    while time.time() < start_at:
+        pass
+    store = SqliteRunStore(path)
+    try:
+        store.initialize()
+        store.append_events(
+            [RunStartedEvent(event_id=f"e{index}", run_id=f"run-{index}", until_stage="judge")]
+        )
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """A bug fix: several processes creating the same SQLite file at the same
+    moment failed with 'database is locked' while switching it to WAL."""
+    import multiprocessing
+    import time
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        for attempt in range(4):
+            path = str(tmp_path / f"race-{attempt}.sqlite")
+            start_at = time.time() + 1.0
+            outcomes = pool.starmap(_open_and_append, [(path, start_at, i) for i in range(4)])
+            assert outcomes == ["ok"] * 4, outcomes
+            events = SqliteRunStore(path)._read().execute("SELECT count(*) FROM events")
+            assert events.fetchone()[0] == 4

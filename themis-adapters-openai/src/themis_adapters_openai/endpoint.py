@@ -106,6 +106,10 @@ class CompatibleEndpoint:
         text = output_text(self.api_mode, response.payload, self.transport.where)
         return Completion(request, response, text, token_usage(response.payload))
 
+    async def aclose(self) -> None:
+        """At the end of a run: close the connections opened in its event loop."""
+        await self.transport.aclose()
+
     def record(self, completion: Completion) -> dict[str, JSONValue]:
         """What is kept of a call: ids, usage, rate limits, the request and the
         raw response, with every secret scrubbed."""

@@ -9,6 +9,7 @@ own retries switched off.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import weakref
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
@@ -43,6 +44,10 @@ class Transport(Protocol):
         """Credential values to scrub from anything recorded."""
         ...
 
+    async def aclose(self) -> None:
+        """Close what this transport opened in the running event loop; called when a run ends."""
+        ...
+
 
 class PerEventLoop(Generic[ClientT]):
     """One client per running event loop.
@@ -65,6 +70,10 @@ class PerEventLoop(Generic[ClientT]):
             client = self._factory()
             self._clients[loop] = client
         return client
+
+    def pop(self) -> ClientT | None:
+        """Forget the running loop's client and return it (None when there is none), to close it."""
+        return self._clients.pop(asyncio.get_running_loop(), None)
 
 
 def _resource(client: Any, api_mode: str) -> Any:
@@ -121,6 +130,17 @@ class SDKTransport:
             except (RuntimeError, ProviderError):  # no running loop, or no client to make
                 return []
         return [key] if isinstance(key, str) else []
+
+    async def aclose(self) -> None:
+        """Close the client made for this event loop; a client passed in is its owner's to close."""
+        if self._clients is None:
+            return
+        client = self._clients.pop()
+        close = getattr(client, "close", None)
+        if close is not None:
+            outcome = close()
+            if inspect.isawaitable(outcome):
+                await outcome
 
     async def send(self, request: WireRequest) -> WireResponse:
         resource = _resource(self.client(), request.api_mode)

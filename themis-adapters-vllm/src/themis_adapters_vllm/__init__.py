@@ -2,7 +2,7 @@
 
 ``from themis.adapters import vllm`` resolves :func:`vllm` through the
 ``themis.adapters`` entry point; ``vllm/generator`` and ``vllm/judge`` name
-them in configuration files. Requests travel over httpx2: nothing here depends
+them in configuration files. Requests travel over aiohttp: nothing here depends
 on the ``vllm`` package itself.
 """
 

@@ -26,7 +26,7 @@ def vllm_settings(
 
     With ``client`` (an ``openai.AsyncOpenAI`` pointed at the server, any
     object shaped like it, or a callable making one per run) requests go
-    through it; otherwise through httpx2.
+    through it; otherwise through aiohttp.
     """
     url = check_base_url(base_url, where)
     transport: Transport

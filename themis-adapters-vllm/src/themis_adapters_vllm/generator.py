@@ -47,7 +47,7 @@ def vllm(
     """A generator over vLLM's OpenAI-compatible server at ``base_url`` (``http://host:8000/v1``).
 
     ``api_mode`` is ``"chat_completions"``, ``"responses"`` or
-    ``"completions"``. Requests go over httpx2, or through ``client`` when one
+    ``"completions"``. Requests go over aiohttp, or through ``client`` when one
     is given (an ``openai.AsyncOpenAI`` pointed at the server, an object
     shaped like it, or a zero-argument callable making one per run). Before a
     run starts, the server's ``/health`` and model list are checked, so a

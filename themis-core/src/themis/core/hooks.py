@@ -121,6 +121,16 @@ class LifecycleHooks:
             hook: [impl.plugin for impl in getattr(self._manager.hook, hook).get_hookimpls()]
             for hook in HOOK_NAMES
         }
+        # Each implementation with the arguments it takes, worked out once: on_event
+        # alone is called for every stored event.
+        self._calls = {
+            hook: [
+                (plugin, getattr(plugin, hook), frozenset(_arg_names(getattr(plugin, hook))))
+                for plugin in plugins
+            ]
+            for hook, plugins in self._impls.items()
+            if plugins
+        }
 
     def _entry_point_plugins(self) -> list[tuple[str, Any]]:
         found: list[tuple[str, Any]] = []
@@ -145,10 +155,9 @@ class LifecycleHooks:
 
     def call(self, hook: str, **kwargs: Any) -> None:
         """Call ``hook`` on every implementation; a raising one is logged, not fatal."""
-        for plugin in self._impls.get(hook, ()):
-            method = getattr(plugin, hook)
+        for plugin, method, accepted in self._calls.get(hook, ()):
             try:
-                method(**{k: v for k, v in kwargs.items() if k in _arg_names(method)})
+                method(**{k: v for k, v in kwargs.items() if k in accepted})
             except Exception as exc:
                 name = self._names.get(id(plugin), type(plugin).__name__)
                 log.warning("lifecycle subscriber %s raised in %s: %r", name, hook, exc)

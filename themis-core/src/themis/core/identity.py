@@ -16,9 +16,14 @@ from themis.core.models import Dataset, RunIdentity
 RUN_ID_PREFIX = "run-"
 
 
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)  # built once: json.dumps builds an encoder per call when given options
+
+
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, no whitespace, UTF-8 preserved."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)
 
 
 def content_hash(value: Any) -> str:
@@ -28,6 +33,15 @@ def content_hash(value: Any) -> str:
 def short_hash(*parts: Any) -> str:
     """A 32-hex-digit key over the canonical JSON of ``parts``."""
     return hashlib.sha256(canonical_json(parts).encode()).hexdigest()[:32]
+
+
+def short_hash_encoded(*encoded: str) -> str:
+    """:func:`short_hash` of parts already encoded with :func:`canonical_json`.
+
+    ``short_hash(a, b) == short_hash_encoded(canonical_json(a), canonical_json(b))``:
+    planning encodes what every work key of a run shares once, not once per key.
+    """
+    return hashlib.sha256(f"[{','.join(encoded)}]".encode()).hexdigest()[:32]
 
 
 def dataset_hash(dataset: Dataset) -> str:

@@ -13,6 +13,7 @@ its value replaced by :data:`REDACTED`.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -32,8 +33,12 @@ _SECRET_KEY = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
-    """Whether a mapping key names a credential (case- and separator-insensitive)."""
+    """Whether a mapping key names a credential (case- and separator-insensitive).
+
+    Cached: adapters scrub every recorded response, whose keys repeat.
+    """
     normal = re.sub(r"[-\s.]+", "_", key.strip().lower())
     return bool(_SECRET_KEY.match(normal))
 

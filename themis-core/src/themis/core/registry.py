@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import importlib.metadata as metadata
 import logging
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,8 +85,39 @@ def _group(kind: str) -> str:
         ) from None
 
 
+_INDEX: tuple[tuple[tuple[str, int], ...], dict[str, dict[str, metadata.EntryPoint]]] | None = None
+
+
+def _installation_token() -> tuple[tuple[str, int], ...]:
+    """Changes whenever a distribution is installed or removed on ``sys.path``
+    (installing one adds a ``.dist-info`` folder, which touches its parent)."""
+    token: list[tuple[str, int]] = []
+    for entry in sys.path:
+        try:
+            token.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(token)
+
+
 def _entry_points(kind: str) -> dict[str, metadata.EntryPoint]:
-    return {ep.name: ep for ep in metadata.entry_points(group=_group(kind))}
+    """This kind's entry points by name.
+
+    Every installed distribution is read once, not once per lookup: a run
+    resolves several components and plugins, and reading all the metadata
+    each time cost tens of milliseconds per run. The index is rebuilt when
+    the installation changes.
+    """
+    global _INDEX
+    group = _group(kind)
+    token = _installation_token()
+    if _INDEX is None or _INDEX[0] != token:
+        installed = metadata.entry_points()  # one scan; select() filters in memory
+        index = {
+            name: {ep.name: ep for ep in installed.select(group=name)} for name in GROUPS.values()
+        }
+        _INDEX = (token, index)
+    return dict(_INDEX[1][group])
 
 
 def _dist_of(ep: metadata.EntryPoint) -> tuple[str | None, str | None]:

@@ -9,9 +9,10 @@ is found by any other run that would compute the same thing (DESIGN.md,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from themis.core.identity import short_hash
+from themis.core.identity import canonical_json, short_hash, short_hash_encoded
 from themis.core.models import STAGES, Case, ComponentRef, RunSnapshot, case_key_for
 
 JUDGE_FAMILIES = frozenset({"llm", "selection", "trace"})
@@ -72,73 +73,94 @@ def metric_stage(family: str) -> str:
 
 def plan_cases(snapshot: RunSnapshot) -> list[CasePlan]:
     """One plan per case, in dataset and case order."""
+    return list(iter_plans(snapshot))
+
+
+def case_count(snapshot: RunSnapshot) -> int:
+    return sum(len(dataset.cases) for dataset in snapshot.datasets)
+
+
+def iter_plans(snapshot: RunSnapshot) -> Iterator[CasePlan]:
+    """Plans one case at a time, so a run sends its first requests before the
+    last case is planned.
+
+    Keys hash the canonical JSON of their parts (see ``short_hash``); the parts
+    every case shares, and each case's own fields, are encoded once.
+    """
     identity = snapshot.identity
     refs = snapshot.component_refs
-    generator = refs.generator.identity()
     num_samples = int(identity.candidate_policy.get("num_samples", 1))
-    reducer_identity = [
-        refs.reducer.identity(),
-        refs.selector.identity() if refs.selector else None,
+    generate_prefix = [
+        canonical_json("generate"),
+        canonical_json(refs.generator.identity()),
+        canonical_json(identity.prompt_spec),
     ]
-    parser_identity = [ref.identity() for ref in refs.parsers]
-    judge_identity = [ref.identity() for ref in refs.judge_models]
-    plans: list[CasePlan] = []
+    reducer_identity = canonical_json(
+        [refs.reducer.identity(), refs.selector.identity() if refs.selector else None]
+    )
+    parser_identity = canonical_json([ref.identity() for ref in refs.parsers])
+    judge_shared = [
+        canonical_json([ref.identity() for ref in refs.judge_models]),
+        canonical_json(identity.workflow_overrides),
+        canonical_json(identity.judge_config),
+    ]
+    metric_refs = [
+        (ref, metric_stage(ref.family or "pure"), canonical_json(ref.identity()))
+        for ref in refs.metrics
+    ]
+    samples = [
+        (base_seed, sample_index, canonical_json(base_seed), canonical_json(sample_index))
+        for base_seed in identity.seeds
+        for sample_index in range(num_samples)
+    ]
+    reduce_tag, parse_tag = canonical_json("reduce"), canonical_json("parse")
+    score_tag, judge_tag = canonical_json("score"), canonical_json("judge")
     for dataset in snapshot.datasets:
+        dataset_id = canonical_json(dataset.dataset_id)
         for case in dataset.cases:
-            case_key = case_key_for(dataset.dataset_id, case.case_id)
+            case_id = canonical_json(case.case_id)
+            case_input = canonical_json(case.input)
+            metadata = canonical_json(case.metadata)
+            expected = canonical_json(case.expected_output)
             generations = tuple(
                 GenerationWorkItem(
-                    work_key=short_hash(
-                        "generate",
-                        generator,
-                        identity.prompt_spec,
-                        dataset.dataset_id,
-                        case.case_id,
-                        case.input,
-                        case.metadata,
-                        base_seed,
-                        sample_index,
+                    work_key=short_hash_encoded(
+                        *generate_prefix, dataset_id, case_id, case_input, metadata, seed, index
                     ),
                     seed=derived_seed(base_seed, sample_index),
                     base_seed=base_seed,
                     sample_index=sample_index,
                 )
-                for base_seed in identity.seeds
-                for sample_index in range(num_samples)
+                for base_seed, sample_index, seed, index in samples
             )
-            generation_keys = [item.work_key for item in generations]
-            reduce_key = short_hash("reduce", reducer_identity, generation_keys)
-            parse_key = short_hash("parse", parser_identity, reduce_key)
+            generation_keys = canonical_json([item.work_key for item in generations])
+            reduce_key = short_hash_encoded(reduce_tag, reducer_identity, generation_keys)
+            parse_key = short_hash_encoded(parse_tag, parser_identity, canonical_json(reduce_key))
+            parse_key_json = canonical_json(parse_key)
             metrics: list[MetricItem] = []
-            for ref in refs.metrics:
-                stage = metric_stage(ref.family or "pure")
+            for ref, stage, ref_identity in metric_refs:
                 if stage == "score":
-                    key = short_hash(
-                        "score", ref.identity(), parse_key, case.expected_output, case.metadata
+                    key = short_hash_encoded(
+                        score_tag, ref_identity, parse_key_json, expected, metadata
                     )
                 else:
-                    key = short_hash(
-                        "judge",
-                        ref.identity(),
-                        judge_identity,
-                        identity.workflow_overrides,
-                        identity.judge_config,
-                        parse_key,
+                    key = short_hash_encoded(
+                        judge_tag,
+                        ref_identity,
+                        *judge_shared,
+                        parse_key_json,
                         generation_keys,
-                        case.input,
-                        case.expected_output,
-                        case.metadata,
+                        case_input,
+                        expected,
+                        metadata,
                     )
                 metrics.append(MetricItem(key, ref.name, ref, stage))
-            plans.append(
-                CasePlan(
-                    case=case,
-                    dataset_id=dataset.dataset_id,
-                    case_key=case_key,
-                    generations=generations,
-                    reduce_key=reduce_key,
-                    parse_key=parse_key,
-                    metrics=tuple(metrics),
-                )
+            yield CasePlan(
+                case=case,
+                dataset_id=dataset.dataset_id,
+                case_key=case_key_for(dataset.dataset_id, case.case_id),
+                generations=generations,
+                reduce_key=reduce_key,
+                parse_key=parse_key,
+                metrics=tuple(metrics),
             )
-    return plans

@@ -8,18 +8,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from themis.core.engine.plan import CasePlan
 from themis.core.events import (
     CaseRunEvent,
-    EvaluationCompletedEvent,
-    EvaluationFailedEvent,
-    GenerationCompletedEvent,
-    ParseCompletedEvent,
-    ReductionCompletedEvent,
     RunEvent,
-    ScoreCompletedEvent,
-    ScoreFailedEvent,
 )
 from themis.core.models import (
     STAGES,
@@ -41,7 +35,7 @@ def _state(event: RunEvent | None) -> str:
         return "pending"
     if event.event_type.endswith("_failed"):  # type: ignore[attr-defined]
         return "failed"
-    return "cached" if isinstance(event, CaseRunEvent) and event.cached_from else "done"
+    return "cached" if getattr(event, "cached_from", None) else "done"
 
 
 def stage_states(plan: CasePlan, latest: Mapping[str, RunEvent], stage: str) -> list[str]:
@@ -49,7 +43,12 @@ def stage_states(plan: CasePlan, latest: Mapping[str, RunEvent], stage: str) -> 
 
 
 def fold_case(plan: CasePlan, latest: Mapping[str, RunEvent], until_stage: str) -> CaseResult:
-    """The CaseResult for one case from the latest event of each of its work keys."""
+    """The CaseResult for one case from the latest event of each of its work keys.
+
+    Events are told apart by ``event_type`` rather than ``isinstance``: a
+    pydantic model class checks instances in Python, and this runs for every
+    event of every case.
+    """
     candidates: list[GenerationResult] = []
     reduced: ReducedCandidate | None = None
     parsed: list[ParsedOutput] = []
@@ -60,24 +59,28 @@ def fold_case(plan: CasePlan, latest: Mapping[str, RunEvent], until_stage: str) 
     through: str | None = None
     blocked = False
     for stage in STAGES[: STAGES.index(until_stage) + 1]:
-        states = stage_states(plan, latest, stage)
+        states: list[str] = []
         for key in plan.keys_for(stage):
-            event = latest.get(key)
+            event: Any = latest.get(key)
             if event is None:
+                states.append("pending")
                 continue
-            error = getattr(event, "error", None)
-            if isinstance(error, StageError):
-                errors.append(error)
-            if isinstance(event, GenerationCompletedEvent):
+            kind = event.event_type
+            if kind.endswith("_failed"):
+                states.append("failed")
+                errors.append(event.error)
+                if kind in _SCORE_FAILURES:
+                    score_errors.append(event.score_error)
+                continue
+            states.append("cached" if event.cached_from else "done")
+            if kind == "generation_completed":
                 candidates.append(event.candidate)
-            elif isinstance(event, ReductionCompletedEvent):
+            elif kind == "reduction_completed":
                 reduced = event.reduced
-            elif isinstance(event, ParseCompletedEvent):
+            elif kind == "parse_completed":
                 parsed = list(event.parsed_outputs)
-            elif isinstance(event, ScoreCompletedEvent | EvaluationCompletedEvent):
+            elif kind in _SCORES:
                 scores.append(event.score)
-            elif isinstance(event, ScoreFailedEvent | EvaluationFailedEvent):
-                score_errors.append(event.score_error)
         if states and all(state == "cached" for state in states):
             cached.append(stage)
         if not blocked and all(state in ("done", "cached") for state in states):
@@ -101,6 +104,10 @@ def fold_case(plan: CasePlan, latest: Mapping[str, RunEvent], until_stage: str) 
         completed_through_stage=through,
         cached_stages=cached,
     )
+
+
+_SCORES = frozenset({"score_completed", "evaluation_completed"})
+_SCORE_FAILURES = frozenset({"score_failed", "evaluation_failed"})
 
 
 def latest_by_key(events: Iterable[RunEvent]) -> dict[str, dict[str, RunEvent]]:

@@ -1,21 +1,26 @@
 """The run engine: every case through generate → reduce → parse → score → judge.
 
 Each case is an asyncio pipeline; at most ``max_concurrent_tasks`` component
-calls are in flight overall. Before a case starts, the results its work keys
-already have in the store are fetched in one query: those are reused (a
-resume, or a cache hit from another run), everything else is computed. Every
-outcome becomes an event handed to the group-committing writer.
+calls are in flight overall. Cases are planned a chunk at a time, and the
+results their work keys already have in the store are fetched in one query
+per chunk: those are reused (a resume, or a cache hit from another run),
+everything else is computed. Generation is the critical path: once a model
+has answered, the case's later stages go to a task of their own and the
+worker sends its next request. Every outcome becomes an event handed to the
+group-committing writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, TypeVar
 
 from themis.core.config import RuntimeConfig
@@ -27,7 +32,14 @@ from themis.core.contexts import (
     ScoreContext,
     SelectContext,
 )
-from themis.core.engine.plan import CasePlan, GenerationWorkItem, MetricItem, plan_cases
+from themis.core.engine.heap import frozen_heap
+from themis.core.engine.plan import (
+    CasePlan,
+    GenerationWorkItem,
+    MetricItem,
+    case_count,
+    iter_plans,
+)
 from themis.core.engine.policy import CallPolicy, Invoker
 from themis.core.engine.results import build_run_result, count_states, fold_case, new_counts
 from themis.core.engine.writer import EventWriter
@@ -70,6 +82,10 @@ from themis.core.stores.base import RunStore
 from themis.core.tracing import NullTracer, TracingProvider
 from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject
 
+log = logging.getLogger(__name__)
+
+_NO_SPAN: AbstractContextManager[Any] = nullcontext()
+
 
 @dataclass
 class ResolvedComponents:
@@ -107,6 +123,11 @@ T = TypeVar("T")
 
 LOOKUP_CHUNK = 256
 """Cases whose stored results are fetched from the store in one query."""
+
+HANDOFF_AFTER_S = 0.001
+"""A case whose generation took longer than this (it waited on a model) has its
+later stages run in a task of its own, so that its worker sends the next
+request first; a faster one finishes inline."""
 
 
 class MissingUpstreamError(LookupError):
@@ -159,6 +180,7 @@ class RunEngine:
         self.workflows = DefaultWorkflowRunner()
         self._policy: CallPolicy | None = None
         self._writer: EventWriter | None = None
+        self._run_scope = ExitStack()
         spec = snapshot.identity.prompt_spec
         self.prompt_spec = None if spec is None else PromptSpec.model_validate(spec)
 
@@ -250,14 +272,22 @@ class RunEngine:
     # -- the run -----------------------------------------------------------
 
     async def execute(self) -> RunResult:
+        with ExitStack() as self._run_scope:
+            try:
+                return await self._execute()
+            finally:
+                await self._release()
+
+    async def _execute(self) -> RunResult:
         loop = asyncio.get_running_loop()
         await self._preflight()
         self.store.initialize()
         self.store.save_snapshot(self.snapshot)
         self._policy = CallPolicy(self.runtime)
         self._writer = EventWriter(self.store, loop, self._on_persisted)
-        plans = plan_cases(self.snapshot)
-        progress = ProgressCounter(total_cases=len(plans))
+        total = case_count(self.snapshot)
+        self._run_scope.enter_context(frozen_heap())  # no full-heap GC pauses mid-run
+        progress = ProgressCounter(total_cases=total)
         run_span = self.tracing.start_span("themis.run", {"themis.run_id": self.run_id})
         try:
             self._emit(
@@ -268,13 +298,34 @@ class RunEngine:
                     mode="replay" if self.replay else "run",
                 )
             )
-            results: list[CaseResult | None] = [None] * len(plans)
+            results: list[CaseResult | None] = [None] * total
             counts = new_counts()
-            work = self._with_stored_results(plans)
+            work = self._with_stored_results(iter_plans(self.snapshot))
+            workers = min(total, self.runtime.max_concurrent_tasks) or 1
+            # Generation is the critical path: a worker hands a generated case to
+            # a task of its own for the later stages and sends its next request
+            # at once. Cases whose later stages are still running are bounded,
+            # so slow judges push back on generation.
+            open_cases = asyncio.Semaphore(2 * workers)
+            finishing: set[asyncio.Task[None]] = set()
+            failures: list[BaseException] = []
 
-            async def worker() -> None:
-                for index, plan, stored in work:
-                    latest = await self._run_case(plan, stored, run_span)
+            async def finish(
+                index: int,
+                plan: CasePlan,
+                stored: dict[str, RunEvent],
+                latest: dict[str, RunEvent],
+                candidates: list[GenerationResult] | None,
+                case_span: Any,
+            ) -> None:
+                try:
+                    try:
+                        if candidates is not None:
+                            await self._later_stages(plan, candidates, stored, latest, case_span)
+                    except BaseException as exc:
+                        self.tracing.end_span(case_span, error=exc)
+                        raise
+                    self.tracing.end_span(case_span)
                     case_result = fold_case(plan, latest, self.until_stage)
                     results[index] = case_result
                     count_states(counts, plan, latest)
@@ -286,9 +337,54 @@ class RunEngine:
                     if self.hooks.has("on_progress"):
                         self.hooks.call("on_progress", snapshot=snapshot_of(progress))
                     await self._writer_room()
+                finally:
+                    open_cases.release()
 
-            workers = min(len(plans), self.runtime.max_concurrent_tasks) or 1
-            await asyncio.gather(*(worker() for _ in range(workers)))
+            def finished(task: asyncio.Task[None]) -> None:
+                finishing.discard(task)
+                error = None if task.cancelled() else task.exception()
+                if error is not None:
+                    failures.append(error)
+
+            async def worker() -> None:
+                for index, plan, stored in work:
+                    await open_cases.acquire()
+                    if failures:
+                        open_cases.release()
+                        return
+                    latest: dict[str, RunEvent] = {}
+                    case_span = self.tracing.start_span(
+                        "themis.case",
+                        {"themis.run_id": self.run_id, "themis.case_key": plan.case_key},
+                        parent=run_span,
+                    )
+                    started = time.perf_counter()
+                    try:
+                        candidates = await self._generate_stage(plan, stored, latest, case_span)
+                    except BaseException as exc:
+                        self.tracing.end_span(case_span, error=exc)
+                        open_cases.release()
+                        raise
+                    if time.perf_counter() - started < HANDOFF_AFTER_S:
+                        # Nothing was waited for (a cache hit, an instant model):
+                        # a task would cost more than finishing right here.
+                        await finish(index, plan, stored, latest, candidates, case_span)
+                        continue
+                    task = loop.create_task(
+                        finish(index, plan, stored, latest, candidates, case_span)
+                    )
+                    finishing.add(task)
+                    task.add_done_callback(finished)
+
+            try:
+                await asyncio.gather(*(worker() for _ in range(workers)))
+                while finishing:
+                    await asyncio.wait(set(finishing))
+            finally:
+                for task in finishing:
+                    task.cancel()
+            if failures:
+                raise failures[0]
             cases = [case for case in results if case is not None]
             result = build_run_result(
                 self.run_id,
@@ -326,21 +422,29 @@ class RunEngine:
                 await asyncio.shield(self._writer.close())
             raise
 
-    async def _preflight(self) -> None:
-        """Let components check their backends (a server's health, a served
-        model) before any work starts: a component may define ``preflight()``,
-        sync or async; if it raises, the run stops here with that error."""
+    def _lifecycle_components(self) -> list[Any]:
+        """Each distinct component of the run once, in pipeline order."""
         components = self.components
         candidates: list[Any] = [components.generator, components.reducer, components.selector]
         candidates += [parser for _, parser in components.parsers]
         candidates += [metric for _, metric in components.metrics.values()]
         candidates += [judge for _, judge in components.judge_models]
         seen: set[int] = set()
+        distinct: list[Any] = []
         for component in candidates:
+            if component is not None and id(component) not in seen:
+                seen.add(id(component))
+                distinct.append(component)
+        return distinct
+
+    async def _preflight(self) -> None:
+        """Let components check their backends (a server's health, a served
+        model) before any work starts: a component may define ``preflight()``,
+        sync or async; if it raises, the run stops here with that error."""
+        for component in self._lifecycle_components():
             check = getattr(component, "preflight", None)
-            if component is None or id(component) in seen or not callable(check):
+            if not callable(check):
                 continue
-            seen.add(id(component))
             try:
                 await self.invoker.call(check, blocking=True)
             except Exception as exc:
@@ -349,8 +453,36 @@ class RunEngine:
                     f"ready: {type(exc).__name__}: {exc}"
                 ) from exc
 
+    async def _release(self) -> None:
+        """Let components close what they opened in this run's event loop
+        (HTTP sessions, mostly): a component may define ``aclose()``, sync or
+        async. The run's outcome is already stored, so a failure to close is
+        logged, never raised."""
+        for component in self._lifecycle_components():
+            close = getattr(component, "aclose", None)
+            if not callable(close):
+                continue
+            try:
+                await self.invoker.call(close, blocking=True)
+            except Exception as exc:
+                log.warning(
+                    "%s did not close cleanly: %s: %s",
+                    getattr(component, "component_id", type(component).__name__),
+                    type(exc).__name__,
+                    exc,
+                )
+
+    def _span(
+        self, name: str, attributes: dict[str, Any], parent: Any = None
+    ) -> AbstractContextManager[Any]:
+        """A span around a block; nothing at all when tracing is off (the common case,
+        entered five times per case)."""
+        if isinstance(self.tracing, NullTracer):
+            return _NO_SPAN
+        return self._traced(name, attributes, parent)
+
     @contextmanager
-    def _span(self, name: str, attributes: dict[str, Any], parent: Any = None) -> Iterator[Any]:
+    def _traced(self, name: str, attributes: dict[str, Any], parent: Any) -> Iterator[Any]:
         span = self.tracing.start_span(name, attributes, parent=parent)
         try:
             yield span
@@ -359,32 +491,25 @@ class RunEngine:
             raise
         self.tracing.end_span(span)
 
-    async def _run_case(
-        self, plan: CasePlan, stored: dict[str, RunEvent], run_span: Any = None
-    ) -> dict[str, RunEvent]:
-        latest: dict[str, RunEvent] = {}
-        attributes = {"themis.run_id": self.run_id, "themis.case_key": plan.case_key}
-        with self._span("themis.case", attributes, run_span) as case_span:
-            await self._case_stages(plan, stored, latest, case_span)
-        return latest
-
     def _with_stored_results(
-        self, plans: list[CasePlan]
+        self, plans: Iterator[CasePlan]
     ) -> Iterator[tuple[int, CasePlan, dict[str, RunEvent]]]:
         """Cases in order, each with the stored results its work keys already have.
 
-        The store is asked once per chunk of cases rather than once per case.
-        Workers share this iterator; it never awaits, so they take cases from
-        it one at a time.
+        Cases are planned and looked up a chunk at a time: the store is asked
+        once per chunk rather than once per case, and the first requests leave
+        before the last case is planned. Workers share this iterator; it never
+        awaits, so they take cases from it one at a time.
         """
-        for start in range(0, len(plans), LOOKUP_CHUNK):
-            chunk = plans[start : start + LOOKUP_CHUNK]
+        start = 0
+        while chunk := list(islice(plans, LOOKUP_CHUNK)):
             wanted = {id(plan): self._reusable_keys(plan) for plan in chunk}
             keys = [key for plan_keys in wanted.values() for key in plan_keys]
             found = self.store.find_completed(keys, prefer_run_id=self.run_id) if keys else {}
             for offset, plan in enumerate(chunk):
                 stored = {key: found[key] for key in wanted[id(plan)] if key in found}
                 yield start + offset, plan, stored
+            start += len(chunk)
 
     def _reusable_keys(self, plan: CasePlan) -> list[str]:
         """Work keys whose stored results this run may reuse (all but forced ones)."""
@@ -400,21 +525,33 @@ class RunEngine:
                 keys.extend(plan.keys_for(stage))
         return keys
 
-    async def _case_stages(
+    async def _generate_stage(
         self,
         plan: CasePlan,
         stored: dict[str, RunEvent],
         latest: dict[str, RunEvent],
         case_span: Any,
-    ) -> None:
+    ) -> list[GenerationResult] | None:
+        """The case's candidates; None when one failed or the run stops at generation."""
         attributes = {"themis.case_key": plan.case_key}
         with self._span("themis.stage.generate", attributes, case_span):
             outcomes = await gather_all(
                 [self._generate(plan, item, stored, latest) for item in plan.generations]
             )
         if any(outcome is None for outcome in outcomes) or self.until_index < 1:
-            return
-        candidates = [outcome for outcome in outcomes if outcome is not None]
+            return None
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _later_stages(
+        self,
+        plan: CasePlan,
+        candidates: list[GenerationResult],
+        stored: dict[str, RunEvent],
+        latest: dict[str, RunEvent],
+        case_span: Any,
+    ) -> None:
+        """Reduce, parse, score and judge, each only when the one before succeeded."""
+        attributes = {"themis.case_key": plan.case_key}
         with self._span("themis.stage.reduce", attributes, case_span):
             reduced = await self._reduce(plan, candidates, stored, latest)
         if reduced is None or self.until_index < 2:
@@ -719,9 +856,11 @@ def select_judges(
 
 
 async def gather_all(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
-    """``asyncio.gather`` without a task per coroutine when there is only one:
-    most cases have one candidate and one metric, and a task costs more than
-    the work it would wrap."""
+    """``asyncio.gather`` without a task per coroutine when there is only one
+    (most cases have one candidate and one metric, and a task costs more than
+    the work it would wrap), nor a future when there is none."""
+    if not coroutines:
+        return []
     if len(coroutines) == 1:
         return [await coroutines[0]]
     return list(await asyncio.gather(*coroutines))

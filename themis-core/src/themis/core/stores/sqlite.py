@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -116,23 +117,51 @@ class SqliteRunStore:
             if self._initialized:
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self._connect()
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(_SCHEMA)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(row[0]) > SCHEMA_VERSION:
-                conn.close()
-                raise RuntimeError(
-                    f"{self.path} was written by a newer Themis (store schema {row[0]}, "
-                    f"this Themis reads {SCHEMA_VERSION}); upgrade themis-core"
-                )
-            self._writer = conn
+            self._writer = self._open_schema()
             self._initialized = True
+
+    def _open_schema(self) -> sqlite3.Connection:
+        """A writer connection on a file in WAL mode with the schema in place.
+
+        Switching a new file to WAL needs it to itself, and SQLite answers
+        "database is locked" at once, without waiting out the busy timeout,
+        when another process is creating the same file at that moment. Such
+        a clash is retried until the busy timeout has passed.
+        """
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        pause = 0.005
+        while True:
+            conn = self._connect()
+            try:
+                self._prepare(conn)
+                return conn
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+            except BaseException:
+                conn.close()
+                raise
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+        if str(mode).lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(_SCHEMA)
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer Themis (store schema {row[0]}, "
+                f"this Themis reads {SCHEMA_VERSION}); upgrade themis-core"
+            )
 
     def _read(self) -> sqlite3.Connection:
         self.initialize()

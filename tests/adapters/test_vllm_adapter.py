@@ -11,7 +11,7 @@ import openai as openai_sdk
 import pytest
 
 from tests.adapters.conftest import SECRET_KEY, experiment, stored_bytes
-from tests.adapters.fake_openai_server import FakeOpenAIServer, Reply
+from tests.adapters.fake_openai_server import FakeOpenAIServer, Reply, running_server
 from themis import PromptSpec, RuntimeConfig, SqliteRunStore
 from themis.adapters import vllm
 from themis.core.config import EvaluationConfig, GenerationConfig
@@ -163,6 +163,24 @@ def test_each_run_closes_its_connections_and_the_next_run_opens_new_ones(
             time.sleep(0.01)
         assert server.open_connections == 0  # the run's session closed its keep-alive connections
     assert len(server.received(CHAT)) == 7
+
+
+def test_requests_go_through_the_proxy_the_environment_names(
+    server: FakeOpenAIServer, runtime: RuntimeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_server() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        with pytest.raises(PreflightError):  # a fake proxy does not forward
+            experiment(vllm(MODEL, server.base_url)).run(runtime=runtime)
+        seen = [r.path for r in proxy.requests]  # proxied requests carry the absolute URI
+        assert seen and all(path.startswith(f"{server.url}/") for path in seen)
+
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        result = experiment(vllm(MODEL, server.base_url)).run(runtime=runtime)
+        assert result.status is RunStatus.completed
+        assert len(proxy.requests) == len(seen)  # NO_PROXY: straight to the server
 
 
 def test_a_stopped_server_fails_before_the_run(runtime: RuntimeConfig) -> None:

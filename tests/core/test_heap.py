@@ -7,7 +7,7 @@ import gc
 from tests.conftest import make_experiment
 from themis.core.config import GenerationConfig
 from themis.core.contexts import GenerateContext
-from themis.core.engine.heap import frozen_heap
+from themis.core.engine.heap import frozen_heap, refreeze
 from themis.core.models import Case, GenerationResult
 
 
@@ -62,3 +62,14 @@ def test_a_disabled_collector_is_left_alone() -> None:
             assert gc.get_freeze_count() == 0
     finally:
         gc.enable()
+
+
+def test_refreezing_takes_in_what_survived_and_only_inside_a_run() -> None:
+    refreeze()
+    assert gc.get_freeze_count() == 0  # outside a run: nothing to do
+    with frozen_heap():
+        before = gc.get_freeze_count()
+        kept = [[index] for index in range(1000)]  # a run's results, say
+        refreeze()
+        assert gc.get_freeze_count() >= before + len(kept)
+    assert gc.get_freeze_count() == 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,6 +60,21 @@ def check_base_url(base_url: object, where: str) -> str:
         f"{where}: base_url must be the server's http(s) API root such as "
         f"'http://localhost:8000/v1', got {base_url!r}"
     )
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy for ``url`` that ``HTTP_PROXY`` / ``HTTPS_PROXY`` name, unless ``NO_PROXY``
+    exempts its host (on macOS and Windows the system's proxy settings count too).
+
+    Read once per session: aiohttp's own ``trust_env`` reads the environment
+    and ``~/.netrc`` again for every request, which cost more CPU than the
+    request itself.
+    """
+    parts = urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +138,7 @@ class VLLMServer:
             connector=aiohttp.TCPConnector(limit=0),
             headers=headers,
             timeout=aiohttp.ClientTimeout(total=self.timeout_s),
-            trust_env=True,  # HTTP(S)_PROXY and NO_PROXY apply, as with the openai SDK
+            proxy=env_proxy(self.base_url),
         )
 
     async def aclose(self) -> None:

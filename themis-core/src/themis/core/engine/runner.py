@@ -32,7 +32,7 @@ from themis.core.contexts import (
     ScoreContext,
     SelectContext,
 )
-from themis.core.engine.heap import frozen_heap
+from themis.core.engine.heap import frozen_heap, refreeze
 from themis.core.engine.plan import (
     CasePlan,
     GenerationWorkItem,
@@ -123,6 +123,9 @@ T = TypeVar("T")
 
 LOOKUP_CHUNK = 256
 """Cases whose stored results are fetched from the store in one query."""
+FIRST_CHUNK = 32
+"""The first chunks are smaller, doubling up to LOOKUP_CHUNK: the first
+requests leave after 32 cases are planned, not 256."""
 
 HANDOFF_AFTER_S = 0.001
 """A case whose generation took longer than this (it waited on a model) has its
@@ -501,8 +504,10 @@ class RunEngine:
         before the last case is planned. Workers share this iterator; it never
         awaits, so they take cases from it one at a time.
         """
-        start = 0
-        while chunk := list(islice(plans, LOOKUP_CHUNK)):
+        start, size = 0, FIRST_CHUNK
+        while chunk := list(islice(plans, size)):
+            refreeze()  # what earlier chunks kept stays out of full collections
+            size = min(2 * size, LOOKUP_CHUNK)
             wanted = {id(plan): self._reusable_keys(plan) for plan in chunk}
             keys = [key for plan_keys in wanted.values() for key in plan_keys]
             found = self.store.find_completed(keys, prefer_run_id=self.run_id) if keys else {}

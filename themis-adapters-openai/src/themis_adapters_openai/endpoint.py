@@ -107,8 +107,11 @@ class CompatibleEndpoint:
         return Completion(request, response, text, token_usage(response.payload))
 
     async def aclose(self) -> None:
-        """At the end of a run: close the connections opened in its event loop."""
-        await self.transport.aclose()
+        """At the end of a run: close the connections opened in its event loop
+        (a transport written before ``aclose`` was part of the protocol has none)."""
+        close = getattr(self.transport, "aclose", None)
+        if close is not None:
+            await close()
 
     def record(self, completion: Completion) -> dict[str, JSONValue]:
         """What is kept of a call: ids, usage, rate limits, the request and the

@@ -7,7 +7,9 @@ The generator is the vLLM adapter when themis-adapters-vllm is installed
 (the real wire path: aiohttp to an OpenAI-compatible server), else a minimal
 httpx generator with the same request shape. For reference, the same
 requests are first sent by a bare aiohttp client with no Themis at all: the
-floor this machine and server allow.
+floor this machine and server allow. For both, the server's log gives the
+start-up (until the first request arrives) and the wind-down (from the last
+answer until the client returns).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +64,7 @@ def generator_for(base_url: str, concurrency: int) -> tuple[Any, str]:
         return HttpChatGenerator(base_url, concurrency), "bench httpx generator"
 
 
-async def bare_client(base_url: str, cases: int, concurrency: int) -> float:
+async def bare_client(base_url: str, cases: int, concurrency: int) -> None:
     """The same requests with no framework: aiohttp, a semaphore, nothing stored."""
     import aiohttp
 
@@ -74,9 +77,18 @@ async def bare_client(base_url: str, cases: int, concurrency: int) -> float:
             async with slots, session.post(url, json=body) as response:
                 (await response.json())["choices"][0]["message"]["content"]
 
-        started = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(cases)))
-        return time.perf_counter() - started
+
+
+def server_stats(base_url: str, started: float, ended: float) -> dict[str, float]:
+    """How long the client took to send its first request, and to return after
+    the server answered its last one (wall clock, from the server's log)."""
+    with urllib.request.urlopen(f"{base_url}/bench-stats") as response:
+        stats = json.loads(response.read())
+    return {
+        "startup_ms": round((stats["first_request"] - started) * 1000, 1),
+        "wind_down_ms": round((ended - stats["last_response"]) * 1000, 1),
+    }
 
 
 def main() -> None:
@@ -107,7 +119,11 @@ def main() -> None:
                 )
             else:
                 generator, which = generator_for(base_url, args.concurrency)
-            reference = asyncio.run(bare_client(base_url, args.cases, args.concurrency))
+            # Timed end to end, event loop included, as the run below is.
+            started, wall_started = time.perf_counter(), time.time()
+            asyncio.run(bare_client(base_url, args.cases, args.concurrency))
+            reference = time.perf_counter() - started
+            bare_stats = server_stats(base_url, wall_started, time.time())
             experiment = Experiment(
                 generation=GenerationConfig(generator=generator),
                 evaluation=EvaluationConfig(metrics=["builtin/exact_match"]),
@@ -116,9 +132,10 @@ def main() -> None:
             )
             store = SqliteRunStore(Path(tmp) / "bench.sqlite")
             runtime = RuntimeConfig(max_concurrent_tasks=args.concurrency, progress="off")
-            started = time.perf_counter()
+            started, wall_started = time.perf_counter(), time.time()
             result = experiment.run(store=store, runtime=runtime)
             elapsed = time.perf_counter() - started
+            themis_stats = server_stats(base_url, wall_started, time.time())
         finally:
             server.kill()
             server.wait()
@@ -135,8 +152,11 @@ def main() -> None:
                 "seconds": round(elapsed, 3),
                 "ideal_seconds": round(ideal, 3),
                 "overhead_percent": round((elapsed / ideal - 1) * 100, 1),
+                **themis_stats,
                 "bare_client_seconds": round(reference, 3),
                 "bare_client_overhead_percent": round((reference / ideal - 1) * 100, 1),
+                "bare_client_startup_ms": bare_stats["startup_ms"],
+                "bare_client_wind_down_ms": bare_stats["wind_down_ms"],
                 "machine": machine(),
             },
             indent=2,

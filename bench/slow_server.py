@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 
 BODY = json.dumps(
     {
@@ -38,6 +39,11 @@ def reply(body: bytes) -> bytes:
 
 
 COMPLETION, MODEL_LIST, HEALTHY = reply(BODY), reply(MODELS), reply(b"{}")
+
+STATS: dict[str, float | None] = {"first_request": None, "last_response": None}
+"""Wall-clock times (time.time()) of the first completion request received and
+the last completion answered since the last ``GET /bench-stats``, which
+returns them and starts over: the client's start-up and wind-down."""
 
 
 class SlowHTTP(asyncio.Protocol):
@@ -68,8 +74,17 @@ class SlowHTTP(asyncio.Protocol):
                 self.send(MODEL_LIST)
             elif path.endswith(b"/health"):
                 self.send(HEALTHY)
+            elif path.endswith(b"/bench-stats"):
+                self.send(reply(json.dumps(STATS).encode()))
+                STATS.update(first_request=None, last_response=None)
             else:
-                asyncio.get_running_loop().call_later(self.delay, self.send, COMPLETION)
+                if STATS["first_request"] is None:
+                    STATS["first_request"] = time.time()
+                asyncio.get_running_loop().call_later(self.delay, self.answer)
+
+    def answer(self) -> None:
+        self.send(COMPLETION)
+        STATS["last_response"] = time.time()
 
     def send(self, response: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():

@@ -15,6 +15,7 @@ docs/performance.md).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import urllib.request
@@ -221,8 +222,16 @@ async def check_server(transport: Transport, model: str) -> None:
     one; a client without one (a test double) is taken on trust.
     """
     if isinstance(transport, VLLMServer):
-        await transport.check_health()
-    served = await transport.served_models()
+        # Both questions at once; an unhealthy server is the error to report.
+        health, models = await asyncio.gather(
+            transport.check_health(), transport.served_models(), return_exceptions=True
+        )
+        for outcome in (health, models):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        served = models if isinstance(models, list) else None
+    else:
+        served = await transport.served_models()
     if served is not None and model not in served:
         raise ValueError(
             f"{transport.where}: the server does not serve {model!r}; it serves "

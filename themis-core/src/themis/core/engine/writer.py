@@ -89,7 +89,11 @@ class EventWriter:
             await self.flush()
         finally:
             self._queue.put(_STOP)
-            await asyncio.to_thread(self._thread.join)
+            # After a flush the thread is idle and stops at once; only a writer
+            # still busy (a failed flush) is waited for off the event loop.
+            self._thread.join(timeout=0.05)
+            if self._thread.is_alive():
+                await asyncio.to_thread(self._thread.join)
 
     # -- loop-thread callbacks ---------------------------------------------
 

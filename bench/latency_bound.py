@@ -32,6 +32,9 @@ from themis import Experiment, RuntimeConfig, SqliteRunStore
 from themis.core.config import EvaluationConfig, GenerationConfig
 from themis.core.models import Case, GenerationResult
 
+CHAT_BODY = {"model": "bench", "messages": [{"role": "user", "content": "2+2"}]}
+"""What every request of this benchmark sends, from the bare client or not."""
+
 
 class HttpChatGenerator:
     component_id = "bench/http_chat"
@@ -48,7 +51,7 @@ class HttpChatGenerator:
     async def generate(self, case: Case, ctx: Any) -> GenerationResult:
         response = await self.client.post(
             "/v1/chat/completions",
-            json={"model": "bench", "messages": [{"role": "user", "content": "2+2"}]},
+            json=CHAT_BODY,
         )
         response.raise_for_status()
         text = response.json()["choices"][0]["message"]["content"]
@@ -68,13 +71,12 @@ async def bare_client(base_url: str, cases: int, concurrency: int) -> None:
     """The same requests with no framework: aiohttp, a semaphore, nothing stored."""
     import aiohttp
 
-    body = {"model": "bench", "messages": [{"role": "user", "content": "2+2"}]}
     url = f"{base_url}/v1/chat/completions"
     slots = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
         async def one() -> None:
-            async with slots, session.post(url, json=body) as response:
+            async with slots, session.post(url, json=CHAT_BODY) as response:
                 (await response.json())["choices"][0]["message"]["content"]
 
         await asyncio.gather(*(one() for _ in range(cases)))

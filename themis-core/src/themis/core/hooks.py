@@ -117,19 +117,16 @@ class LifecycleHooks:
             self._names[id(plugin)] = name
             self._manager.register(plugin, name=f"{name}-{id(plugin)}")
         self.active = bool(plugins)
-        self._impls = {
-            hook: [impl.plugin for impl in getattr(self._manager.hook, hook).get_hookimpls()]
-            for hook in HOOK_NAMES
-        }
         # Each implementation with the arguments it takes, worked out once: on_event
         # alone is called for every stored event.
         self._calls = {
             hook: [
-                (plugin, getattr(plugin, hook), frozenset(_arg_names(getattr(plugin, hook))))
-                for plugin in plugins
+                (impl.plugin, method, frozenset(_arg_names(method)))
+                for impl in impls
+                for method in [getattr(impl.plugin, hook)]
             ]
-            for hook, plugins in self._impls.items()
-            if plugins
+            for hook in HOOK_NAMES
+            if (impls := getattr(self._manager.hook, hook).get_hookimpls())
         }
 
     def _entry_point_plugins(self) -> list[tuple[str, Any]]:
@@ -151,7 +148,7 @@ class LifecycleHooks:
         return found
 
     def has(self, hook: str) -> bool:
-        return bool(self._impls.get(hook))
+        return hook in self._calls
 
     def call(self, hook: str, **kwargs: Any) -> None:
         """Call ``hook`` on every implementation; a raising one is logged, not fatal."""

@@ -32,14 +32,15 @@ def content_hash(value: Any) -> str:
 
 def short_hash(*parts: Any) -> str:
     """A 32-hex-digit key over the canonical JSON of ``parts``."""
-    return hashlib.sha256(canonical_json(parts).encode()).hexdigest()[:32]
+    return short_hash_encoded(*map(canonical_json, parts))
 
 
 def short_hash_encoded(*encoded: str) -> str:
     """:func:`short_hash` of parts already encoded with :func:`canonical_json`.
 
-    ``short_hash(a, b) == short_hash_encoded(canonical_json(a), canonical_json(b))``:
-    planning encodes what every work key of a run shares once, not once per key.
+    The canonical JSON of a list is its items' canonical JSON, joined by commas
+    in brackets, so planning can encode what every work key of a run shares
+    once, not once per key.
     """
     return hashlib.sha256(f"[{','.join(encoded)}]".encode()).hexdigest()[:32]
 

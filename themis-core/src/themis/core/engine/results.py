@@ -62,18 +62,16 @@ def fold_case(plan: CasePlan, latest: Mapping[str, RunEvent], until_stage: str) 
         states: list[str] = []
         for key in plan.keys_for(stage):
             event: Any = latest.get(key)
+            state = _state(event)
+            states.append(state)
             if event is None:
-                states.append("pending")
                 continue
             kind = event.event_type
-            if kind.endswith("_failed"):
-                states.append("failed")
+            if state == "failed":
                 errors.append(event.error)
                 if kind in _SCORE_FAILURES:
                     score_errors.append(event.score_error)
-                continue
-            states.append("cached" if event.cached_from else "done")
-            if kind == "generation_completed":
+            elif kind == "generation_completed":
                 candidates.append(event.candidate)
             elif kind == "reduction_completed":
                 reduced = event.reduced

@@ -18,7 +18,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeVar
@@ -183,7 +183,6 @@ class RunEngine:
         self.workflows = DefaultWorkflowRunner()
         self._policy: CallPolicy | None = None
         self._writer: EventWriter | None = None
-        self._run_scope = ExitStack()
         spec = snapshot.identity.prompt_spec
         self.prompt_spec = None if spec is None else PromptSpec.model_validate(spec)
 
@@ -275,7 +274,7 @@ class RunEngine:
     # -- the run -----------------------------------------------------------
 
     async def execute(self) -> RunResult:
-        with ExitStack() as self._run_scope:
+        with frozen_heap():  # no full-heap GC pauses mid-run
             try:
                 return await self._execute()
             finally:
@@ -289,7 +288,6 @@ class RunEngine:
         self._policy = CallPolicy(self.runtime)
         self._writer = EventWriter(self.store, loop, self._on_persisted)
         total = case_count(self.snapshot)
-        self._run_scope.enter_context(frozen_heap())  # no full-heap GC pauses mid-run
         progress = ProgressCounter(total_cases=total)
         run_span = self.tracing.start_span("themis.run", {"themis.run_id": self.run_id})
         try:

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx2 as httpx
 from _common import dataset, machine
+from slow_server import event_loop_name
 
 from themis import Experiment, RuntimeConfig, SqliteRunStore
 from themis.core.config import EvaluationConfig, GenerationConfig
@@ -151,6 +152,7 @@ def main() -> None:
                 "status": result.status.value,
                 "concurrency": args.concurrency,
                 "delay_s": args.delay,
+                "server_event_loop": event_loop_name(),
                 "seconds": round(elapsed, 3),
                 "ideal_seconds": round(ideal, 3),
                 "overhead_percent": round((elapsed / ideal - 1) * 100, 1),

@@ -336,8 +336,14 @@ def test_a_failing_store_stops_the_run_and_keeps_what_was_committed(
             return super().append_events(events)
 
     store = DiskFull()
+    # Cases a few at a time on a model that takes a moment, so their events
+    # reach the store in several commits rather than all in one.
+    experiment = make_experiment(
+        generation=GenerationConfig(generator=CountingGenerator(delay=0.005)),
+        datasets=[arithmetic_dataset(count=50)],
+    )
     with pytest.raises(StoreWriteError, match="disk is full"):
-        make_experiment(datasets=[arithmetic_dataset(count=50)]).run(store=store)
+        experiment.run(store=store, runtime=RuntimeConfig(max_concurrent_tasks=4))
     (run,) = store.list_runs()
     kept = list(store.iter_events(run.run_id))
     assert 3 <= len(kept) < 50 * 4
@@ -377,6 +383,63 @@ def test_a_worker_sends_its_next_request_before_scoring_the_last_answer() -> Non
     assert sorted(entry for entry in log if entry.startswith("scored")) == sorted(
         f"scored {case.case_id}" for case in result.cases
     )
+
+
+def test_the_first_requests_leave_while_later_workers_are_still_starting() -> None:
+    """Workers start one loop turn apart: the first worker's request is on its
+    way (its await has returned) before the last worker has begun."""
+    entered: list[int] = []
+    entered_when_first_resumed: list[int] = []
+
+    class Recording(CountingGenerator):
+        async def generate(self, case: Case, ctx: GenerateContext) -> GenerationResult:
+            entered.append(1)
+            await asyncio.sleep(0)  # a request leaving
+            if not entered_when_first_resumed:
+                entered_when_first_resumed.append(len(entered))
+            return await super().generate(case, ctx)
+
+    result = make_experiment(
+        generation=GenerationConfig(generator=Recording(delay=0.01)),
+        datasets=[arithmetic_dataset(count=64)],
+    ).run(runtime=RuntimeConfig(max_concurrent_tasks=32, progress="off"))
+
+    assert result.status is RunStatus.completed
+    assert entered_when_first_resumed[0] < 4  # all 32 at once without the stagger
+
+
+def test_the_store_opens_while_the_components_check_their_backends() -> None:
+    """The preflight waits here until the store has been opened; done one after
+    the other, the check would time out and fail the run."""
+    opened = threading.Event()
+
+    class Opening(InMemoryRunStore):
+        def initialize(self) -> None:
+            opened.set()
+
+    class WaitsForTheStore(CountingGenerator):
+        async def preflight(self) -> None:
+            assert await asyncio.to_thread(opened.wait, 10), "the store was not opened meanwhile"
+
+    store = Opening()
+    result = make_experiment(generation=GenerationConfig(generator=WaitsForTheStore(0))).run(
+        store=store
+    )
+    assert result.status is RunStatus.completed
+    assert [run.run_id for run in store.list_runs()] == [result.run_id]
+
+
+def test_a_store_that_cannot_save_the_snapshot_stops_the_run_with_its_error() -> None:
+    from themis.core.engine.writer import StoreWriteError
+
+    class Full(InMemoryRunStore):
+        def save_snapshot(self, snapshot: Any) -> None:
+            raise OSError("database or disk is full")
+
+    store = Full()
+    with pytest.raises(StoreWriteError, match="disk is full"):
+        make_experiment().run(store=store)
+    assert store.list_runs() == []
 
 
 def test_a_selector_runs_before_the_reducer_which_sees_what_it_kept() -> None:

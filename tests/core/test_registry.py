@@ -71,6 +71,7 @@ def test_a_distribution_installed_while_running_is_discovered(
     site = tmp_path  # a fresh folder on sys.path, as a new install location
     monkeypatch.syspath_prepend(str(site))
     assert "late/metric" not in registry._entry_points("metric")
+    assert registry.installed_version("late-plugin") is None
     info = site / "late_plugin-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: late-plugin\nVersion: 1.0\n")
@@ -80,7 +81,8 @@ def test_a_distribution_installed_while_running_is_discovered(
     found = registry._entry_points("metric")
     assert found["late/metric"].value == "themis.builtins.metrics:ExactMatch"
     assert [
-        c.distribution
+        (c.distribution, c.distribution_version)
         for c in registry.list_components("metric")
         if c.component_id == "late/metric"
-    ] == ["late-plugin"]
+    ] == [("late-plugin", "1.0")]
+    assert registry.installed_version("late-plugin") == "1.0"

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import make_experiment
 from themis import SqliteRunStore
 from themis.core.events import GenerationCompletedEvent, RunCompletedEvent
@@ -99,6 +101,19 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
     store.initialize()
     mode = store._read().execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_a_store_written_by_a_newer_themis_is_refused_before_any_work(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "newer.sqlite"
+    SqliteRunStore(path).initialize()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(RuntimeError, match=r"newer Themis \(store schema 99"):
+        make_experiment().run(store=SqliteRunStore(path))
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
 
 
 def _open_and_append(path: str, start_at: float, index: int) -> str:

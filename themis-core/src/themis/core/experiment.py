@@ -40,12 +40,8 @@ DEFAULT_SEEDS = (0,)
 
 
 def themis_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("themis-core")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
+    # None only when running from a source tree that was never installed.
+    return registry.installed_version("themis-core") or "0+unknown"
 
 
 class _Box:

@@ -117,14 +117,38 @@ def _entry_points(kind: str) -> dict[str, metadata.EntryPoint]:
             name: {ep.name: ep for ep in installed.select(group=name)} for name in GROUPS.values()
         }
         _INDEX = (token, index)
+        _DISTS.clear()
     return dict(_INDEX[1][group])
 
 
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution`` (None if it is not installed),
+    looked up once per installation like the entry points."""
+    token = _installation_token()
+    if _VERSIONS.get(distribution, (None, None))[0] != token:
+        try:
+            found: str | None = metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            found = None
+        _VERSIONS[distribution] = (token, found)
+    return _VERSIONS[distribution][1]
+
+
+_VERSIONS: dict[str, tuple[tuple[tuple[str, int], ...], str | None]] = {}
+
+_DISTS: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+"""Name and version of each entry point's distribution, read once per index."""
+
+
 def _dist_of(ep: metadata.EntryPoint) -> tuple[str | None, str | None]:
-    dist = ep.dist
-    if dist is None:
-        return None, None
-    return dist.metadata["Name"], dist.version
+    key = (ep.group, ep.name)
+    known = _DISTS.get(key)
+    if known is None:
+        dist = ep.dist
+        meta = None if dist is None else dist.metadata  # parsed anew on every access
+        known = (None, None) if meta is None else (meta["Name"], meta["Version"])
+        _DISTS[key] = known
+    return known
 
 
 def list_components(kind: str | None = None) -> list[ComponentInfo]:

@@ -175,12 +175,20 @@ def build_run_result(
     cases: list[CaseResult],
     until_stage: str,
     counts: dict[str, StageCounts],
+    *,
+    status: RunStatus | None = None,
+    completed_through_stage: str | None = None,
 ) -> RunResult:
+    """The run's result; a caller that already knows its status and last
+    completed stage (from ``run_status`` and ``completed_through``) passes them."""
+    if status is None:
+        status = run_status(cases)
+        completed_through_stage = completed_through(cases, until_stage)
     return RunResult(
         run_id=run_id,
-        status=run_status(cases),
+        status=status,
         cases=cases,
         metric_means=metric_means(cases),
-        completed_through_stage=completed_through(cases, until_stage),
+        completed_through_stage=completed_through_stage,
         stage_counts=counts,
     )

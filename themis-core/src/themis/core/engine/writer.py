@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 
 from themis.core.events import RunEvent
+from themis.core.models import RunSnapshot
 from themis.core.stores.base import RunStore
 
 MAX_PENDING = 4096
@@ -37,6 +38,13 @@ class _Flush:
 
     def __init__(self, future: asyncio.Future[None]) -> None:
         self.future = future
+
+
+class _Snapshot:
+    __slots__ = ("snapshot",)
+
+    def __init__(self, snapshot: RunSnapshot) -> None:
+        self.snapshot = snapshot
 
 
 _STOP = object()
@@ -62,6 +70,13 @@ class EventWriter:
 
     def _failure(self) -> StoreWriteError:
         return StoreWriteError(f"the run store stopped accepting events: {self.error!r}")
+
+    def save_snapshot(self, snapshot: RunSnapshot) -> None:
+        """Store the run's snapshot ahead of every event submitted after it
+        (its first commit is off the event loop, like the events')."""
+        if self.error is not None:
+            raise self._failure() from self.error
+        self._queue.put(_Snapshot(snapshot))
 
     def submit(self, event: RunEvent) -> None:
         if self.error is not None:
@@ -127,6 +142,13 @@ class EventWriter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            for item in batch:
+                # Submitted before any event, so saved before any is appended.
+                if isinstance(item, _Snapshot) and self.error is None:
+                    try:
+                        self._store.save_snapshot(item.snapshot)
+                    except BaseException as exc:  # surfaced to the engine by flush/submit
+                        self.error = exc
             events = [item for item in batch if isinstance(item, RunEvent)]
             persisted: list[RunEvent] = []
             if events and self.error is None:

@@ -74,6 +74,18 @@ CREATE TABLE IF NOT EXISTS score_rows (
 ) WITHOUT ROWID;
 """
 
+
+def _schema_version(conn: sqlite3.Connection) -> int | None:
+    """The schema version a store file records, or None before its schema exists."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise
+    return None if row is None else int(row[0])
+
+
 _CHUNK = 500
 CACHE_KIB = 65536
 """Page cache per connection: large runs keep their indexes in memory."""
@@ -150,16 +162,17 @@ class SqliteRunStore:
         (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
         if str(mode).lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
-        conn.executescript(_SCHEMA)
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
+        version = _schema_version(conn)
+        if version is None:
+            # One transaction, so a new file is synced once rather than once per table.
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{_SCHEMA}"
+                "INSERT OR IGNORE INTO meta (key, value) "
+                f"VALUES ('schema_version', '{SCHEMA_VERSION}');\nCOMMIT;"
             )
-        elif int(row[0]) > SCHEMA_VERSION:
+        elif version > SCHEMA_VERSION:
             raise RuntimeError(
-                f"{self.path} was written by a newer Themis (store schema {row[0]}, "
+                f"{self.path} was written by a newer Themis (store schema {version}, "
                 f"this Themis reads {SCHEMA_VERSION}); upgrade themis-core"
             )
 

@@ -1,0 +1,56 @@
+"""The benchmarks under bench/ keep running, at a size that takes a second.
+
+Their numbers are not checked here (they live in docs/performance.md); what
+is checked is that each one completes and reports what it promises.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def run_bench(script: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def test_engine_overhead_bench() -> None:
+    report = run_bench("engine_overhead.py", "--cases", "200")
+    assert report["status"] == "completed" and report["cases"] == 200
+
+
+def test_latency_bound_bench_times_themis_and_a_bare_client() -> None:
+    report = run_bench(
+        "latency_bound.py", "--cases", "64", "--concurrency", "16", "--delay", "0.01"
+    )
+    assert report["status"] == "completed"
+    assert report["generator"] == "themis-adapters-vllm"
+    assert report["server_event_loop"] == "uvloop"
+    # Nobody beats the server's delay: 4 rounds of 16 requests, 10 ms each.
+    assert report["seconds"] >= report["ideal_seconds"] == 0.04
+    assert report["bare_client_seconds"] >= 0.04
+    assert report["startup_ms"] > 0 and report["wind_down_ms"] > 0
+
+
+def test_resume_bench_repeats_no_stored_work() -> None:
+    report = run_bench("resume.py", "--cases", "300")
+    assert report["repeated_calls_of_stored_work"] == 0
+    assert 0 < report["generations_stored_at_kill"] < 300
+
+
+def test_memory_bench() -> None:
+    report = run_bench("memory.py", "--cases", "300")
+    assert report["status"] == "completed"

@@ -88,6 +88,12 @@ def _group(kind: str) -> str:
 _INDEX: tuple[tuple[tuple[str, int], ...], dict[str, dict[str, metadata.EntryPoint]]] | None = None
 
 
+_DISTS: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+"""Name and version of each entry point's distribution, read once per index."""
+_VERSIONS: dict[str, tuple[tuple[tuple[str, int], ...], str | None]] = {}
+"""Installed versions by distribution name, with the installation they were read from."""
+
+
 def _installation_token() -> tuple[tuple[str, int], ...]:
     """Changes whenever a distribution is installed or removed on ``sys.path``
     (installing one adds a ``.dist-info`` folder, which touches its parent)."""
@@ -132,12 +138,6 @@ def installed_version(distribution: str) -> str | None:
             found = None
         _VERSIONS[distribution] = (token, found)
     return _VERSIONS[distribution][1]
-
-
-_VERSIONS: dict[str, tuple[tuple[tuple[str, int], ...], str | None]] = {}
-
-_DISTS: dict[tuple[str, str], tuple[str | None, str | None]] = {}
-"""Name and version of each entry point's distribution, read once per index."""
 
 
 def _dist_of(ep: metadata.EntryPoint) -> tuple[str | None, str | None]:

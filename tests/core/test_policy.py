@@ -1,4 +1,5 @@
-"""Execution policy: retries, Retry-After, circuit breaking, timeouts, per-component limits."""
+"""Execution policy: retries, Retry-After, circuit breaking, timeouts, per-component
+and per-provider limits."""
 
 from __future__ import annotations
 
@@ -168,6 +169,100 @@ def test_per_component_concurrency_limit() -> None:
         count=12,
     )
     assert Peak.peak == 3
+
+
+def test_a_provider_limit_is_shared_by_its_components() -> None:
+    """A generator and a judge on one account share its rate limit: calls to
+    every component of a provider count against one limit."""
+    in_flight: dict[str, int] = {"now": 0, "peak": 0}
+
+    async def slow_call() -> None:
+        in_flight["now"] += 1
+        in_flight["peak"] = max(in_flight["peak"], in_flight["now"])
+        await asyncio.sleep(0.01)
+        in_flight["now"] -= 1
+
+    async def main() -> None:
+        policy = CallPolicy(
+            RuntimeConfig(max_concurrent_tasks=16, provider_concurrency={"acme": 3}),
+            providers={"house/judge": "acme"},  # a component whose provider is not its namespace
+        )
+        calls = [
+            policy.call(component_id, slow_call)
+            for component_id in ["acme/generator", "acme/judge", "house/judge"] * 4
+        ]
+        await asyncio.gather(*calls)
+
+    asyncio.run(main())
+    assert in_flight["peak"] == 3
+
+
+def test_a_provider_attribute_names_the_provider_in_a_run() -> None:
+    class Hosted(Scripted):
+        provider = "acme"
+        in_flight = 0
+        peak = 0
+
+        async def generate(self, case: Case, ctx: Any) -> GenerationResult:
+            Hosted.in_flight += 1
+            Hosted.peak = max(Hosted.peak, Hosted.in_flight)
+            await asyncio.sleep(0.01)
+            Hosted.in_flight -= 1
+            return GenerationResult(candidate_id=case.case_id, final_output={"answer": "0"})
+
+    result = run_with(
+        Hosted([]),
+        RuntimeConfig(max_concurrent_tasks=16, provider_concurrency={"acme": 2}),
+        count=8,
+    )
+    assert result.status is RunStatus.completed
+    assert Hosted.peak == 2
+
+
+def test_a_call_waiting_for_its_component_holds_no_overall_slot() -> None:
+    """With 4 slots overall and a slow component limited to 1, the calls queued
+    for it must not take the slots another component's calls could use."""
+    started: list[str] = []
+
+    async def main() -> None:
+        policy = CallPolicy(
+            RuntimeConfig(max_concurrent_tasks=4, component_concurrency={"slow/judge": 1})
+        )
+        release = asyncio.Event()
+
+        async def slow() -> None:
+            started.append("slow")
+            await release.wait()
+
+        async def fast() -> None:
+            started.append("fast")
+
+        waiting = [asyncio.create_task(policy.call("slow/judge", slow)) for _ in range(4)]
+        await asyncio.sleep(0.01)
+        await asyncio.wait_for(
+            asyncio.gather(*(policy.call("fast/generator", fast) for _ in range(3))), 1
+        )
+        release.set()
+        await asyncio.gather(*waiting)
+
+    asyncio.run(main())
+    assert started.count("fast") == 3 and started.count("slow") == 4
+
+
+def test_concurrency_limits_must_be_positive() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"provider_concurrency\.openai"):
+        RuntimeConfig(provider_concurrency={"openai": 0})
+    with pytest.raises(ValidationError, match=r"component_concurrency\.test/scripted"):
+        RuntimeConfig(component_concurrency={"test/scripted": -1})
+
+
+def test_a_limit_naming_nothing_in_the_run_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING")
+    run_with(Scripted([]), RuntimeConfig(provider_concurrency={"opnai": 2}))
+    assert "runtime provider_concurrency names 'opnai', which is not in this run" in caplog.text
+    assert "test" in caplog.text.split("it has: ")[1]
 
 
 def test_classification_and_retry_after_parsing() -> None:

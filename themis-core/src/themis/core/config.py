@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PositiveInt, field_validator
 
 from themis.core.models import FrozenModel, JSONValue
 from themis.core.prompts import PromptSpec
@@ -92,7 +92,8 @@ class RuntimeConfig(FrozenModel):
     """How a run executes. Runtime-only: never part of the run id."""
 
     max_concurrent_tasks: int = Field(default=32, ge=1)
-    component_concurrency: dict[str, int] = Field(default_factory=dict)
+    component_concurrency: dict[str, PositiveInt] = Field(default_factory=dict)
+    provider_concurrency: dict[str, PositiveInt] = Field(default_factory=dict)
     max_retries: int = Field(default=3, ge=0)
     retry_initial_delay_s: float = Field(default=0.5, ge=0)
     retry_max_delay_s: float = Field(default=30.0, ge=0)

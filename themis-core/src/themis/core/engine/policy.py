@@ -10,7 +10,7 @@ import asyncio
 import inspect
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from themis.core.config import RuntimeConfig
@@ -83,18 +83,54 @@ class Invoker:
         return result
 
 
+def provider_of(component: Any) -> str:
+    """Whose service a component calls, for ``provider_concurrency``: its
+    ``provider`` attribute if it names one, else the namespace of its id
+    (``openai/generator`` and ``openai/judge`` share the provider ``openai``)."""
+    provider = getattr(component, "provider", None)
+    if isinstance(provider, str) and provider:
+        return provider
+    return namespace_of(str(getattr(component, "component_id", "")))
+
+
+def namespace_of(component_id: str) -> str:
+    return component_id.split("/", 1)[0]
+
+
 class CallPolicy:
     """Bounded, retried, circuit-broken calls to components."""
 
-    def __init__(self, runtime: RuntimeConfig) -> None:
+    def __init__(self, runtime: RuntimeConfig, providers: Mapping[str, str] | None = None) -> None:
+        """``providers`` maps component ids to their provider where it is not
+        the id's namespace (see ``provider_of``)."""
         self.runtime = runtime
+        self._providers = dict(providers or {})
         self._global = asyncio.Semaphore(runtime.max_concurrent_tasks)
         self._per_component = {
             component_id: asyncio.Semaphore(limit)
             for component_id, limit in runtime.component_concurrency.items()
         }
+        self._per_provider = {
+            provider: asyncio.Semaphore(limit)
+            for provider, limit in runtime.provider_concurrency.items()
+        }
+        self._limits: dict[str, tuple[asyncio.Semaphore, ...]] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
         self.retries = 0
+
+    def _limits_for(self, component_id: str) -> tuple[asyncio.Semaphore, ...]:
+        """The limits a call takes, narrowest first: a call waiting for its
+        component or provider holds no slot of the overall limit meanwhile."""
+        limits = self._limits.get(component_id)
+        if limits is None:
+            provider = self._providers.get(component_id) or namespace_of(component_id)
+            found = (
+                self._per_component.get(component_id),
+                self._per_provider.get(provider),
+                self._global,
+            )
+            limits = self._limits[component_id] = tuple(x for x in found if x is not None)
+        return limits
 
     def _breaker(self, component_id: str) -> CircuitBreaker:
         breaker = self._breakers.get(component_id)
@@ -119,17 +155,12 @@ class CallPolicy:
         self, component_id: str, make_call: Callable[[], Awaitable[T]], *, retry: bool = True
     ) -> T:
         breaker = self._breaker(component_id)
-        limit = self._per_component.get(component_id)
+        limits = self._limits_for(component_id)
         attempts = self.runtime.max_retries + 1 if retry else 1
         for attempt in range(attempts):
             try:
                 breaker.check(component_id)
-                async with self._global:
-                    if limit is not None:
-                        async with limit:
-                            result = await self._timed(make_call)
-                    else:
-                        result = await self._timed(make_call)
+                result = await self._within(limits, make_call)
                 breaker.record_success()
                 return result
             except Exception as exc:
@@ -141,6 +172,14 @@ class CallPolicy:
                 self.retries += 1
                 await asyncio.sleep(self.backoff_s(attempt, verdict.retry_after_s))
         raise AssertionError("unreachable")
+
+    async def _within(
+        self, limits: tuple[asyncio.Semaphore, ...], make_call: Callable[[], Awaitable[T]]
+    ) -> T:
+        if not limits:
+            return await self._timed(make_call)
+        async with limits[0]:
+            return await self._within(limits[1:], make_call)
 
     async def _timed(self, make_call: Callable[[], Awaitable[T]]) -> T:
         timeout = self.runtime.task_timeout_s

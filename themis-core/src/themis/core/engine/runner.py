@@ -40,7 +40,7 @@ from themis.core.engine.plan import (
     case_count,
     iter_plans,
 )
-from themis.core.engine.policy import CallPolicy, Invoker
+from themis.core.engine.policy import CallPolicy, Invoker, provider_of
 from themis.core.engine.results import (
     build_run_result,
     completed_through,
@@ -292,7 +292,7 @@ class RunEngine:
     async def _execute(self) -> RunResult:
         loop = asyncio.get_running_loop()
         await self._open_store_and_preflight()
-        self._policy = CallPolicy(self.runtime)
+        self._policy = CallPolicy(self.runtime, self._providers())
         self._writer = EventWriter(self.store, loop, self._on_persisted)
         self._writer.save_snapshot(self.snapshot)
         total = case_count(self.snapshot)
@@ -474,6 +474,29 @@ class RunEngine:
                 seen.add(id(component))
                 distinct.append(component)
         return distinct
+
+    def _providers(self) -> dict[str, str]:
+        """Each component's provider, by component id. A concurrency limit that
+        names no component or provider of this run limits nothing: most likely
+        a typo, so it is reported."""
+        providers = {
+            str(component.component_id): provider_of(component)
+            for component in self._lifecycle_components()
+            if hasattr(component, "component_id")
+        }
+        for setting, known in (
+            ("component_concurrency", set(providers)),
+            ("provider_concurrency", set(providers.values())),
+        ):
+            for key in getattr(self.runtime, setting):
+                if key not in known:
+                    log.warning(
+                        "runtime %s names %r, which is not in this run (it has: %s)",
+                        setting,
+                        key,
+                        ", ".join(sorted(known)),
+                    )
+        return providers
 
     async def _open_store_and_preflight(self) -> None:
         """Open the store (off the event loop) while the components check their

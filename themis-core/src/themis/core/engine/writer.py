@@ -5,7 +5,9 @@ writer, which wakes, takes everything queued, and appends it in one store
 transaction. Under load that is many events per commit; when the model is
 slow it is one at a time. Events leave in the order they were submitted, so
 a downstream result is never durable before the upstream result it was
-computed from. A kill loses at most the batches not yet committed.
+computed from. The run's snapshot goes the same way, ahead of the first
+event, so storing it does not hold up the first requests either. A kill
+loses at most the batches not yet committed.
 
 Backpressure: when more than ``MAX_PENDING`` events wait for a commit,
 producers pause (``wait_for_room``) until the writer catches up, so memory

@@ -151,24 +151,30 @@ def test_open_circuit_stops_sending_to_the_component() -> None:
     assert "circuit_open" in categories
 
 
+class Peak(Scripted):
+    """Answers after 10 ms, counting how many calls were in flight at most."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.in_flight = 0
+        self.peak = 0
+
+    async def generate(self, case: Case, ctx: Any) -> GenerationResult:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        return GenerationResult(candidate_id=case.case_id, final_output={"answer": "0"})
+
+
 def test_per_component_concurrency_limit() -> None:
-    class Peak(Scripted):
-        in_flight = 0
-        peak = 0
-
-        async def generate(self, case: Case, ctx: Any) -> GenerationResult:
-            Peak.in_flight += 1
-            Peak.peak = max(Peak.peak, Peak.in_flight)
-            await asyncio.sleep(0.01)
-            Peak.in_flight -= 1
-            return GenerationResult(candidate_id=case.case_id, final_output={"answer": "0"})
-
+    generator = Peak()
     run_with(
-        Peak([]),
+        generator,
         RuntimeConfig(max_concurrent_tasks=16, component_concurrency={"test/scripted": 3}),
         count=12,
     )
-    assert Peak.peak == 3
+    assert generator.peak == 3
 
 
 def test_a_provider_limit_is_shared_by_its_components() -> None:
@@ -198,25 +204,17 @@ def test_a_provider_limit_is_shared_by_its_components() -> None:
 
 
 def test_a_provider_attribute_names_the_provider_in_a_run() -> None:
-    class Hosted(Scripted):
+    class Hosted(Peak):
         provider = "acme"
-        in_flight = 0
-        peak = 0
 
-        async def generate(self, case: Case, ctx: Any) -> GenerationResult:
-            Hosted.in_flight += 1
-            Hosted.peak = max(Hosted.peak, Hosted.in_flight)
-            await asyncio.sleep(0.01)
-            Hosted.in_flight -= 1
-            return GenerationResult(candidate_id=case.case_id, final_output={"answer": "0"})
-
+    generator = Hosted()
     result = run_with(
-        Hosted([]),
+        generator,
         RuntimeConfig(max_concurrent_tasks=16, provider_concurrency={"acme": 2}),
         count=8,
     )
     assert result.status is RunStatus.completed
-    assert Hosted.peak == 2
+    assert generator.peak == 2
 
 
 def test_a_call_waiting_for_its_component_holds_no_overall_slot() -> None:

@@ -512,20 +512,24 @@ class RunEngine:
             raise
         await opening
 
+    def _lifecycle_methods(self, name: str) -> Iterator[tuple[str, Callable[..., Any]]]:
+        """Each component's optional ``name`` method, with the component's id
+        for messages, in pipeline order."""
+        for component in self._lifecycle_components():
+            method = getattr(component, name, None)
+            if callable(method):
+                yield getattr(component, "component_id", type(component).__name__), method
+
     async def _preflight(self) -> None:
         """Let components check their backends (a server's health, a served
         model) before any work starts: a component may define ``preflight()``,
         sync or async; if it raises, the run stops here with that error."""
-        for component in self._lifecycle_components():
-            check = getattr(component, "preflight", None)
-            if not callable(check):
-                continue
+        for component_id, check in self._lifecycle_methods("preflight"):
             try:
                 await self.invoker.call(check, blocking=True)
             except Exception as exc:
                 raise PreflightError(
-                    f"{getattr(component, 'component_id', type(component).__name__)} is not "
-                    f"ready: {type(exc).__name__}: {exc}"
+                    f"{component_id} is not ready: {type(exc).__name__}: {exc}"
                 ) from exc
 
     async def _release(self) -> None:
@@ -534,18 +538,12 @@ class RunEngine:
         async. The run's work is done, so a failure to close is logged, never
         raised."""
         self._released = True
-        for component in self._lifecycle_components():
-            close = getattr(component, "aclose", None)
-            if not callable(close):
-                continue
+        for component_id, close in self._lifecycle_methods("aclose"):
             try:
                 await self.invoker.call(close, blocking=True)
             except Exception as exc:
                 log.warning(
-                    "%s did not close cleanly: %s: %s",
-                    getattr(component, "component_id", type(component).__name__),
-                    type(exc).__name__,
-                    exc,
+                    "%s did not close cleanly: %s: %s", component_id, type(exc).__name__, exc
                 )
 
     def _span(

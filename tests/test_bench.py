@@ -54,3 +54,9 @@ def test_resume_bench_repeats_no_stored_work() -> None:
 def test_memory_bench() -> None:
     report = run_bench("memory.py", "--cases", "300")
     assert report["status"] == "completed"
+
+
+def test_startup_bench_times_import_and_help_without_numpy() -> None:
+    report = run_bench("startup.py", "--runs", "1")
+    assert report["import themis"]["median_s"] > 0 and report["themis --help"]["median_s"] > 0
+    assert report["numpy imported by import themis"] is False

@@ -11,6 +11,7 @@ from __future__ import annotations
 from themis.core.config_files import ConfigError
 from themis.core.engine.runner import PreflightError
 from themis.core.registry import ComponentLoadError, InvalidComponentError, UnknownComponentError
+from themis.core.stats.extra import StatsUnavailableError
 from themis.core.stores.base import UnknownRunError
 
 EXIT_OK = 0
@@ -32,13 +33,15 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     InvalidComponentError,
     UnknownRunError,
     PreflightError,
+    StatsUnavailableError,
     ValueError,
     OSError,
 )
 """Exceptions that mean "the input is wrong", not "Themis is broken".
 
 pydantic's ValidationError is a ValueError, so a bad bundle or model field
-lands here too; OSError covers files that cannot be read or written.
+lands here too; OSError covers files that cannot be read or written;
+StatsUnavailableError names the extra to install.
 """
 
 

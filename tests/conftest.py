@@ -59,3 +59,16 @@ def make_experiment(**changes: object) -> Experiment:
     }
     fields.update(changes)
     return Experiment(**fields)  # type: ignore[arg-type]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say in the log whether the real-model tests ran: CI runs them wherever the
+    prebuilt llama-cpp-python wheel is present, and a skip there must show."""
+    outcomes: dict[str, int] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if "realmodel" in getattr(report, "keywords", {}):
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    if outcomes:
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in outcomes.items())
+        terminalreporter.write_line(f"real-model tests (llama.cpp, Gemma 3 270M): {counts}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit, urlunsplit
 
 from themis.core.errors import ErrorCategory, ProviderError, parse_retry_after
 from themis.core.models import JSONValue, Message
@@ -226,6 +227,16 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
         if seconds is not None:
             return seconds / 1000
     return parse_retry_after(headers.get("retry-after"))
+
+
+def public_url(url: str) -> str:
+    """``url`` without user, password, query or fragment: safe to record."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def as_json(payload: Any) -> JSONValue:

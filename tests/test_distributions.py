@@ -194,3 +194,43 @@ def test_the_catalog_pulls_statistics_and_the_adapters_do_not(wheels: dict[str, 
         assert core and not any("[" in r for r in core), core
     core_alone = [r for r in _requires(wheels["themis-eval-core"]) if "extra ==" not in r]
     assert not [r for r in core_alone if r.startswith(("numpy", "scipy"))], core_alone
+
+
+IMPORT_PACKAGES = {
+    "themis-eval-core": "themis",
+    "themis-adapters-openai": "themis_adapters_openai",
+    "themis-adapters-vllm": "themis_adapters_vllm",
+    "themis-adapters-langgraph": "themis_adapters_langgraph",
+    "themis-catalog": "themis_catalog",
+}
+
+
+def _metadata(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        return archive.read(name).decode()
+
+
+def test_every_wheel_is_fit_to_publish(wheels: dict[str, Path]) -> None:
+    """py.typed, the license text, classifiers and a README that is its index page."""
+    license_text = (ROOT / "LICENSE").read_bytes()
+    for name, wheel in wheels.items():
+        with zipfile.ZipFile(wheel) as archive:
+            names = archive.namelist()
+            licenses = [n for n in names if ".dist-info/licenses/" in n]
+            assert [n.rsplit("/", 1)[1] for n in licenses] == ["LICENSE"], (name, licenses)
+            assert archive.read(licenses[0]) == license_text, name
+        assert f"{IMPORT_PACKAGES[name]}/py.typed" in names, name
+        metadata = _metadata(wheel)
+        headers, _, description = metadata.partition("\n\n")
+        assert "License-Expression: Apache-2.0" in headers, name
+        assert "Classifier: Typing :: Typed" in headers, name
+        assert "Classifier: Programming Language :: Python :: 3.11" in headers, name
+        assert "Description-Content-Type: text/markdown" in headers, name
+        assert description.startswith(f"# {name}\n") and f"pip install {name}" in description
+
+
+def test_each_distribution_folder_carries_the_repository_license() -> None:
+    # hatchling packs a distribution's own LICENSE; all of them are the root one.
+    for folder in ("themis-core", *[n for n in IMPORT_PACKAGES if n != "themis-eval-core"]):
+        assert (ROOT / folder / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,38 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     namespace: dict[str, object] = {"__name__": "readme"}
     for block in blocks:
         exec(compile(block, "README.md", "exec", dont_inherit=True), namespace)
+
+
+DISTRIBUTION_FOLDERS = [
+    "themis-core",
+    "themis-adapters-openai",
+    "themis-adapters-vllm",
+    "themis-adapters-langgraph",
+    "themis-catalog",
+]
+
+
+@pytest.mark.parametrize("folder", DISTRIBUTION_FOLDERS)
+def test_distribution_readme_stands_alone_and_its_example_runs(
+    folder: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each README is the distribution's page on the package index: it says what
+    the package is and how to install it, links nowhere inside this repository,
+    and its example runs."""
+    root = DOCS.parent / folder
+    name = tomllib.loads((root / "pyproject.toml").read_text())["project"]["name"]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith(f"# {name}\n"), readme[:80]
+    assert f"pip install {name}" in readme
+    relative = re.findall(r"\]\((?!https?://)([^)]*)\)", readme)
+    assert not relative, f"{folder}/README.md links into the repository: {relative}"
+    blocks = BLOCK.findall(readme)
+    assert blocks, f"{folder}/README.md has no python example"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # the examples need no key
+    namespace: dict[str, object] = {"__name__": f"readme_{folder}"}
+    for number, block in enumerate(blocks, start=1):
+        exec(
+            compile(block, f"{folder}/README.md[block {number}]", "exec", dont_inherit=True),
+            namespace,
+        )

@@ -36,6 +36,7 @@ MAY_NAME_THE_OLD_NAME = {
     "themis-core/src/themis/core/distributions.py",
     "docs/getting-started.md",
     "README.md",
+    "themis-core/README.md",
 }
 
 

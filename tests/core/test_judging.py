@@ -335,7 +335,7 @@ def test_pairwise_preference_scores_the_selected_candidate() -> None:
             judge_models=[COMPARE],
         ),
         datasets=[dataset],
-        seeds=[1, 2, 3],
+        seeds=[1, 2, 3, 4],
     )
     result = experiment.run(runtime=RuntimeConfig(max_concurrent_tasks=4))
     scores = {s.metric_id: s for s in result.cases[0].scores}

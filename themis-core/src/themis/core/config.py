@@ -45,9 +45,16 @@ def _check_component_spec(value: Any, where: str) -> Any:
 
 
 class CandidatePolicy(FrozenModel):
-    """How many candidates to generate for each case and seed."""
+    """How many candidates to generate for each case.
 
-    num_samples: int = Field(default=1, ge=1)
+    ``num_samples`` is the number of candidates per case. The experiment's
+    seeds are laid over them: as many seeds as candidates give candidate ``i``
+    the seed ``seeds[i]``; a single seed is spread over all candidates (the
+    first sees it, the others a stable derivation of it); any other count is
+    a compile error. Left unset, it is one candidate per seed.
+    """
+
+    num_samples: int | None = Field(default=None, ge=1)
 
 
 class GenerationConfig(FrozenModel):

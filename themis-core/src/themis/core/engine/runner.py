@@ -193,6 +193,9 @@ class RunEngine:
         self._released = False
         spec = snapshot.identity.prompt_spec
         self.prompt_spec = None if spec is None else PromptSpec.model_validate(spec)
+        # The seed of the case-level stages (select to judge): the experiment's
+        # first; each candidate's own seed is on its GenerateContext.
+        self.case_seed: int | None = snapshot.identity.seeds[0] if snapshot.identity.seeds else None
 
     # -- events ------------------------------------------------------------
 
@@ -658,6 +661,18 @@ class RunEngine:
                 ]
             )
 
+    def _case_fields(self, plan: CasePlan) -> dict[str, Any]:
+        """What every case-level stage context says about its case."""
+        return {
+            "run_id": self.run_id,
+            "case": plan.case,
+            "case_key": plan.case_key,
+            "dataset_id": plan.dataset_id,
+            "case_id": plan.case.case_id,
+            "seed": self.case_seed,
+            "metadata": plan.case.metadata,
+        }
+
     def _missing_upstream(self, stage: str) -> MissingUpstreamError:
         return MissingUpstreamError(
             f"no stored {stage} result for this work item; replay never recomputes "
@@ -693,6 +708,7 @@ class RunEngine:
                 base_seed=item.base_seed,
                 sample_index=item.sample_index,
                 prompt_spec=self.prompt_spec,
+                metadata=plan.case.metadata,
             )
             self.hooks.call("before_generate", case=plan.case, ctx=ctx)
             assert self._policy is not None
@@ -741,13 +757,16 @@ class RunEngine:
             if self.components.selector is not None:
                 component_id = refs.selector.component_id if refs.selector else component_id
                 select_ctx = SelectContext(
-                    run_id=self.run_id, case=plan.case, case_key=plan.case_key
+                    **self._case_fields(plan),
+                    candidate_ids=tuple(c.candidate_id for c in candidates),
                 )
                 selected = list(
                     await self.invoker.call(self.components.selector.select, candidates, select_ctx)
                 )
                 component_id = refs.reducer.component_id
-            ctx = ReduceContext(run_id=self.run_id, case=plan.case, case_key=plan.case_key)
+            ctx = ReduceContext(
+                **self._case_fields(plan), candidate_ids=tuple(c.candidate_id for c in selected)
+            )
             self.hooks.call("before_reduce", candidates=selected, ctx=ctx)
             raw = await self.invoker.call(self.components.reducer.reduce, selected, ctx)
             reduced: ReducedCandidate = as_model(ReducedCandidate, raw, "reducer", component_id)
@@ -780,7 +799,7 @@ class RunEngine:
         try:
             if self.replay is not None and self.replay.requires_stored("parse"):
                 raise self._missing_upstream("parse")
-            ctx = ParseContext(run_id=self.run_id, case=plan.case, case_key=plan.case_key)
+            ctx = ParseContext(**self._case_fields(plan))
             self.hooks.call("before_parse", candidate=reduced, ctx=ctx)
             outputs: list[ParsedOutput] = []
             current = reduced
@@ -812,9 +831,7 @@ class RunEngine:
             latest[item.work_key] = reused
             return
         ref, metric = self.components.metrics[item.metric_id]
-        ctx = ScoreContext(
-            run_id=self.run_id, case=plan.case, case_key=plan.case_key, dataset_id=plan.dataset_id
-        )
+        ctx = ScoreContext(**self._case_fields(plan), parsed_output=parsed)
         try:
             self.hooks.call("before_score", metric_id=item.metric_id, parsed=parsed, ctx=ctx)
             raw = await self.invoker.call(metric.score, parsed, plan.case, ctx)
@@ -872,7 +889,9 @@ class RunEngine:
             judge_models=tuple(model for _, model in judges),
             workflow_overrides=dict(identity.workflow_overrides),
             judge_config=judge_config,
-            seed=identity.seeds[0] if identity.seeds else None,
+            seed=self.case_seed,
+            case_id=plan.case.case_id,
+            metadata=plan.case.metadata,
         )
         assert self._policy is not None
         self.hooks.call("before_judge", metric_id=item.metric_id, ctx=ctx)

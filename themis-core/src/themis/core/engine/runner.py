@@ -78,6 +78,7 @@ from themis.core.models import (
     ReducedCandidate,
     RunResult,
     RunSnapshot,
+    RunStatus,
     Score,
     ScoreError,
     StageCounts,
@@ -86,7 +87,7 @@ from themis.core.models import (
 from themis.core.progress import snapshot_of
 from themis.core.prompts import PromptSpec
 from themis.core.stores.base import RunStore
-from themis.core.tracing import NullTracer, TracingProvider
+from themis.core.tracing import NullTracer, SpanStatus, TracingProvider
 from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject
 
 log = logging.getLogger(__name__)
@@ -300,7 +301,7 @@ class RunEngine:
         self._writer.save_snapshot(self.snapshot)
         total = case_count(self.snapshot)
         progress = ProgressCounter(total_cases=total)
-        run_span = self.tracing.start_span("themis.run", {"themis.run_id": self.run_id})
+        run_span = self._start_span("run", {"themis.run_id": self.run_id})
         try:
             self._emit(
                 RunStartedEvent(
@@ -328,16 +329,10 @@ class RunEngine:
                 stored: dict[str, RunEvent],
                 latest: dict[str, RunEvent],
                 candidates: list[GenerationResult] | None,
-                case_span: Any,
             ) -> None:
                 try:
-                    try:
-                        if candidates is not None:
-                            await self._later_stages(plan, candidates, stored, latest, case_span)
-                    except BaseException as exc:
-                        self.tracing.end_span(case_span, error=exc)
-                        raise
-                    self.tracing.end_span(case_span)
+                    if candidates is not None:
+                        await self._later_stages(plan, candidates, stored, latest)
                     case_result = fold_case(plan, latest, self.until_stage)
                     results[index] = case_result
                     count_states(counts, plan, latest)
@@ -365,26 +360,18 @@ class RunEngine:
                         open_cases.release()
                         return
                     latest: dict[str, RunEvent] = {}
-                    case_span = self.tracing.start_span(
-                        "themis.case",
-                        {"themis.run_id": self.run_id, "themis.case_key": plan.case_key},
-                        parent=run_span,
-                    )
                     started = time.perf_counter()
                     try:
-                        candidates = await self._generate_stage(plan, stored, latest, case_span)
-                    except BaseException as exc:
-                        self.tracing.end_span(case_span, error=exc)
+                        candidates = await self._generate_stage(plan, stored, latest)
+                    except BaseException:
                         open_cases.release()
                         raise
                     if time.perf_counter() - started < HANDOFF_AFTER_S:
                         # Nothing was waited for (a cache hit, an instant model):
                         # a task would cost more than finishing right here.
-                        await finish(index, plan, stored, latest, candidates, case_span)
+                        await finish(index, plan, stored, latest, candidates)
                         continue
-                    task = loop.create_task(
-                        finish(index, plan, stored, latest, candidates, case_span)
-                    )
+                    task = loop.create_task(finish(index, plan, stored, latest, candidates))
                     finishing.add(task)
                     task.add_done_callback(finished)
 
@@ -421,10 +408,10 @@ class RunEngine:
                 await self._writer.close()
             finally:
                 await releasing
-            self.tracing.end_span(run_span)
+            self._end_span(run_span, "error" if status is RunStatus.failed else "ok")
             return result
         except BaseException as exc:
-            self.tracing.end_span(run_span, error=exc)
+            self._end_span(run_span, "error")
             if self._writer is not None and self._writer.error is None:
                 # Keep what finished: record why the run stopped, and wait for
                 # queued events to commit before the error propagates.
@@ -550,23 +537,53 @@ class RunEngine:
                 )
 
     def _span(
-        self, name: str, attributes: dict[str, Any], parent: Any = None
+        self, name: str, plan: CasePlan, latest: dict[str, RunEvent]
     ) -> AbstractContextManager[Any]:
-        """A span around a block; nothing at all when tracing is off (the common case,
-        entered five times per case)."""
+        """A stage's span around a block; nothing at all when tracing is off (the
+        common case, entered five times per case)."""
         if isinstance(self.tracing, NullTracer):
             return _NO_SPAN
-        return self._traced(name, attributes, parent)
+        return self._traced(name, plan, latest)
 
     @contextmanager
-    def _traced(self, name: str, attributes: dict[str, Any], parent: Any) -> Iterator[Any]:
-        span = self.tracing.start_span(name, attributes, parent=parent)
+    def _traced(self, name: str, plan: CasePlan, latest: dict[str, RunEvent]) -> Iterator[Any]:
+        """The span ends ``"error"`` when the block raised or recorded a failure
+        of its stage for the case (a component's error), else ``"ok"``."""
+        attributes = {
+            "themis.run_id": self.run_id,
+            "themis.stage": name,
+            "themis.case_key": plan.case_key,
+            "themis.case_id": plan.case.case_id,
+            "themis.dataset_id": plan.dataset_id,
+        }
+        span = self._start_span(name, attributes)
         try:
             yield span
-        except BaseException as exc:
-            self.tracing.end_span(span, error=exc)
+        except BaseException:
+            self._end_span(span, "error")
             raise
-        self.tracing.end_span(span)
+        failed = any(
+            getattr(event, "error", None) is not None and getattr(event, "stage", None) == name
+            for event in latest.values()
+        )
+        self._end_span(span, "error" if failed else "ok")
+
+    def _start_span(self, name: str, attributes: dict[str, Any]) -> Any:
+        """``start_span(name, attributes)``, the reference's protocol; the provider
+        parents spans itself (OpenTelemetry's current context does). A tracer
+        that fails is logged and the run goes on, as a failing subscriber is."""
+        try:
+            return self.tracing.start_span(name, attributes)
+        except Exception as exc:
+            log.warning("tracing provider failed to start span %r: %s: %s", name, type(exc).__name__, exc)
+            return None
+
+    def _end_span(self, span: Any, status: SpanStatus) -> None:
+        """``end_span(span, status)`` with status ``"ok"`` or ``"error"``."""
+        try:
+            self.tracing.end_span(span, status)
+        except Exception as exc:
+            log.warning("tracing provider failed to end a span: %s: %s", type(exc).__name__, exc)
 
     def _with_stored_results(
         self, plans: Iterator[CasePlan]
@@ -609,11 +626,9 @@ class RunEngine:
         plan: CasePlan,
         stored: dict[str, RunEvent],
         latest: dict[str, RunEvent],
-        case_span: Any,
     ) -> list[GenerationResult] | None:
         """The case's candidates; None when one failed or the run stops at generation."""
-        attributes = {"themis.case_key": plan.case_key}
-        with self._span("themis.stage.generate", attributes, case_span):
+        with self._span("generate", plan, latest):
             outcomes = await gather_all(
                 [self._generate(plan, item, stored, latest) for item in plan.generations]
             )
@@ -627,19 +642,17 @@ class RunEngine:
         candidates: list[GenerationResult],
         stored: dict[str, RunEvent],
         latest: dict[str, RunEvent],
-        case_span: Any,
     ) -> None:
         """Reduce, parse, score and judge, each only when the one before succeeded."""
-        attributes = {"themis.case_key": plan.case_key}
-        with self._span("themis.stage.reduce", attributes, case_span):
+        with self._span("reduce", plan, latest):
             reduced = await self._reduce(plan, candidates, stored, latest)
         if reduced is None or self.until_index < 2:
             return
-        with self._span("themis.stage.parse", attributes, case_span):
+        with self._span("parse", plan, latest):
             parsed = await self._parse(plan, reduced, stored, latest)
         if parsed is None or self.until_index < 3:
             return
-        with self._span("themis.stage.score", attributes, case_span):
+        with self._span("score", plan, latest):
             await gather_all(
                 [
                     self._score(plan, item, parsed, stored, latest)
@@ -652,7 +665,7 @@ class RunEngine:
         subject = EvaluationSubject(
             case=plan.case, candidates=candidates, reduced=reduced, parsed=parsed
         )
-        with self._span("themis.stage.judge", attributes, case_span):
+        with self._span("judge", plan, latest):
             await gather_all(
                 [
                     self._judge(plan, item, subject, stored, latest)

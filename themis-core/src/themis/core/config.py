@@ -108,3 +108,9 @@ class RuntimeConfig(FrozenModel):
     circuit_breaker_cooldown_s: float = Field(default=30.0, ge=0)
     task_timeout_s: float | None = Field(default=None, gt=0)
     progress: Literal["auto", "on", "off"] = "auto"
+    existing_run_policy: Literal["auto", "error", "rerun"] = "auto"
+    """What ``run()`` does when the store already holds this run id: ``auto``
+    reuses what is stored (a resume, or cache hits); ``error`` refuses before
+    any work starts; ``rerun`` recomputes every stage for this run id, its new
+    events recorded beside the old ones, which stay readable. Replay and
+    rejudge ignore it."""

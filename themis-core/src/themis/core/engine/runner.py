@@ -145,6 +145,10 @@ class MissingUpstreamError(LookupError):
     """Replay needs a stored upstream result that the store does not hold."""
 
 
+class ExistingRunError(RuntimeError):
+    """The store already holds this run and the policy says not to run over it."""
+
+
 class PreflightError(RuntimeError):
     """A component's ``preflight()`` check failed; no work was started."""
 
@@ -296,6 +300,7 @@ class RunEngine:
     async def _execute(self) -> RunResult:
         loop = asyncio.get_running_loop()
         await self._open_store_and_preflight()
+        mode = await self._apply_existing_run_policy()
         self._policy = CallPolicy(self.runtime, self._providers())
         self._writer = EventWriter(self.store, loop, self._on_persisted)
         self._writer.save_snapshot(self.snapshot)
@@ -308,7 +313,7 @@ class RunEngine:
                     event_id=self._event_id("run_started", "", fresh=True),
                     run_id=self.run_id,
                     until_stage=self.until_stage,
-                    mode="replay" if self.replay else "run",
+                    mode=mode,
                 )
             )
             results: list[CaseResult | None] = [None] * total
@@ -428,6 +433,27 @@ class RunEngine:
                 )
                 await asyncio.shield(self._writer.close())
             raise
+
+    async def _apply_existing_run_policy(self) -> str:
+        """``RuntimeConfig.existing_run_policy`` for a run the store already holds:
+        ``auto`` reuses what is stored, ``error`` refuses before any work,
+        ``rerun`` recomputes every stage, its new events beside the old ones.
+        Replays are reruns by definition and ignore it. Returns the run's mode."""
+        if self.replay is not None:
+            return "replay"
+        policy = self.runtime.existing_run_policy
+        if policy == "auto":
+            return "run"
+        stored = await asyncio.to_thread(self.store.get_snapshot, self.run_id)
+        if stored is None:
+            return "run"
+        if policy == "error":
+            raise ExistingRunError(
+                f"run {self.run_id} is already in the store and runtime.existing_run_policy is "
+                "'error'; use 'auto' to reuse what it stored (resume) or 'rerun' to recompute it"
+            )
+        self.replay = ReplayScope(from_stage="generate")
+        return "rerun"
 
     @staticmethod
     async def _start_workers(

@@ -89,14 +89,26 @@ class JudgeCallRecord(FrozenModel):
     error: str | None = None
 
 
+SUBJECT_KINDS = {"llm": "reduced_candidate", "selection": "candidate_set", "trace": "trace"}
+"""What a judge-backed metric family evaluates: the reduced candidate (an
+LLMMetric), all generated candidates (a SelectionMetric), or the candidates'
+traces and conversations (a TraceMetric)."""
+
+
 class WorkflowTrace(FrozenModel):
-    """The record of one workflow execution for one case and metric."""
+    """The record of one workflow execution for one case and metric.
+
+    ``calls`` holds every judge call in the order the workflow asked for them;
+    ``result`` is what ``aggregate`` returned (or the error that stopped the
+    workflow); ``subject_kind`` what was judged (see ``SUBJECT_KINDS``).
+    """
 
     metric_id: str
     calls: list[JudgeCallRecord] = Field(default_factory=list)
     result: Score | ScoreError
     started_at: float
     duration_ms: float
+    subject_kind: str | None = None
 
 
 @runtime_checkable
@@ -202,6 +214,7 @@ class DefaultWorkflowRunner:
             result=result,
             started_at=started_at,
             duration_ms=(time.perf_counter() - started) * 1000,
+            subject_kind=SUBJECT_KINDS.get(str(getattr(metric, "metric_family", "llm"))),
         )
 
     async def _run_call(

@@ -55,7 +55,9 @@ class Recorder:
         self._record("select", ctx, "candidate_ids")
         return candidates[:1]
 
-    async def reduce(self, candidates: list[GenerationResult], ctx: ReduceContext) -> ReducedCandidate:
+    async def reduce(
+        self, candidates: list[GenerationResult], ctx: ReduceContext
+    ) -> ReducedCandidate:
         self._record("reduce", ctx, "candidate_ids")
         return ReducedCandidate(
             candidate_id=f"{ctx.case_id}-reduced",
@@ -116,7 +118,7 @@ def test_a_context_built_by_hand_fills_its_case_fields_from_the_case() -> None:
     assert ScoreContext("r", case, "d::c", "d").case_id == "c"
 
 
-REDUCER_MODULE = '''
+REDUCER_MODULE = """
 from themis.core.models import ReducedCandidate
 
 
@@ -134,13 +136,14 @@ class CaseAwareReducer:
             final_output=candidates[0].final_output,
             metadata={"seed": ctx.seed, "tags": ctx.metadata},
         )
-'''
+"""
 
 
 def test_a_reducer_reading_ctx_case_id_completes_from_the_cli(tmp_path: Path) -> None:
     (tmp_path / "reducers.py").write_text(REDUCER_MODULE)
     (tmp_path / "e.yaml").write_text(
-        "generation: {generator: builtin/demo_generator, reducer: 'python:reducers:CaseAwareReducer'}\n"
+        "generation: {generator: builtin/demo_generator,\n"
+        "  reducer: 'python:reducers:CaseAwareReducer'}\n"
         "evaluation: {parsers: [builtin/number], metrics: [builtin/exact_match]}\n"
         "datasets: [{dataset_id: d, cases: [{case_id: a, input: {question: '2+2'}, "
         "expected_output: '4', metadata: {level: 1}}]}]\n"

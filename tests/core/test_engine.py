@@ -302,7 +302,9 @@ def test_evaluate_samples_and_seeds_give_one_candidate_per_seed() -> None:
     )
     assert len(result.cases[0].generated_candidates) == 2
     with pytest.raises(ValueError, match="3 seeds"):
-        evaluate(model=recorder, data=arithmetic_dataset(count=1), metric=[], samples=2, seeds=[3, 4, 5])
+        evaluate(
+            model=recorder, data=arithmetic_dataset(count=1), metric=[], samples=2, seeds=[3, 4, 5]
+        )
 
 
 def test_seeds_are_reproducible_across_runs() -> None:

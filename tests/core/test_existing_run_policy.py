@@ -28,7 +28,9 @@ class Counting:
 
     def generate(self, case: Case, ctx: Any) -> GenerationResult:
         self.calls += 1
-        return GenerationResult(candidate_id=f"{case.case_id}-{self.calls}", final_output={"answer": "0"})
+        return GenerationResult(
+            candidate_id=f"{case.case_id}-{self.calls}", final_output={"answer": "0"}
+        )
 
 
 def experiment(generator: Counting) -> Any:
@@ -79,9 +81,10 @@ def test_rerun_recomputes_everything_and_keeps_the_old_events(tmp_path: Path) ->
     newest = {c.generated_candidates[0].candidate_id for c in again.cases}
     assert newest == {"c0-3", "c1-4"} or newest == {"c0-4", "c1-3"}  # the new candidates
     # The read models show the rerun's results, one row per work item.
-    assert len(store.work_items(first.run_id)) == len(
-        [e for e in events if getattr(e, "work_key", None)]
-    ) // 2
+    assert (
+        len(store.work_items(first.run_id))
+        == len([e for e in events if getattr(e, "work_key", None)]) // 2
+    )
     assert store.resume(first.run_id) is not None
 
 
@@ -94,7 +97,8 @@ def test_the_cli_reports_error_policy_as_a_user_error(tmp_path: Path) -> None:
     (tmp_path / "e.yaml").write_text(
         "generation: {generator: builtin/demo_generator}\n"
         "evaluation: {parsers: [builtin/number], metrics: [builtin/exact_match]}\n"
-        "datasets: [{dataset_id: d, cases: [{case_id: a, input: {question: '2+2'}, expected_output: '4'}]}]\n"
+        "datasets: [{dataset_id: d, cases: [{case_id: a, input: {question: '2+2'},\n"
+        "  expected_output: '4'}]}]\n"
         "storage: {store: sqlite, path: runs.sqlite}\n"
     )
     first = themis("run", "--config", "e.yaml", cwd=tmp_path)

@@ -16,7 +16,15 @@ from themis.core.events import (
     GenerationCompletedEvent,
     ScoreCompletedEvent,
 )
-from themis.core.models import Case, Dataset, GenerationResult, RunStatus, Score, ScoreError, TraceStep
+from themis.core.models import (
+    Case,
+    Dataset,
+    GenerationResult,
+    RunStatus,
+    Score,
+    ScoreError,
+    TraceStep,
+)
 from themis.core.workflows import WorkflowTrace
 
 STRICT = {"id": "builtin/demo_judge", "name": "strict", "options": {"behaviour": "fail"}}

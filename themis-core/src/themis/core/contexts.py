@@ -55,7 +55,9 @@ class SelectContext:
 
     ``candidate_ids`` are the ids of the candidates handed to it, in order;
     ``seed`` is the experiment's first seed (each candidate's own seed is on
-    its GenerateContext); ``metadata`` is the case's metadata.
+    its GenerateContext); ``metadata`` is the case's metadata;
+    ``judge_models`` the experiment's judge models, for a selector that asks
+    a judge (they are part of the selection's work key).
     """
 
     run_id: str
@@ -66,6 +68,7 @@ class SelectContext:
     seed: int | None = None
     candidate_ids: tuple[str, ...] = ()
     metadata: dict[str, JSONValue] = field(default_factory=dict)
+    judge_models: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         _from_case(self)

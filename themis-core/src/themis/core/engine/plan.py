@@ -129,8 +129,11 @@ def iter_plans(snapshot: RunSnapshot) -> Iterator[CasePlan]:
         canonical_json(refs.generator.identity()),
         canonical_json(identity.prompt_spec),
     ]
+    # A selector may ask the experiment's judges (SelectContext.judge_models),
+    # so with a selector they are part of the selection's identity.
     reducer_identity = canonical_json(
         [refs.reducer.identity(), refs.selector.identity() if refs.selector else None]
+        + ([[ref.identity() for ref in refs.judge_models]] if refs.selector else [])
     )
     parser_identity = canonical_json([ref.identity() for ref in refs.parsers])
     judge_shared = [

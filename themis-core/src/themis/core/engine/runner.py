@@ -601,7 +601,9 @@ class RunEngine:
         try:
             return self.tracing.start_span(name, attributes)
         except Exception as exc:
-            log.warning("tracing provider failed to start span %r: %s: %s", name, type(exc).__name__, exc)
+            log.warning(
+                "tracing provider failed to start span %r: %s: %s", name, type(exc).__name__, exc
+            )
             return None
 
     def _end_span(self, span: Any, status: SpanStatus) -> None:
@@ -798,6 +800,7 @@ class RunEngine:
                 select_ctx = SelectContext(
                     **self._case_fields(plan),
                     candidate_ids=tuple(c.candidate_id for c in candidates),
+                    judge_models=tuple(model for _, model in self.components.judge_models),
                 )
                 selected = list(
                     await self.invoker.call(self.components.selector.select, candidates, select_ctx)

@@ -10,7 +10,7 @@ import pytest
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from tests.conftest import make_experiment
+from tests.conftest import arithmetic_dataset, make_experiment
 from themis.builtins.judges import LLMRubric, PairwisePreference
 from themis.builtins.metrics import TokenF1
 from themis.core import registry
@@ -258,13 +258,41 @@ def test_best_of_n_cancels_position_bias() -> None:
 
 
 def test_best_of_n_takes_its_judge_from_its_options_too() -> None:
+    # The option's judge wins over the experiment's (which would prefer 42 too,
+    # but records every prompt it sees).
+    experiment_judge = PrefersCorrect()
     experiment = best_of_n_experiment(
-        PrefersCorrect(), ("41", "42"), options={"judge": "builtin/demo_judge"}
+        experiment_judge, ("41", "42"), options={"judge": "builtin/demo_judge"}
     )
     result = experiment.run()
     assert result.status is RunStatus.completed
-    # The demo judge sees no reference, so it calls every duel a tie: the first stays.
-    assert result.cases[0].reduced_candidate.final_output == "41"  # type: ignore[union-attr]
+    # The demo judge, shown no reference, solves the arithmetic question itself.
+    assert result.cases[0].reduced_candidate.final_output == "42"  # type: ignore[union-attr]
+    assert experiment_judge.prompts == []
+
+
+def test_best_of_n_with_the_demo_components_beats_the_first_candidate() -> None:
+    def accuracy(selector: Any) -> float:
+        experiment = make_experiment(
+            generation=GenerationConfig(
+                generator={"id": "builtin/demo_generator", "options": {"error_rate": 0.5}},
+                selector=selector,
+                reducer="builtin/first_candidate",
+                candidate_policy={"num_samples": 5},  # type: ignore[arg-type]
+            ),
+            evaluation=EvaluationConfig(
+                metrics=["builtin/exact_match"],
+                parsers=["builtin/json_identity"],
+                judge_models=["builtin/demo_judge"],
+            ),
+            datasets=[arithmetic_dataset(count=12)],
+        )
+        return experiment.run().metric_means["builtin/exact_match"]
+
+    first = accuracy(None)
+    best = accuracy("builtin/best_of_n")
+    assert first < 1.0  # some first candidates are wrong
+    assert best > first
 
 
 def test_with_a_selector_the_judges_are_part_of_the_selections_key() -> None:

@@ -1,8 +1,9 @@
 """Judge models and judge-backed metrics.
 
 - ``builtin/demo_judge``: a deterministic judge model for tests and tutorials.
-  It compares the candidate with the reference it finds in the prompt; it is
-  not a real grader and says so in every answer.
+  It compares the candidate with the reference it finds in the prompt (or,
+  shown none, with its own answer to a plain arithmetic question); it is not a
+  real grader and says so in every answer.
 - ``builtin/llm_rubric``: an LLM metric. Each configured judge model grades the
   reduced candidate against a rubric; verdicts are aggregated (mean, majority,
   min or max) and inter-judge agreement is reported.
@@ -23,6 +24,7 @@ import re
 from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
+from themis.builtins.generators import solve_arithmetic
 from themis.core.contexts import EvalScoreContext
 from themis.core.models import JSONValue, Score, ScoreError
 from themis.core.prompts import case_input_text
@@ -98,6 +100,10 @@ class DemoJudge(BuiltinComponent):
         if self.behaviour == "garbage":
             return JudgeResponse(text="I would rather not say.", token_usage=usage, model="demo")
         reference = _section(text, "Reference answer")
+        if reference is None:
+            # No reference shown (a best-of-n duel): solve a plain arithmetic
+            # question as the demo generator does; anything else stays unjudged.
+            reference = solve_arithmetic(_section(text, "Question") or "")
         if "Response A:\n" in text:
             a_ok = _matches(_section(text, "Response A"), reference)
             b_ok = _matches(_section(text, "Response B"), reference)

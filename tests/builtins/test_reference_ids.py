@@ -113,14 +113,14 @@ PAIRS: list[tuple[str, Any]] = [
 def test_bleu_is_sacrebleus_sentence_bleu() -> None:
     values = text_run("builtin/bleu", PAIRS)
     expected = [
-        sacrebleu.sentence_bleu(h.strip(), r if isinstance(r, list) else [r]).score / 100
+        sacrebleu.sentence_bleu(h.strip(), r if isinstance(r, list) else [r]).score
         for h, r in PAIRS
     ]
-    assert values == pytest.approx(expected)
-    assert values[-1] == pytest.approx(1.0)  # an exact match with one of the references
+    assert values == pytest.approx(expected)  # sacrebleu's own number, 0 to 100
+    assert values[-1] == pytest.approx(100.0)  # an exact match with one of the references
     lower = text_run({"id": "builtin/bleu", "options": {"lowercase": True}}, PAIRS[1:2])
     assert lower == pytest.approx(
-        [sacrebleu.sentence_bleu(PAIRS[1][0].strip(), [PAIRS[1][1]], lowercase=True).score / 100]
+        [sacrebleu.sentence_bleu(PAIRS[1][0].strip(), [PAIRS[1][1]], lowercase=True).score]
     )
 
 

@@ -7,10 +7,11 @@
 
 Both need the ``text-metrics`` extra (``pip install
 'themis-eval-core[text-metrics]'``); without it, building the metric fails
-before any work starts, naming the extra. Scores are in [0, 1] like every
-other Themis metric (sacrebleu's 0-100 BLEU is divided by 100; the raw value
-is in the details). A case's ``expected_output`` may be one reference or a
-list of references. The mean of sentence BLEU over cases is not corpus BLEU.
+before any work starts, naming the extra. Each score is on its library's own
+scale, the number papers report and users check: BLEU from 0 to 100 (as
+sacrebleu gives it), ROUGE F-measure from 0 to 1. A case's
+``expected_output`` may be one reference or a list of references. The mean of
+sentence BLEU over cases is not corpus BLEU.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _references(case: Case, metric_id: str) -> list[str] | ScoreError:
 
 
 class Bleu(BuiltinComponent):
-    """Sentence BLEU of the parsed output against the case's reference(s), via sacrebleu."""
+    """Sentence BLEU (0-100) of the parsed output against the case's reference(s), via sacrebleu."""
 
     component_id = "builtin/bleu"
     version = "1"
@@ -90,12 +91,11 @@ class Bleu(BuiltinComponent):
             return references
         result = self._bleu.sentence_score(output_text(parsed.value), references)
         details: dict[str, JSONValue] = {
-            "bleu": result.score,
             "precisions": list(result.precisions),
             "brevity_penalty": result.bp,
             "signature": str(self._bleu.get_signature()),
         }
-        return Score(metric_id=self.component_id, value=result.score / 100.0, details=details)
+        return Score(metric_id=self.component_id, value=result.score, details=details)
 
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")

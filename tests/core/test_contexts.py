@@ -104,8 +104,8 @@ def test_every_stage_context_carries_the_case_without_reaching_into_it() -> None
         assert seen["seed"] == 7, stage
         assert seen["metadata"] == {"subject": "arithmetic"}, stage
     assert recorder.seen["generate"]["metadata"] == {"subject": "arithmetic"}
-    assert recorder.seen["select"]["candidate_ids"] == ("q1-0", "q1-1")
-    assert recorder.seen["reduce"]["candidate_ids"] == ("q1-0",)  # after the selector
+    assert recorder.seen["select"]["candidate_ids"] == ["q1-0", "q1-1"]
+    assert recorder.seen["reduce"]["candidate_ids"] == ["q1-0"]  # after the selector
     assert recorder.seen["score"]["parsed_output"] == ParsedOutput(
         value={"answer": "4"}, format="json"
     )
@@ -114,7 +114,7 @@ def test_every_stage_context_carries_the_case_without_reaching_into_it() -> None
 def test_a_context_built_by_hand_fills_its_case_fields_from_the_case() -> None:
     case = Case(case_id="c", input="x", metadata={"k": 1})
     ctx = ReduceContext("r", case, "d::c")
-    assert (ctx.case_id, ctx.metadata, ctx.candidate_ids) == ("c", {"k": 1}, ())
+    assert (ctx.case_id, ctx.metadata, ctx.candidate_ids) == ("c", {"k": 1}, [])
     assert ScoreContext("r", case, "d::c", "d").case_id == "c"
 
 

@@ -66,7 +66,7 @@ class SelectContext:
     dataset_id: str = ""
     case_id: str = ""
     seed: int | None = None
-    candidate_ids: tuple[str, ...] = ()
+    candidate_ids: list[str] = field(default_factory=list)
     metadata: dict[str, JSONValue] = field(default_factory=dict)
     judge_models: tuple[Any, ...] = ()
 
@@ -88,7 +88,7 @@ class ReduceContext:
     dataset_id: str = ""
     case_id: str = ""
     seed: int | None = None
-    candidate_ids: tuple[str, ...] = ()
+    candidate_ids: list[str] = field(default_factory=list)
     metadata: dict[str, JSONValue] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

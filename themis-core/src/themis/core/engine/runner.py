@@ -799,7 +799,7 @@ class RunEngine:
                 component_id = refs.selector.component_id if refs.selector else component_id
                 select_ctx = SelectContext(
                     **self._case_fields(plan),
-                    candidate_ids=tuple(c.candidate_id for c in candidates),
+                    candidate_ids=[c.candidate_id for c in candidates],
                     judge_models=tuple(model for _, model in self.components.judge_models),
                 )
                 selected = list(
@@ -807,7 +807,7 @@ class RunEngine:
                 )
                 component_id = refs.reducer.component_id
             ctx = ReduceContext(
-                **self._case_fields(plan), candidate_ids=tuple(c.candidate_id for c in selected)
+                **self._case_fields(plan), candidate_ids=[c.candidate_id for c in selected]
             )
             self.hooks.call("before_reduce", candidates=selected, ctx=ctx)
             raw = await self.invoker.call(self.components.reducer.reduce, selected, ctx)

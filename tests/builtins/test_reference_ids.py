@@ -14,7 +14,7 @@ from tests.conftest import arithmetic_dataset, make_experiment
 from themis.builtins.judges import LLMRubric, PairwisePreference
 from themis.builtins.metrics import TokenF1
 from themis.core import registry
-from themis.core.config import EvaluationConfig, GenerationConfig
+from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
 from themis.core.contexts import GenerateContext
 from themis.core.engine.plan import plan_cases
 from themis.core.models import Case, Dataset, GenerationResult, RunStatus
@@ -156,7 +156,7 @@ def test_without_the_extra_the_error_names_it(component_id: str, module: str) ->
 import sys
 sys.modules[{module!r}] = None
 from themis import Experiment
-from themis.core.config import EvaluationConfig, GenerationConfig
+from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
 from themis.core.models import Case, Dataset
 experiment = Experiment(
     generation=GenerationConfig(generator="builtin/demo_generator"),
@@ -293,6 +293,30 @@ def test_best_of_n_with_the_demo_components_beats_the_first_candidate() -> None:
     best = accuracy("builtin/best_of_n")
     assert first < 1.0  # some first candidates are wrong
     assert best > first
+
+
+class FlakyPrefersCorrect(PrefersCorrect):
+    """Drops the first connection, as a busy judge endpoint does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+
+    async def judge(self, prompt: Any, *, seed: int | None = None) -> JudgeResponse:
+        if not self.failures:
+            self.failures += 1
+            raise ConnectionError("connection reset by judge")
+        return await super().judge(prompt, seed=seed)
+
+
+def test_best_of_n_judge_calls_take_the_runs_retry_policy() -> None:
+    judge = FlakyPrefersCorrect()
+    result = best_of_n_experiment(judge, ("41", "42")).run(
+        runtime=RuntimeConfig(retry_initial_delay_s=0, progress="off")
+    )
+    assert result.status is RunStatus.completed, result.cases[0].errors
+    assert judge.failures == 1
+    assert result.cases[0].reduced_candidate.final_output == "42"  # type: ignore[union-attr]
 
 
 def test_with_a_selector_the_judges_are_part_of_the_selections_key() -> None:

@@ -10,7 +10,10 @@ before scoring and must not peek at the answer.
 The judge is the selector's ``judge`` option (a judge id, or a mapping
 ``{"id", "options"}``), else the experiment's first judge model
 (``EvaluationConfig.judge_models``). Either way its identity is part of the
-selection's: a changed judge reselects.
+selection's: a changed judge reselects. Calls to the experiment's judge take
+the run's policy (concurrency limits, retries, circuit breaker); the option's
+judge is called directly. A judge that fails or answers without a verdict
+fails the case's reduction, which the next run retries.
 """
 
 from __future__ import annotations

@@ -270,6 +270,28 @@ class DefaultWorkflowRunner:
         return JudgeCallRecord(**record)
 
 
+class PolicedJudge:
+    """A judge model whose calls take the run's policy (concurrency limits,
+    retries, circuit breaker), as judge calls inside workflows do. What a
+    selector that asks a judge (``builtin/best_of_n``) is handed."""
+
+    def __init__(self, judge: Any, policy: Any, invoker: Any) -> None:
+        self.wrapped = judge
+        self.component_id = str(getattr(judge, "component_id", "judge"))
+        self.version = str(getattr(judge, "version", ""))
+        self._policy = policy
+        self._invoker = invoker
+
+    def fingerprint(self) -> str:
+        return str(self.wrapped.fingerprint())
+
+    async def judge(self, prompt: Any, *, seed: int | None = None) -> Any:
+        method = functools.partial(self.wrapped.judge, prompt, seed=seed)
+        return await self._policy.call(
+            self.component_id, lambda: self._invoker.call(method, blocking=True)
+        )
+
+
 def _failure_category(failed: list[JudgeCallRecord]) -> str:
     if all((r.error or "").startswith("unparseable") for r in failed):
         return ErrorCategory.parse_error.value

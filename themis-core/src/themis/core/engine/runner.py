@@ -88,7 +88,7 @@ from themis.core.progress import snapshot_of
 from themis.core.prompts import PromptSpec
 from themis.core.stores.base import RunStore
 from themis.core.tracing import NullTracer, SpanStatus, TracingProvider
-from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject
+from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject, PolicedJudge
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,7 @@ class RunEngine:
         # The seed of the case-level stages (select to judge): the experiment's
         # first; each candidate's own seed is on its GenerateContext.
         self.case_seed: int | None = snapshot.identity.seeds[0] if snapshot.identity.seeds else None
+        self._policed_judges: tuple[Any, ...] | None = None
 
     # -- events ------------------------------------------------------------
 
@@ -702,6 +703,15 @@ class RunEngine:
                 ]
             )
 
+    def _selection_judges(self) -> tuple[Any, ...]:
+        """The experiment's judge models for a selector, their calls under the run's policy."""
+        if self._policed_judges is None:
+            self._policed_judges = tuple(
+                PolicedJudge(model, self._policy, self.invoker)
+                for _, model in self.components.judge_models
+            )
+        return self._policed_judges
+
     def _case_fields(self, plan: CasePlan) -> dict[str, Any]:
         """What every case-level stage context says about its case."""
         return {
@@ -800,7 +810,7 @@ class RunEngine:
                 select_ctx = SelectContext(
                     **self._case_fields(plan),
                     candidate_ids=[c.candidate_id for c in candidates],
-                    judge_models=tuple(model for _, model in self.components.judge_models),
+                    judge_models=self._selection_judges(),
                 )
                 selected = list(
                     await self.invoker.call(self.components.selector.select, candidates, select_ctx)

@@ -9,6 +9,7 @@ import pytest
 ROOT_EXPORTS = [
     "Experiment",
     "InMemoryRunStore",
+    "PostgresRunStore",
     "PromptSpec",
     "Reporter",
     "RunEstimate",
@@ -35,6 +36,7 @@ ROOT_EXPORTS = [
     "import_parse_bundle",
     "import_reduction_bundle",
     "import_score_bundle",
+    "postgres_store",
     "quickcheck",
     "snapshot_report",
     "sqlite_store",

@@ -101,9 +101,8 @@ def _start(bin_dir: Path, data: Path, root: Path, durable: bool) -> int:
     last = ""
     for _ in range(5):
         port = _free_port()
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c max_connections=200"
-            + ("" if durable else " -c fsync=off -c synchronous_commit=off")
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c max_connections=200" + (
+            "" if durable else " -c fsync=off -c synchronous_commit=off"
         )
         done = subprocess.run(
             _as_owner(

@@ -155,8 +155,11 @@ def test_reports_and_replays_read_blobs_back(blob_store: Any) -> None:
 def test_cached_generations_come_back_with_their_blobs(blob_store: Any) -> None:
     huge_experiment().run(store=blob_store)
     found = blob_store.find_completed(
-        [row.work_key for row in blob_store.work_items(huge_experiment().compile().run_id)
-         if row.stage == "generate"]
+        [
+            row.work_key
+            for row in blob_store.work_items(huge_experiment().compile().run_id)
+            if row.stage == "generate"
+        ]
     )
     assert len(found) == 2
     for event in found.values():
@@ -203,7 +206,9 @@ def test_a_missing_blob_names_the_ref_and_the_directory(tmp_path: Path) -> None:
     for path in (tmp_path / "runs.sqlite.blobs").rglob("*"):
         if path.is_file():
             path.unlink()
-    with pytest.raises(BlobError, match=r"blob sha256:[0-9a-f]{64} is missing from .*runs\.sqlite\.blobs"):
+    with pytest.raises(
+        BlobError, match=r"blob sha256:[0-9a-f]{64} is missing from .*runs\.sqlite\.blobs"
+    ):
         load_run_result(store, result.run_id)
 
 

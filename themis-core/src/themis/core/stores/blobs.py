@@ -134,9 +134,7 @@ def _is_hex(text: str) -> bool:
 # -- moving values out of an event and back ----------------------------------
 
 
-def externalize(
-    payload: str, threshold: int
-) -> tuple[str, BlobPointers | None, dict[str, bytes]]:
+def externalize(payload: str, threshold: int) -> tuple[str, BlobPointers | None, dict[str, bytes]]:
     """Split an event's JSON into a row and blobs.
 
     Returns the JSON to store, the positions that now hold refs (None when

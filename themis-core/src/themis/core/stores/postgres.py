@@ -239,7 +239,7 @@ class PostgresRunStore:
                 )
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[target]:
-                    conn.execute(statement)  # type: ignore[arg-type]  # our own constants
+                    conn.execute(statement)
             if version != SCHEMA_VERSION:
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
@@ -474,7 +474,7 @@ class PostgresRunStore:
             lambda conn: conn.execute(
                 "SELECT run_id, case_key, dataset_id, case_id, metric_id, value, outcome, "
                 "error_category, error_message, details FROM score_rows WHERE run_id = %s "
-                "ORDER BY case_key COLLATE \"C\", metric_id COLLATE \"C\"",
+                'ORDER BY case_key COLLATE "C", metric_id COLLATE "C"',
                 (run_id,),
             ).fetchall()
         )

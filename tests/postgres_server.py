@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL server for tests and benchmarks.
 
-Debian's PostgreSQL 15 binaries (``/usr/lib/postgresql/15/bin``, installed by
-``.ci/run`` with apt when missing) create a fresh cluster in a temporary
+Debian's PostgreSQL server binaries (``/usr/lib/postgresql/15/bin`` on Debian
+12, installed by ``.ci/run`` with apt when missing; ``THEMIS_PG_BIN`` points
+elsewhere) create a fresh cluster in a temporary
 directory and serve it on 127.0.0.1 at a free port; stopping removes it all.
 ``initdb`` refuses to run as root, so when we are root the cluster belongs
 to the ``postgres`` user. Connections over TCP need a password (SCRAM), so
@@ -19,7 +20,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"),)
+VERSIONS_ROOT = Path("/usr/lib/postgresql")
+"""Debian installs each major version's server under ``<root>/<major>/bin``."""
 USER = "themis"
 PASSWORD = "throwaway-s3cret"
 """The password of the test server's user: tests check it never leaks."""
@@ -28,7 +30,14 @@ PASSWORD = "throwaway-s3cret"
 def binaries() -> Path | None:
     """The directory holding ``initdb`` and ``pg_ctl``, or None when absent."""
     override = os.environ.get("THEMIS_PG_BIN")
-    candidates = (Path(override),) if override else BIN_DIRS
+    if override:
+        candidates = [Path(override)]
+    else:
+        found = VERSIONS_ROOT.glob("*/bin") if VERSIONS_ROOT.is_dir() else []
+        # Newest major first: 15 on Debian 12, whatever apt installs elsewhere.
+        candidates = sorted(
+            found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True
+        )
     for directory in candidates:
         if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
             return directory

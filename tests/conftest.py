@@ -28,13 +28,18 @@ def postgres_url() -> Iterator[str]:
     Skipped where the server binaries are missing, except under CI (``CI=true``),
     where ``.ci/run`` installs them and a missing server is a failure.
     """
+    require_postgres_binaries()
+    with postgres_server.throwaway_postgres() as url:
+        yield url
+
+
+def require_postgres_binaries() -> None:
+    """Skip without PostgreSQL server binaries, except under CI, where that fails."""
     if postgres_server.binaries() is None:
         message = "PostgreSQL server binaries not found (apt-get install postgresql)"
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(message)
         pytest.skip(message)
-    with postgres_server.throwaway_postgres() as url:
-        yield url
 
 
 def fresh_postgres_schema() -> str:

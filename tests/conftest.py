@@ -42,6 +42,16 @@ def require_postgres_binaries() -> None:
         pytest.skip(message)
 
 
+def fresh_postgres_database(url: str) -> str:
+    """The URL of a new, empty database on the server at ``url``."""
+    import psycopg
+
+    name = f"db_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.rsplit("/", 1)[0] + f"/{name}"
+
+
 def fresh_postgres_schema() -> str:
     """A schema name no other test uses: each test gets an empty store."""
     return f"t_{uuid.uuid4().hex[:16]}"

@@ -17,11 +17,12 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests import postgres_server
-from tests.conftest import fresh_postgres_schema, make_experiment
+from tests.conftest import fresh_postgres_database, fresh_postgres_schema, make_experiment
 from themis import PostgresRunStore, SqliteRunStore, postgres_store
 from themis.core.config import StorageConfig
 from themis.core.events import (
@@ -302,3 +303,34 @@ def test_a_second_store_object_sees_the_first_ones_writes(postgres_url: str) -> 
     assert len(reader.find_completed(["k-g"])) == 1
     writer.close()
     reader.close()
+
+
+def test_the_cli_reaches_postgres_through_libpq_environment_variables(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """No password in the config or on the command line: PG* variables carry it."""
+    import yaml
+
+    from tests.cli.helpers import ok, ok_json, themis, write_config
+
+    parts = urlsplit(fresh_postgres_database(postgres_url))
+    env = {
+        "PGHOST": parts.hostname or "",
+        "PGPORT": str(parts.port),
+        "PGUSER": parts.username or "",
+        "PGPASSWORD": parts.password or "",
+        "PGDATABASE": parts.path.lstrip("/"),
+    }
+    config = write_config(tmp_path)
+    settings = yaml.safe_load(config.read_text())
+    settings["storage"] = {"store": "postgres"}
+    config.write_text(yaml.safe_dump(settings))
+    run = ok_json(themis("run", "-c", config, "--json", cwd=tmp_path, env=env))
+    rows = ok_json(
+        themis("inspect", "runs", "--store", "postgres", "--json", cwd=tmp_path, env=env)
+    )
+    assert [row["run_id"] for row in rows] == [run["run_id"]]
+    assert rows[0]["status"] == "completed"
+    report = ok(themis("report", "--store", "postgres", "--format", "csv", cwd=tmp_path, env=env))
+    assert "builtin/exact_match" in report.stdout
+    assert postgres_server.PASSWORD not in report.stdout + report.stderr

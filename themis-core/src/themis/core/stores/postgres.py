@@ -145,11 +145,18 @@ def _password(url: str) -> str | None:
 
 
 class PostgresRunStore:
-    """A run store in a PostgreSQL database, shared by any number of processes."""
+    """A run store in a PostgreSQL database, shared by any number of processes.
+
+    ``url`` is a libpq URL or ``key=value`` string; what it leaves out comes
+    from libpq's environment variables (``PGHOST``, ``PGPORT``, ``PGUSER``,
+    ``PGPASSWORD``, ``PGDATABASE``) and ``~/.pgpass``, so an empty URL
+    (``StorageConfig(store="postgres")``, ``themis ... --store postgres``)
+    keeps the password out of every file and command line.
+    """
 
     def __init__(
         self,
-        url: str,
+        url: str = "",
         *,
         blob_root: str | Path | None = None,
         schema: str = "themis",
@@ -539,12 +546,13 @@ def _driver() -> tuple[Any, Any]:
 
 
 def postgres_store(
-    url: str, *, blob_root: str | Path | None = None, **options: Any
+    url: str = "", *, blob_root: str | Path | None = None, **options: Any
 ) -> PostgresRunStore:
     """A ready-to-use PostgreSQL store at ``url`` (its schema created or migrated).
 
     ``url`` is a libpq URL or ``key=value`` string, e.g.
-    ``postgresql://user:password@host:5432/dbname``. Large payloads go to
+    ``postgresql://user:password@host:5432/dbname``; libpq's ``PG*``
+    environment variables fill in what it leaves out. Large payloads go to
     ``blob_root`` when given (a local directory), else to the database itself.
     Further options: ``schema`` (default ``"themis"``), ``blob_threshold``,
     ``pool_size``, ``connect_timeout_s``.

@@ -316,7 +316,7 @@ class PostgresRunStore:
         inserted = conn.execute(
             "INSERT INTO events (event_id, run_id, event_type, payload, blobs) "
             "SELECT e, r, t, p, b FROM unnest("
-            "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+            "%b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
             "WITH ORDINALITY AS batch(e, r, t, p, b, n) ORDER BY n "
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq",
             [list(column) for column in columns],
@@ -370,17 +370,20 @@ class PostgresRunStore:
                     "INSERT INTO blobs (ref, data) VALUES (%s, %s) ON CONFLICT (ref) DO NOTHING",
                     sorted(blobs.items()),
                 )
-            # Later rows replace earlier ones, as in every store; key order avoids deadlocks.
+            # Later rows replace earlier ones, as in every store; key order avoids
+            # deadlocks. One statement per table, whatever the batch size.
             _upsert(
                 cur,
-                "INSERT INTO stage_results (work_key, run_id, event_seq) VALUES (%s, %s, %s) "
+                "INSERT INTO stage_results (work_key, run_id, event_seq) "
+                "SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[]) "
                 "ON CONFLICT (work_key, run_id) DO UPDATE SET event_seq = EXCLUDED.event_seq",
                 results,
             )
             _upsert(
                 cur,
                 "INSERT INTO work_items (run_id, stage, work_key, case_key, state, error) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (run_id, stage, work_key) "
+                "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+                "%b::text[], %b::text[]) ON CONFLICT (run_id, stage, work_key) "
                 "DO UPDATE SET case_key = EXCLUDED.case_key, state = EXCLUDED.state, "
                 "error = EXCLUDED.error",
                 items,
@@ -389,7 +392,8 @@ class PostgresRunStore:
                 cur,
                 "INSERT INTO score_rows (run_id, case_key, metric_id, dataset_id, case_id, value, "
                 "outcome, error_category, error_message, details) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+                "%b::text[], %b::float8[], %b::text[], %b::text[], %b::text[], %b::text[]) "
                 "ON CONFLICT (run_id, case_key, metric_id) DO UPDATE SET "
                 "dataset_id = EXCLUDED.dataset_id, case_id = EXCLUDED.case_id, "
                 "value = EXCLUDED.value, outcome = EXCLUDED.outcome, "
@@ -397,11 +401,11 @@ class PostgresRunStore:
                 "error_message = EXCLUDED.error_message, details = EXCLUDED.details",
                 scores,
             )
-            _upsert(
-                cur,
-                "UPDATE runs SET status = %s, completed_through_stage = %s WHERE run_id = %s",
-                runs,
-            )
+            if runs:
+                cur.executemany(
+                    "UPDATE runs SET status = %s, completed_through_stage = %s WHERE run_id = %s",
+                    [runs[key] for key in sorted(runs)],
+                )
         return persisted
 
     # -- reads -------------------------------------------------------------
@@ -528,8 +532,10 @@ class PostgresRunStore:
 
 
 def _upsert(cur: Any, statement: str, rows: dict[Any, tuple[Any, ...]]) -> None:
+    """Run one ``unnest`` upsert over ``rows`` (a column array per parameter), in key order."""
     if rows:
-        cur.executemany(statement, [rows[key] for key in sorted(rows)])
+        ordered = [rows[key] for key in sorted(rows)]
+        cur.execute(statement, [list(column) for column in zip(*ordered, strict=True)])
 
 
 def _driver() -> tuple[Any, Any]:

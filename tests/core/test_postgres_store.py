@@ -111,6 +111,45 @@ def test_several_processes_write_to_one_database(postgres_url: str) -> None:
     store.close()
 
 
+RUN_IN_PROCESS = """
+import json, sys
+from tests.conftest import arithmetic_dataset, make_experiment
+from themis import postgres_store
+
+url, schema, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+experiment = make_experiment(seeds=[seed], datasets=[arithmetic_dataset(count=150)])
+result = experiment.run(store=postgres_store(url, schema=schema))
+print(json.dumps({"run_id": result.run_id, "status": result.status.value}))
+"""
+
+
+def test_processes_running_different_runs_share_one_store(postgres_url: str) -> None:
+    schema = fresh_postgres_schema()  # created by whichever process gets there first
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RUN_IN_PROCESS, postgres_url, schema, str(seed)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        for seed in (1, 2, 3)
+    ]
+    outcomes = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        outcomes.append(json.loads(out))
+    store = postgres_store(postgres_url, schema=schema)
+    assert sorted(run.run_id for run in store.list_runs()) == sorted(o["run_id"] for o in outcomes)
+    for outcome in outcomes:
+        assert outcome["status"] == "completed"
+        rebuilt = load_run_result(store, outcome["run_id"])
+        assert rebuilt.status is RunStatus.completed and len(rebuilt.cases) == 150
+        assert len(store.score_rows(outcome["run_id"])) == 150
+    store.close()
+
+
 def test_a_run_on_postgres_is_read_back_by_another_process(postgres_url: str) -> None:
     schema = fresh_postgres_schema()
     result = make_experiment().run(store=postgres_store(postgres_url, schema=schema))

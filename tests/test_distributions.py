@@ -67,3 +67,17 @@ def test_core_wheel_registers_builtins_and_the_cli(wheels: dict[str, Path]) -> N
         names = archive.namelist()
     assert "themis/core/engine/runner.py" in names
     assert not any(n.startswith(("themis_adapters", "themis_catalog")) for n in names)
+
+
+def test_psycopg_comes_only_with_the_postgres_extra(wheels: dict[str, Path]) -> None:
+    points = _entry_points(wheels["themis-core"])
+    assert "postgres = themis.core.stores.postgres:PostgresRunStore" in points
+    with zipfile.ZipFile(wheels["themis-core"]) as archive:
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        requires = [
+            line.split(":", 1)[1].strip()
+            for line in archive.read(metadata).decode().splitlines()
+            if line.startswith("Requires-Dist:")
+        ]
+    psycopg = [line for line in requires if line.startswith("psycopg")]
+    assert psycopg and all("extra == 'postgres'" in line for line in psycopg), psycopg

@@ -276,3 +276,18 @@ def test_large_values_move_out_and_come_back(tmp_path: Path) -> None:
 def test_a_blob_ref_that_is_not_one_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BlobError, match="is not a blob ref"):
         DirectoryBlobStore(tmp_path).get("sha256:../../etc/passwd")
+
+
+def test_the_cli_reports_a_corrupted_blob_in_one_line(tmp_path: Path) -> None:
+    from tests.cli.helpers import themis, user_error
+
+    store = SqliteRunStore(tmp_path / "runs.sqlite")
+    result = huge_experiment(cases=1).run(store=store)
+    store.close()
+    (blob, *_) = sorted(p for p in (tmp_path / "runs.sqlite.blobs").rglob("*") if p.is_file())
+    blob.write_bytes(b'"not what was stored"')
+    line = user_error(
+        themis("export", "generation", "--path", "runs.sqlite", "-o", "g.json", cwd=tmp_path)
+    )
+    assert f"blob sha256:{blob.name}" in line and "corrupted" in line
+    assert result.run_id  # the run itself completed before the blob was damaged

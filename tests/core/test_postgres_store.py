@@ -373,3 +373,25 @@ def test_the_cli_reaches_postgres_through_libpq_environment_variables(
     report = ok(themis("report", "--store", "postgres", "--format", "csv", cwd=tmp_path, env=env))
     assert "builtin/exact_match" in report.stdout
     assert postgres_server.PASSWORD not in report.stdout + report.stderr
+
+
+def test_the_cli_never_prints_the_password_of_a_configured_url(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    import yaml
+
+    from tests.cli.helpers import ok, themis, user_error, write_config
+
+    url = fresh_postgres_database(postgres_url)
+    config = write_config(tmp_path)
+    settings = yaml.safe_load(config.read_text())
+    settings["storage"] = {"store": "postgres", "parameters": {"url": url}}
+    config.write_text(yaml.safe_dump(settings))
+    done = ok(themis("run", "-c", config, cwd=tmp_path))
+    assert postgres_server.PASSWORD not in done.stdout + done.stderr
+
+    settings["storage"]["parameters"]["url"] = url.replace(postgres_server.PASSWORD, "wrong-pw")
+    config.write_text(yaml.safe_dump(settings))
+    refused = user_error(themis("run", "-c", config, cwd=tmp_path))
+    assert "password authentication failed" in refused and "***" in refused
+    assert "wrong-pw" not in refused

@@ -12,6 +12,8 @@ from themis.core.config_files import ConfigError
 from themis.core.engine.runner import PreflightError
 from themis.core.registry import ComponentLoadError, InvalidComponentError, UnknownComponentError
 from themis.core.stores.base import UnknownRunError
+from themis.core.stores.blobs import BlobError
+from themis.core.stores.postgres import PostgresStoreError
 
 EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
@@ -32,13 +34,17 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     InvalidComponentError,
     UnknownRunError,
     PreflightError,
+    PostgresStoreError,
+    BlobError,
     ValueError,
     OSError,
 )
 """Exceptions that mean "the input is wrong", not "Themis is broken".
 
 pydantic's ValidationError is a ValueError, so a bad bundle or model field
-lands here too; OSError covers files that cannot be read or written.
+lands here too; OSError covers files that cannot be read or written;
+PostgresStoreError a database that cannot be reached (its message hides the
+password) and BlobError a missing or corrupted blob.
 """
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from themis.core.distributions import CORE, pip_install
 from themis.core.events import RunEvent
 from themis.core.models import RunSnapshot, RunStatus
 from themis.core.projections import ScoreRow, WorkItemRow, project
@@ -242,7 +243,7 @@ class PostgresRunStore:
                 raise PostgresStoreError(
                     f"PostgreSQL store {self.url} (schema {self.schema}) was written by a newer "
                     f"Themis (store schema {version}, this Themis reads {SCHEMA_VERSION}); "
-                    "upgrade themis-eval-core"
+                    f"upgrade {CORE}"
                 )
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[target]:
@@ -544,10 +545,8 @@ def _driver() -> tuple[Any, Any]:
         import psycopg
         import psycopg_pool
     except ImportError as exc:
-        raise ImportError(
-            "the PostgreSQL store needs psycopg 3 and psycopg_pool: "
-            "pip install 'themis-eval-core[postgres]'"
-        ) from exc
+        hint = pip_install(CORE, "postgres")
+        raise ImportError(f"the PostgreSQL store needs psycopg 3 and psycopg_pool: {hint}") from exc
     return psycopg, psycopg_pool
 
 

@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from themis.core.distributions import CORE
 from themis.core.events import RunEvent
 from themis.core.models import RunSnapshot, RunStatus
 from themis.core.projections import ScoreRow, WorkItemRow, project
@@ -200,7 +201,7 @@ class SqliteRunStore:
     def _newer(self, version: int) -> RuntimeError:
         return RuntimeError(
             f"{self.path} was written by a newer Themis (store schema {version}, "
-            f"this Themis reads {SCHEMA_VERSION}); upgrade themis-core"
+            f"this Themis reads {SCHEMA_VERSION}); upgrade {CORE}"
         )
 
     def _migrate(self, conn: sqlite3.Connection) -> None:

@@ -133,6 +133,28 @@ def test_a_10_mb_payload_round_trips(store: Any) -> None:
     assert store.find_completed(["k1"])["k1"] == event
 
 
+def test_an_error_message_with_control_characters_is_stored(store: Any) -> None:
+    from themis.core.events import ScoreFailedEvent
+    from themis.core.models import ScoreError, StageError
+
+    reason = "parser choked on \x00\x01 bytes"
+    event = ScoreFailedEvent(
+        event_id="f1",
+        run_id="run-x",
+        case_key="d::c1",
+        dataset_id="d",
+        case_id="c1",
+        work_key="k1",
+        metric_id="m",
+        score_error=ScoreError(metric_id="m", reason=reason),
+        error=StageError(stage="score", error_type="ValueError", message=reason),
+    )
+    assert store.append_events([event]) == [event]
+    assert list(store.iter_events("run-x")) == [event]  # the event keeps it exactly
+    (row,) = store.score_rows("run-x")
+    assert row.outcome == "error" and row.error_message.startswith("parser choked on ")
+
+
 def test_sqlite_run_is_read_back_by_another_process(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite"
     result = make_experiment().run(store=SqliteRunStore(path))

@@ -289,9 +289,9 @@ class PostgresRunStore:
             try:
                 with self._connection() as conn, conn.transaction():
                     return self._append(conn, events, rows)
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
                 if attempt == _RETRIES - 1:
-                    raise
+                    raise self._hide(exc) from None
             except psycopg.Error as exc:
                 raise self._hide(exc) from None
         raise AssertionError("unreachable")
@@ -359,7 +359,7 @@ class PostgresRunStore:
                     s.value,
                     s.outcome,
                     s.error_category,
-                    s.error_message,
+                    _text(s.error_message),
                     s.details,
                 )
             if projected.run_row is not None:
@@ -530,6 +530,15 @@ class PostgresRunStore:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+
+def _text(value: str | None) -> str | None:
+    """``value`` storable in a PostgreSQL text column, which cannot hold NUL.
+
+    Only raw error messages need it: everything else is stored as JSON, which
+    escapes control characters, and the event itself keeps the exact message.
+    """
+    return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
 
 
 def _upsert(cur: Any, statement: str, rows: dict[Any, tuple[Any, ...]]) -> None:

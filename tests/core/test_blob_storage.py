@@ -291,3 +291,20 @@ def test_the_cli_reports_a_corrupted_blob_in_one_line(tmp_path: Path) -> None:
     )
     assert f"blob sha256:{blob.name}" in line and "corrupted" in line
     assert result.run_id  # the run itself completed before the blob was damaged
+
+
+def test_a_tiny_threshold_still_keeps_the_event_fields_in_the_row(tmp_path: Path) -> None:
+    store = SqliteRunStore(tmp_path / "runs.sqlite", blob_threshold=8)
+    result = make_experiment().run(store=store)
+    rebuilt = load_run_result(store, result.run_id)
+    assert rebuilt.model_dump() == result.model_dump()
+    with sqlite3.connect(store.path) as conn:
+        rows = conn.execute("SELECT event_id, payload FROM events").fetchall()
+    assert all(json.loads(payload)["event_id"] == event_id for event_id, payload in rows)
+
+
+def test_a_threshold_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="blob_threshold must be a positive"):
+        SqliteRunStore(tmp_path / "runs.sqlite", blob_threshold=0)
+    with pytest.raises(ValueError, match="blob_threshold must be a positive"):
+        PostgresRunStore("", blob_threshold=-1)

@@ -134,12 +134,22 @@ def _is_hex(text: str) -> bool:
 # -- moving values out of an event and back ----------------------------------
 
 
+def check_threshold(threshold: int) -> int:
+    """``threshold`` if it is a usable blob threshold (a positive number of characters)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise ValueError(
+            f"blob_threshold must be a positive number of characters, got {threshold!r}"
+        )
+    return threshold
+
+
 def externalize(payload: str, threshold: int) -> tuple[str, BlobPointers | None, dict[str, bytes]]:
     """Split an event's JSON into a row and blobs.
 
     Returns the JSON to store, the positions that now hold refs (None when
-    nothing moved) and the blobs by ref. Top-level fields (ids, types, keys)
-    always stay in the row.
+    nothing moved) and the blobs by ref. Only values inside the event's
+    structured fields move: its scalar fields (ids, types, keys) always stay
+    in the row.
     """
     if len(payload) <= threshold:
         return payload, None, {}
@@ -147,7 +157,8 @@ def externalize(payload: str, threshold: int) -> tuple[str, BlobPointers | None,
     pointers: BlobPointers = []
     blobs: dict[str, bytes] = {}
     for key, value in list(document.items()):
-        document[key] = _shrink(value, [key], threshold, pointers, blobs)
+        if isinstance(value, dict | list):
+            document[key] = _shrink(value, [key], threshold, pointers, blobs)
     if not pointers:
         return payload, None, {}
     return _dumps(document), pointers, blobs

@@ -49,6 +49,7 @@ from themis.core.stores.blobs import (
     BLOB_THRESHOLD,
     BlobError,
     DirectoryBlobStore,
+    check_threshold,
     decode_event,
     encode_event,
     verified,
@@ -176,7 +177,7 @@ class PostgresRunStore:
         self.url = redact_url(url)
         """The URL with its password hidden: safe to show and log."""
         self.schema = schema
-        self.blob_threshold = blob_threshold
+        self.blob_threshold = check_threshold(blob_threshold)
         self.blob_root = None if blob_root is None else Path(blob_root)
         self._files = None if blob_root is None else DirectoryBlobStore(blob_root)
         self.pool_size = pool_size

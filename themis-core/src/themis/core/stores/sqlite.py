@@ -39,6 +39,7 @@ from themis.core.stores.base import StoredRun
 from themis.core.stores.blobs import (
     BLOB_THRESHOLD,
     DirectoryBlobStore,
+    check_threshold,
     decode_event,
     encode_event,
 )
@@ -131,7 +132,7 @@ class SqliteRunStore:
         self.blobs = DirectoryBlobStore(
             Path(f"{self.path}.blobs") if blob_root is None else Path(blob_root)
         )
-        self.blob_threshold = blob_threshold
+        self.blob_threshold = check_threshold(blob_threshold)
         self.synchronous = synchronous
         self.busy_timeout_ms = busy_timeout_ms
         self._write_lock = threading.Lock()

@@ -39,6 +39,8 @@ from themis.core.stores.blobs import (
 )
 
 TEN_MB = 10 * 1024 * 1024
+LARGE = 512 * 1024
+"""Most tests use a response of this size: over the threshold, cheap to move around."""
 
 
 def big_text(size: int = TEN_MB, seed: str = "response") -> str:
@@ -54,8 +56,11 @@ class HugeResponseGenerator:
     version = "1"
     calls = 0
 
+    def __init__(self, size: int) -> None:
+        self.size = size
+
     def fingerprint(self) -> str:
-        return "huge-response-1"
+        return f"huge-response-{self.size}"
 
     def generate(self, case: Case, ctx: Any) -> GenerationResult:
         HugeResponseGenerator.calls += 1
@@ -68,17 +73,17 @@ class HugeResponseGenerator:
         return GenerationResult(
             candidate_id=f"{ctx.case_key}#0",
             final_output={"answer": str(int(left) + int(right))},
-            artifacts={"raw_response": big_text(seed=case.case_id)},
+            artifacts={"raw_response": big_text(self.size, seed=case.case_id)},
             trace=trace,
         )
 
 
-def huge_experiment(cases: int = 2) -> Any:
+def huge_experiment(cases: int = 2, size: int = LARGE) -> Any:
     from tests.conftest import arithmetic_dataset
 
     return make_experiment(
         generation=GenerationConfig(
-            generator=HugeResponseGenerator(),
+            generator=HugeResponseGenerator(size),
             candidate_policy={"num_samples": 1},  # type: ignore[arg-type]
             reducer="builtin/majority_vote",
         ),
@@ -123,7 +128,7 @@ def corrupt(store: Any, ref: str) -> None:
 
 
 def test_a_10_mb_response_leaves_the_event_table_and_reads_back(blob_store: Any) -> None:
-    result = huge_experiment().run(store=blob_store)
+    result = huge_experiment(size=TEN_MB).run(store=blob_store)
     assert result.status.value == "completed"
     rows = event_rows(blob_store)
     assert max(length for _, length, _ in rows) < BLOB_THRESHOLD
@@ -135,7 +140,7 @@ def test_a_10_mb_response_leaves_the_event_table_and_reads_back(blob_store: Any)
     rebuilt = load_run_result(blob_store, result.run_id)
     for case in rebuilt.cases:
         (candidate,) = case.generated_candidates
-        assert candidate.artifacts == {"raw_response": big_text(seed=case.case_id)}
+        assert candidate.artifacts == {"raw_response": big_text(TEN_MB, seed=case.case_id)}
         assert candidate.trace is not None and len(candidate.trace) == 2000
     assert rebuilt.model_dump() == result.model_dump()
     assert rebuilt.metric_means == {"builtin/exact_match": 1.0}
@@ -149,7 +154,9 @@ def test_reports_and_replays_read_blobs_back(blob_store: Any) -> None:
     replayed = experiment.replay(stage="reduce", store=blob_store)
     assert replayed.metric_means == {"builtin/exact_match": 1.0}
     (case, *_) = load_run_result(blob_store, result.run_id).cases
-    assert case.generated_candidates[0].artifacts == {"raw_response": big_text(seed=case.case_id)}
+    assert case.generated_candidates[0].artifacts == {
+        "raw_response": big_text(LARGE, seed=case.case_id)
+    }
 
 
 def test_cached_generations_come_back_with_their_blobs(blob_store: Any) -> None:
@@ -165,7 +172,7 @@ def test_cached_generations_come_back_with_their_blobs(blob_store: Any) -> None:
     for event in found.values():
         assert isinstance(event, GenerationCompletedEvent)
         assert event.candidate.artifacts is not None
-        assert len(str(event.candidate.artifacts["raw_response"])) == TEN_MB
+        assert len(str(event.candidate.artifacts["raw_response"])) == LARGE
 
 
 def test_a_corrupted_blob_is_an_error_naming_its_ref(blob_store: Any) -> None:
@@ -226,7 +233,7 @@ def test_bundles_carry_blobs_between_stores(blob_store: Any, tmp_path: Path) -> 
     generated = [e for e in blob_store.iter_events(result.run_id) if e.stage == "generate"]
     assert len(generated) == 2
     assert all(isinstance(e, GenerationCompletedEvent) for e in generated)
-    assert {len(str(e.candidate.artifacts["raw_response"])) for e in generated} == {TEN_MB}
+    assert {len(str(e.candidate.artifacts["raw_response"])) for e in generated} == {LARGE}
     assert max(length for _, length, _ in event_rows(blob_store)) < BLOB_THRESHOLD
     HugeResponseGenerator.calls = 0
     resumed = huge_experiment().run(store=blob_store)  # goes on from the imported generations
@@ -238,7 +245,7 @@ def test_memory_store_keeps_large_payloads_as_they_are() -> None:
     store = InMemoryRunStore()
     result = huge_experiment(cases=1).run(store=store)
     (case,) = load_run_result(store, result.run_id).cases
-    assert case.generated_candidates[0].artifacts == {"raw_response": big_text(seed="c0")}
+    assert case.generated_candidates[0].artifacts == {"raw_response": big_text(LARGE, seed="c0")}
 
 
 # -- the splitting itself -----------------------------------------------------

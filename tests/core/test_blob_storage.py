@@ -315,3 +315,24 @@ def test_a_threshold_must_be_positive(tmp_path: Path) -> None:
         SqliteRunStore(tmp_path / "runs.sqlite", blob_threshold=0)
     with pytest.raises(ValueError, match="blob_threshold must be a positive"):
         PostgresRunStore("", blob_threshold=-1)
+
+
+def test_a_config_files_blob_root_is_relative_to_it(tmp_path: Path) -> None:
+    from themis import Experiment
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "experiment.yaml").write_text(
+        """
+seeds: [7]
+generation: {generator: builtin/demo_generator}
+evaluation: {metrics: [builtin/exact_match], parsers: [builtin/json_identity]}
+storage: {store: sqlite, path: runs.sqlite, parameters: {blob_root: blobs}}
+datasets:
+  - {dataset_id: d, cases: [{case_id: a, input: {question: "1+1"}, expected_output: {answer: "2"}}]}
+"""
+    )
+    experiment = Experiment.from_config(project / "experiment.yaml")
+    store = experiment.resolve_store()
+    assert isinstance(store, SqliteRunStore)
+    assert store.blobs.root == project / "blobs" and store.path == project / "runs.sqlite"

@@ -27,7 +27,13 @@ def postgres_url() -> Iterator[str]:
 
     Skipped where the server binaries are missing, except under CI (``CI=true``),
     where ``.ci/run`` installs them and a missing server is a failure.
+    ``THEMIS_TEST_POSTGRES_URL`` names a server of your own instead (the tests
+    create fresh schemas and databases in it, so the user needs CREATEDB).
     """
+    existing = os.environ.get("THEMIS_TEST_POSTGRES_URL")
+    if existing:
+        yield existing
+        return
     require_postgres_binaries()
     with postgres_server.throwaway_postgres() as url:
         yield url

@@ -54,6 +54,7 @@ CORE_EXPORTS = [
     "BeforeReduce",
     "BeforeScore",
     "BenchmarkResult",
+    "BlobError",
     "CandidateReducer",
     "CandidateSelector",
     "Case",
@@ -125,6 +126,8 @@ CORE_EXPORTS = [
     "ScoreFailedEvent",
     "SelectContext",
     "SelectionMetric",
+    "PostgresRunStore",
+    "PostgresStoreError",
     "SqliteRunStore",
     "StorageConfig",
     "StoredRun",
@@ -150,6 +153,7 @@ CORE_EXPORTS = [
     "import_parse_bundle",
     "import_reduction_bundle",
     "import_score_bundle",
+    "postgres_store",
     "snapshot_report",
 ]
 

@@ -336,3 +336,16 @@ datasets:
     store = experiment.resolve_store()
     assert isinstance(store, SqliteRunStore)
     assert store.blobs.root == project / "blobs" and store.path == project / "runs.sqlite"
+
+
+def test_storing_a_payload_again_repairs_its_damaged_blob(tmp_path: Path) -> None:
+    blobs = DirectoryBlobStore(tmp_path)
+    data = b'"' + big_text(100_000).encode() + b'"'
+    ref = "sha256:" + hashlib.sha256(data).hexdigest()
+    blobs.put(ref, data)
+    path = blobs.path_for(ref)
+    path.write_bytes(data[:-10] + b'tampered!"')  # same size, different content
+    with pytest.raises(BlobError, match="corrupted"):
+        blobs.get(ref)
+    blobs.put(ref, data)
+    assert blobs.get(ref) == data

@@ -83,10 +83,11 @@ class DirectoryBlobStore:
         return self.root / "sha256" / digest[:2] / digest
 
     def put(self, ref: str, data: bytes) -> None:
-        """Store ``data`` under ``ref`` durably (a no-op when an intact copy exists)."""
+        """Store ``data`` under ``ref`` durably (a no-op when an intact copy exists;
+        a damaged copy is replaced)."""
         target = self.path_for(ref)
         try:
-            if target.stat().st_size == len(data):
+            if target.stat().st_size == len(data) and blob_ref(target.read_bytes()) == ref:
                 return
         except FileNotFoundError:
             pass

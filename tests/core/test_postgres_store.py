@@ -63,9 +63,9 @@ def test_storage_config_opens_a_postgres_store(postgres_url: str) -> None:
 
 
 def test_the_run_id_does_not_depend_on_the_store(postgres_url: str, tmp_path: Path) -> None:
-    on_postgres = make_experiment().run(
-        store=postgres_store(postgres_url, schema=fresh_postgres_schema())
-    )
+    store = postgres_store(postgres_url, schema=fresh_postgres_schema())
+    on_postgres = make_experiment().run(store=store)
+    store.close()
     on_sqlite = make_experiment().run(store=SqliteRunStore(tmp_path / "runs.sqlite"))
     assert on_postgres.run_id == on_sqlite.run_id == make_experiment().compile().run_id
 
@@ -152,7 +152,9 @@ def test_processes_running_different_runs_share_one_store(postgres_url: str) -> 
 
 def test_a_run_on_postgres_is_read_back_by_another_process(postgres_url: str) -> None:
     schema = fresh_postgres_schema()
-    result = make_experiment().run(store=postgres_store(postgres_url, schema=schema))
+    store = postgres_store(postgres_url, schema=schema)
+    result = make_experiment().run(store=store)
+    store.close()
     code = (
         "import sys, json\n"
         "from themis import postgres_store\n"

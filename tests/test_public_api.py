@@ -9,6 +9,7 @@ import pytest
 ROOT_EXPORTS = [
     "Experiment",
     "InMemoryRunStore",
+    "PostgresRunStore",
     "PromptSpec",
     "Reporter",
     "RunEstimate",
@@ -35,6 +36,7 @@ ROOT_EXPORTS = [
     "import_parse_bundle",
     "import_reduction_bundle",
     "import_score_bundle",
+    "postgres_store",
     "quickcheck",
     "snapshot_report",
     "sqlite_store",
@@ -52,6 +54,7 @@ CORE_EXPORTS = [
     "BeforeReduce",
     "BeforeScore",
     "BenchmarkResult",
+    "BlobError",
     "CandidateReducer",
     "CandidateSelector",
     "Case",
@@ -123,6 +126,8 @@ CORE_EXPORTS = [
     "ScoreFailedEvent",
     "SelectContext",
     "SelectionMetric",
+    "PostgresRunStore",
+    "PostgresStoreError",
     "SqliteRunStore",
     "StorageConfig",
     "StoredRun",
@@ -148,6 +153,7 @@ CORE_EXPORTS = [
     "import_parse_bundle",
     "import_reduction_bundle",
     "import_score_bundle",
+    "postgres_store",
     "snapshot_report",
 ]
 

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from themis.benchmark.query import SpecBase
 from themis.benchmark.specs import PromptMessage
-from themis.core.config import RuntimeConfig
+from themis.core.config import RuntimeConfig, check_error_categories
 from themis.core.models import JSONValue
 
 __all__ = [
@@ -237,22 +237,18 @@ class ExecutionPolicySpec(SpecBase):
     @field_validator("retryable_error_codes")
     @classmethod
     def _known_codes(cls, codes: list[str]) -> list[str]:
-        from themis.core.errors import ErrorCategory
-
-        known = [category.value for category in ErrorCategory]
-        unknown = sorted(set(codes) - set(known))
-        if unknown:
-            raise ValueError(f"unknown error code(s) {unknown}; known codes: {known}")
-        return codes
+        return check_error_categories(codes)
 
     def runtime_config(self, base: RuntimeConfig | None = None) -> RuntimeConfig:
         """The RuntimeConfig these settings stand for (other settings from ``base``)."""
-        return (base or RuntimeConfig()).model_copy(
-            update={
+        return RuntimeConfig.model_validate(
+            (base or RuntimeConfig()).model_dump()
+            | {
                 "max_retries": self.max_retries,
                 "retry_initial_delay_s": self.retry_backoff_factor,
                 "circuit_breaker_threshold": self.circuit_breaker_threshold,
                 "max_concurrent_tasks": self.max_in_flight_work_items,
+                "retryable_errors": list(self.retryable_error_codes),
             }
         )
 

@@ -231,11 +231,15 @@ def point_ids(model: CampaignModelSpec) -> list[str]:
     points = model.points()
     if len(points) == 1:
         return [model.label]
-    changed = [point.changed_fields() for point in points]
-    keys = [k for k in dict.fromkeys(k for c in changed for k in c)]
-    varying = [k for k in keys if len({repr(c.get(k)) for c in changed}) > 1]
+    flat = [
+        {**{k: v for k, v in p.model_dump(mode="json").items() if k != "extras"}, **p.extras}
+        for p in points
+    ]
+    keys = list(dict.fromkeys(key for values in flat for key in values))
+    varying = [key for key in keys if len({repr(values.get(key)) for values in flat}) > 1]
     return [
-        f"{model.label}[{','.join(f'{k}={c.get(k)}' for k in varying)}]" for c in changed
+        f"{model.label}[{','.join(f'{key}={values.get(key)}' for key in varying)}]"
+        for values in flat
     ]
 
 

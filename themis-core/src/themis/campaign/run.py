@@ -17,7 +17,7 @@ from themis.campaign.build import CampaignPoint, build_points
 from themis.campaign.spec import CampaignSpec, load_campaign_spec
 from themis.core.config import RuntimeConfig
 from themis.core.experiment import run_sync
-from themis.core.models import FrozenModel, RunStatus
+from themis.core.models import STAGES, FrozenModel, RunStatus
 from themis.core.stores.base import RunStore
 from themis.core.stores.sqlite import SqliteRunStore, sqlite_store
 from themis.specs.experiment import PostgresBlobStorageSpec, SqliteBlobStorageSpec
@@ -142,7 +142,11 @@ class Campaign:
     def is_finished(self, point: CampaignPoint) -> bool:
         """Whether the store holds this point's run, completed through every stage."""
         stored = self.store.resume(point.run_id)
-        return stored is not None and stored.status is RunStatus.completed
+        return (
+            stored is not None
+            and stored.status is RunStatus.completed
+            and stored.completed_through_stage == STAGES[-1]
+        )
 
     def select(
         self, *, models: list[str] | None = None, benchmarks: list[str] | None = None

@@ -38,7 +38,11 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
 
 def write_arithmetic(path: Path, count: int = 8) -> Path:
     rows = [
-        {"case_id": f"c{i}", "input": {"question": f"{i}+{i + 1}"}, "expected_output": str(2 * i + 1)}
+        {
+            "case_id": f"c{i}",
+            "input": {"question": f"{i}+{i + 1}"},
+            "expected_output": str(2 * i + 1),
+        }
         for i in range(count)
     ]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
@@ -58,11 +62,21 @@ def campaign_data(server: FakeOpenAIServer, root: Path, **changes: Any) -> dict[
             "execution_policy": {"max_retries": 1, "retry_backoff_factor": 0.001},
         },
         "models": [
-            {"name": "good", "model_id": "good", "provider": "openai", "extras": connection,
-             "params": {"max_tokens": 16}},
-            {"name": "shaky", "model_id": "shaky", "provider": "openai", "extras": connection,
-             "grid": {"params": [{"max_tokens": 16}], "overrides": {"temperature": [0.0, 0.8]}}},
-        ],  # fmt: skip
+            {
+                "name": "good",
+                "model_id": "good",
+                "provider": "openai",
+                "extras": connection,
+                "params": {"max_tokens": 16},
+            },
+            {
+                "name": "shaky",
+                "model_id": "shaky",
+                "provider": "openai",
+                "extras": connection,
+                "grid": {"params": [{"max_tokens": 16}], "overrides": {"temperature": [0.0, 0.8]}},
+            },
+        ],
         "benchmarks": [
             {
                 "name": "arith",

@@ -185,9 +185,9 @@ def test_bad_input_fails_before_any_call(server: FakeOpenAIServer, tmp_path: Pat
         "dataset": {"source": "local", "dataset_id": "gone.jsonl"},
         "scoring": {"metrics": ["builtin/exact_match"]},
     }
-    with pytest.raises(ConfigError, match="gone.jsonl: dataset file not found"):
+    with pytest.raises(ConfigError, match=r"gone\.jsonl: dataset file not found"):
         load(server, tmp_path, benchmarks=[missing])
-    with pytest.raises(ConfigError, match="models.0.top_k|temperature"):
+    with pytest.raises(ConfigError, match=r"models\.0\.params\.temperature"):
         load(
             server,
             tmp_path,
@@ -202,7 +202,12 @@ def test_bad_input_fails_before_any_call(server: FakeOpenAIServer, tmp_path: Pat
         ({"models": []}, "models: List should have at least 1 item"),
         ({"baseline": 3}, "baseline"),
         (
-            {"models": [{"model_id": "a", "provider": "openai"}, {"model_id": "a", "provider": "openai"}]},
+            {
+                "models": [
+                    {"model_id": "a", "provider": "openai"},
+                    {"model_id": "a", "provider": "openai"},
+                ]
+            },
             r"model name\(s\) \['a'\] used twice",
         ),
         (
@@ -242,9 +247,10 @@ def test_inference_params_of_each_point_reach_the_wire(
     }
     connection = {"base_url": server.base_url, "api_mode": "chat_completions"}
     models = [
-        {"name": "o", "model_id": "good", "provider": "openai", "extras": connection, "params": params},
-        {"name": "v", "model_id": "good", "provider": "vllm", "extras": connection, "params": params},
-    ]  # fmt: skip
+        {"name": name, "model_id": "good", "provider": provider, "extras": connection}
+        | {"params": params}
+        for name, provider in (("o", "openai"), ("v", "vllm"))
+    ]
     with load(server, tmp_path, models=models) as campaign:
         campaign.run()
     bodies = [r.body for r in server.received(CHAT)]

@@ -86,7 +86,7 @@ def test_the_storage_union_validates_on_its_own() -> None:
     assert isinstance(
         adapter.validate_python({"backend": "sqlite_blob", "root_dir": "x"}), SqliteBlobStorageSpec
     )
-    with pytest.raises(ValidationError, match="sqlite_blob.*postgres_blob"):
+    with pytest.raises(ValidationError, match=r"sqlite_blob.*postgres_blob"):
         adapter.validate_python({"backend": "mysql", "root_dir": "x"})
     with pytest.raises(ValidationError, match="database_url"):
         adapter.validate_python({"backend": "postgres_blob", "blob_root_dir": "b"})
@@ -234,7 +234,10 @@ def test_generation_specs_render_into_a_prompt_spec() -> None:
     )
     prompt = generation.prompt_spec()
     assert prompt is not None and prompt.instructions == "Answer with a number."
-    assert prompt.blocks == [{"role": "user", "content": "1+1"}, {"role": "assistant", "content": "2"}]
+    assert prompt.blocks == [
+        {"role": "user", "content": "1+1"},
+        {"role": "assistant", "content": "2"},
+    ]
     assert GenerationSpec().prompt_spec() is None
     with pytest.raises(ValidationError, match="system messages must come before"):
         GenerationSpec.model_validate(

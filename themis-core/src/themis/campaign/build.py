@@ -156,7 +156,7 @@ def load_dataset(spec: DatasetSpec, dataset_id: str, *, where: str) -> Dataset:
             rows.extend(load_cases_file(file))
     else:
         try:
-            import datasets
+            import datasets  # type: ignore[import-untyped]
         except ImportError:
             raise ConfigError(
                 f"{where}: source 'huggingface' needs the datasets package: pip install datasets"
@@ -184,9 +184,7 @@ def _custom_experiment(
         name = metric.name or metric.id
         metrics.append({"id": metric.id, "name": name, "options": dict(metric.options)})
         if metric.judges:
-            mappings, settings = _judges(
-                metric.judges, name, f"{where}.scoring.metrics[{index}]"
-            )
+            mappings, settings = _judges(metric.judges, name, f"{where}.scoring.metrics[{index}]")
             judge_models.extend(mappings)
             judge_config[name] = settings
     return Experiment(

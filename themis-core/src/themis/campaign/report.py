@@ -14,6 +14,7 @@ when a statistic is computed: without them the report shows means only.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
@@ -141,9 +142,10 @@ class CampaignReport(FrozenModel):
         level = f"{self.confidence:.0%}"
         cells = self._cells_by_key()
         lines = [f"# Campaign: {_md(self.project_name)}", "", "## Leaderboard", ""]
+        interval = f" with its {level} bootstrap CI" if self.statistics else ""
         lines.append(
-            f"Mean score per benchmark{f' with its {level} bootstrap CI' if self.statistics else ''}"
-            " and the number of scored cases; one row per model point."
+            f"Mean score per benchmark{interval} and the number of scored cases; "
+            "one row per model point."
         )
         lines += ["", "| model | " + " | ".join(_md(self._header(*c)) for c in self.columns) + " |"]
         lines.append("|---|" + "---|" * len(self.columns))
@@ -276,12 +278,8 @@ def _values(store: RunStore, run_id: str) -> dict[str, dict[str, float | None]]:
 
 
 def _stats_available() -> bool:
-    try:
-        import numpy  # noqa: F401
-        import scipy  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether numpy and scipy are installed (found without importing them)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("numpy", "scipy"))
 
 
 def _adjust(p_values: Sequence[float], correction: str) -> list[float]:

@@ -17,7 +17,9 @@ PROJECT_FILE = click.argument(
 SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 
 
-def _campaign(project_file: Path, overrides: tuple[str, ...], progress: str | None = None) -> object:
+def _campaign(
+    project_file: Path, overrides: tuple[str, ...], progress: str | None = None
+) -> object:
     from themis.campaign import Campaign, load_campaign_spec
 
     if not project_file.is_file():
@@ -49,9 +51,7 @@ def campaign() -> None:
 @PROJECT_FILE
 @SET
 @click.option("--model", "models", multiple=True, help="Only this model or point (repeatable).")
-@click.option(
-    "--benchmark", "benchmarks", multiple=True, help="Only this benchmark (repeatable)."
-)
+@click.option("--benchmark", "benchmarks", multiple=True, help="Only this benchmark (repeatable).")
 @progress_option
 @json_option
 def run_command(

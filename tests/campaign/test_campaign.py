@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -344,3 +345,52 @@ def test_the_sqlite_storage_spec_opens_a_store_under_its_root(tmp_path: Path) ->
         assert store.path == tmp_path / "proj" / "themis.sqlite"
     finally:
         store.close()
+
+
+def test_without_numpy_the_report_shows_means_only(
+    server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with load(server, tmp_path) as campaign:
+        campaign.run()
+        monkeypatch.setitem(sys.modules, "numpy", None)  # as if it were not installed
+        report = campaign_report(campaign)
+    assert not report.statistics and report.comparisons == []
+    assert report.cell("good", "arith").mean == 1.0
+    assert report.cell("good", "arith").ci_low is None
+    markdown = report.to_markdown()
+    assert "| good | 1.000 (n=8) |" in markdown
+    assert "pip install 'themis-eval-core[stats]'" in markdown
+
+
+def test_a_toml_campaign_file_loads_like_a_yaml_one(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    (tmp_path / "project.toml").write_text(
+        f"""
+baseline = "good"
+
+[project]
+project_name = "sweep"
+researcher_id = "alice"
+storage = {{backend = "sqlite_blob", root_dir = "store"}}
+
+[[models]]
+name = "good"
+model_id = "good"
+provider = "openai"
+extras = {{base_url = "{server.base_url}", api_mode = "chat_completions"}}
+grid = {{overrides = {{temperature = [0.0, 0.8]}}}}
+
+[[benchmarks]]
+name = "gsm8k"
+source = "sample"
+limit = 1
+""",
+        encoding="utf-8",
+    )
+    campaign = Campaign.from_file(tmp_path / "project.toml", overrides=["baseline=good"])
+    assert [p.point_id for p in campaign.points] == [
+        "good[temperature=0.0]",
+        "good[temperature=0.8]",
+    ]
+    assert campaign.spec.benchmarks[0].label == "gsm8k"

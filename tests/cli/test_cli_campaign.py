@@ -29,6 +29,14 @@ def project(server: FakeOpenAIServer, tmp_path: Path) -> Path:
     return write_campaign(tmp_path / "project.yaml", campaign_data(server, tmp_path))
 
 
+def test_read_commands_never_create_the_store(project: Path, tmp_path: Path) -> None:
+    status = ok_json(themis("campaign", "status", project, "--json", cwd=tmp_path))
+    assert {s["status"] for s in status} == {"not run"} and len(status) == 3
+    refused = themis("campaign", "report", project, cwd=tmp_path)
+    assert refused.returncode == 2 and "run `themis campaign run" in refused.stderr
+    assert not (tmp_path / "store").exists()
+
+
 def test_run_then_rerun_skips_then_report_in_every_format(
     server: FakeOpenAIServer, project: Path, tmp_path: Path
 ) -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from themis.cli.errors import EXIT_FAILED_CASES
+from themis.cli.errors import EXIT_FAILED_CASES, UserError
 from themis.cli.options import SET_HELP, json_option, progress_option
 from themis.cli.output import emit_json, emit_table, note
+
+if TYPE_CHECKING:
+    from themis.campaign import Campaign
 
 PROJECT_FILE = click.argument(
     "project_file", type=click.Path(path_type=Path, dir_okay=False), metavar="PROJECT_FILE"
@@ -18,16 +22,36 @@ SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", hel
 
 
 def _campaign(
-    project_file: Path, overrides: tuple[str, ...], progress: str | None = None
-) -> object:
+    project_file: Path,
+    overrides: tuple[str, ...],
+    progress: str | None = None,
+    *,
+    reading: str | None = None,
+) -> Campaign:
+    """The campaign of a file. ``reading`` names a read-only command: it never
+    creates a SQLite store, and a missing one holds nothing yet."""
     from themis.campaign import Campaign, load_campaign_spec
+    from themis.core.stores.memory import InMemoryRunStore
+    from themis.specs import SqliteBlobStorageSpec
 
     if not project_file.is_file():
-        raise click.UsageError(f"{project_file}: campaign file not found")
+        raise UserError(f"{project_file}: campaign file not found")
     spec = load_campaign_spec(project_file, list(overrides))
     runtime = spec.project.execution_policy.runtime_config()
     if progress is not None:
         runtime = runtime.model_copy(update={"progress": progress})
+    storage = spec.project.storage
+    if (
+        reading is not None
+        and isinstance(storage, SqliteBlobStorageSpec)
+        and not Path(storage.database_path).is_file()
+    ):
+        if reading == "report":
+            raise UserError(
+                f"{project_file}: nothing to report: no store at {storage.database_path} yet; "
+                f"run `themis campaign run {project_file}` first"
+            )
+        return Campaign(spec, runtime=runtime, store=InMemoryRunStore())
     return Campaign(spec, runtime=runtime)
 
 
@@ -65,11 +89,9 @@ def run_command(
     """Run the campaign point by point. Points already completed in the store
     are skipped; unfinished ones continue, reusing every stored generation.
     Exits 3 when a point did not complete."""
-    from themis.campaign import Campaign, PointOutcome
+    from themis.campaign import PointOutcome
 
-    loaded = _campaign(project_file, overrides, progress)
-    assert isinstance(loaded, Campaign)
-    with loaded as campaign:
+    with _campaign(project_file, overrides, progress) as campaign:
         points = campaign.select(models=list(models) or None, benchmarks=list(benchmarks) or None)
 
         def report(outcome: PointOutcome) -> None:
@@ -108,11 +130,7 @@ def run_command(
 @json_option
 def status_command(project_file: Path, overrides: tuple[str, ...], as_json: bool) -> None:
     """List the campaign's points in run order with their run ids and stored status."""
-    from themis.campaign import Campaign
-
-    loaded = _campaign(project_file, overrides)
-    assert isinstance(loaded, Campaign)
-    with loaded as campaign:
+    with _campaign(project_file, overrides, reading="status") as campaign:
         rows = []
         for point in campaign.points:
             stored = campaign.store.resume(point.run_id)
@@ -160,11 +178,9 @@ def report_command(
     """The leaderboard (models by benchmarks: means with confidence intervals)
     and paired comparisons of every point against the baseline, with p-values
     adjusted across all comparisons (Holm by default)."""
-    from themis.campaign import Campaign, campaign_report
+    from themis.campaign import campaign_report
 
-    loaded = _campaign(project_file, overrides)
-    assert isinstance(loaded, Campaign)
-    with loaded as campaign:
+    with _campaign(project_file, overrides, reading="report") as campaign:
         document = campaign_report(
             campaign,
             baseline=baseline,

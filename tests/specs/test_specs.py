@@ -254,6 +254,10 @@ def test_a_judge_spec_carries_its_model_params_and_metric_settings() -> None:
     )
     assert judge.params == InferenceParamsSpec()
     assert judge.extras == {"rubric": "Is it correct?"}
+    with pytest.raises(ValidationError, match="takes no inference params"):
+        JudgeInferenceSpec.model_validate(
+            {"model": {"model_id": "d", "provider": "builtin/demo_judge"}, "params": {}}
+        )
 
 
 def test_specs_load_from_files(tmp_path: Path) -> None:

@@ -143,3 +143,12 @@ class JudgeInferenceSpec(SpecBase):
     model: ModelSpec
     params: InferenceParamsSpec = Field(default_factory=InferenceParamsSpec)
     extras: dict[str, JSONValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _params_reach_the_judge(self) -> JudgeInferenceSpec:
+        if "params" in self.model_fields_set and not self.model.sends_params:
+            raise ValueError(
+                f"params: judge provider {self.model.provider!r} takes no inference params "
+                "(only openai and vllm do); pass its own settings in model.extras"
+            )
+        return self

@@ -359,7 +359,7 @@ def test_without_numpy_the_report_shows_means_only(
     assert report.cell("good", "arith").ci_low is None
     markdown = report.to_markdown()
     assert "| good | 1.000 (n=8) |" in markdown
-    assert "pip install 'themis-eval-core[stats]'" in markdown
+    assert "Confidence intervals and tests need numpy and scipy" in markdown
 
 
 def test_a_toml_campaign_file_loads_like_a_yaml_one(

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["CampaignReport", "LeaderboardCell", "PointComparison", "campaign_report"]
 
 ReportFormat = Literal["markdown", "csv", "latex", "json"]
-STATS_EXTRA = "themis-eval-core[stats]"
+STATS_PACKAGES = "numpy scipy"
 
 
 class LeaderboardCell(FrozenModel):
@@ -157,7 +157,7 @@ class CampaignReport(FrozenModel):
         lines += ["", f"## Paired comparisons against {_md(self.baseline)}", ""]
         if not self.statistics:
             lines.append(
-                f"Confidence intervals and tests need numpy and scipy: pip install '{STATS_EXTRA}'."
+                f"Confidence intervals and tests need numpy and scipy: pip install {STATS_PACKAGES}."
             )
             return "\n".join(lines) + "\n"
         if not self.comparisons:

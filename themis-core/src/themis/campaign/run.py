@@ -46,7 +46,7 @@ def open_project_store(storage: SqliteBlobStorageSpec | PostgresBlobStorageSpec)
     if postgres_store is None:
         raise ValueError(
             "storage.backend 'postgres_blob' needs a Themis with the PostgreSQL store "
-            "(themis.postgres_store); install themis-eval-core[postgres]"
+            "(themis.postgres_store), which this installation lacks"
         )
     store: RunStore = postgres_store(storage.database_url, blob_root=storage.blob_root_dir)
     return store

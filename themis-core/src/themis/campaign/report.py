@@ -157,7 +157,8 @@ class CampaignReport(FrozenModel):
         lines += ["", f"## Paired comparisons against {_md(self.baseline)}", ""]
         if not self.statistics:
             lines.append(
-                f"Confidence intervals and tests need numpy and scipy: pip install {STATS_PACKAGES}."
+                "Confidence intervals and tests need numpy and scipy: "
+                f"pip install {STATS_PACKAGES}."
             )
             return "\n".join(lines) + "\n"
         if not self.comparisons:

@@ -266,3 +266,33 @@ def test_specs_load_from_files(tmp_path: Path) -> None:
     path = tmp_path / "project.toml"
     path.write_text(PROJECT_TOML, encoding="utf-8")
     assert ProjectSpec.model_validate(read_config_file(path)).project_name == "sweep"
+
+
+def test_every_spec_loads_from_a_yaml_or_toml_file_with_errors_naming_file_and_field(
+    tmp_path: Path,
+) -> None:
+    from themis.core.config_files import ConfigError
+
+    yaml_file = tmp_path / "project.yaml"
+    yaml_file.write_text(PROJECT_YAML, encoding="utf-8")
+    assert ProjectSpec.from_file(yaml_file).global_seed == 7
+    toml_file = tmp_path / "grid.toml"
+    toml_file.write_text(
+        "[[params]]\nmax_tokens = 64\n\n[overrides]\ntemperature = [0.0, 0.7]\n", encoding="utf-8"
+    )
+    assert [p.temperature for p in InferenceGridSpec.from_file(toml_file).expand()] == [0.0, 0.7]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model_id: m\nprovider: openai\nextra: 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: invalid ModelSpec\n  extra: Extra inputs"):
+        ModelSpec.from_file(bad)
+
+
+def test_execution_policy_defaults_follow_the_reference() -> None:
+    policy = ExecutionPolicySpec()
+    assert (
+        policy.max_retries,
+        policy.retry_backoff_factor,
+        policy.circuit_breaker_threshold,
+        policy.max_in_flight_work_items,
+        policy.retryable_error_codes,
+    ) == (3, 1.5, 5, 32, [])

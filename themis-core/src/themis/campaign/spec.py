@@ -22,11 +22,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from themis.benchmark.query import SpecBase
 from themis.core.config import ComponentSpec
-from themis.core.config_files import ConfigError, apply_override, read_config_file
+from themis.core.config_files import apply_override, read_config_file
+from themis.specs.base import SpecBase
 from themis.specs.experiment import (
     InferenceGridSpec,
     InferenceParamsSpec,
@@ -229,11 +229,4 @@ def load_campaign_spec(path: str | Path, overrides: list[str] | None = None) -> 
     for override in overrides or []:
         apply_override(data, override)
     _anchor_paths(data, file.parent.resolve())
-    try:
-        return CampaignSpec.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{file}: invalid campaign"]
-        for error in exc.errors():
-            location = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            lines.append(f"  {location}: {error['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+    return CampaignSpec.from_mapping(data, source=str(file))

@@ -4,9 +4,10 @@
 storage union, ExecutionPolicySpec, InferenceParamsSpec, InferenceGridSpec,
 PromptMessage); :mod:`themis.specs.foundational` the models, datasets,
 generation and judges. :mod:`themis.campaign` compiles them into ordinary
-experiments.
+experiments. Every spec loads from a YAML or TOML file with ``from_file``.
 """
 
+from themis.specs.base import SpecBase
 from themis.specs.experiment import (
     ExecutionPolicySpec,
     InferenceGridSpec,
@@ -30,6 +31,7 @@ __all__ = [
     "PostgresBlobStorageSpec",
     "ProjectSpec",
     "PromptMessage",
+    "SpecBase",
     "SqliteBlobStorageSpec",
     "StorageConfig",
 ]

@@ -18,10 +18,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from themis.benchmark.query import SpecBase
 from themis.benchmark.specs import PromptMessage
 from themis.core.config import RuntimeConfig, check_error_categories
 from themis.core.models import JSONValue
+from themis.specs.base import SpecBase
 
 __all__ = [
     "ExecutionPolicySpec",
@@ -229,8 +229,8 @@ class ExecutionPolicySpec(SpecBase):
     """
 
     max_retries: int = Field(default=3, ge=0)
-    retry_backoff_factor: float = Field(default=0.5, ge=0.0)
-    circuit_breaker_threshold: int = Field(default=10, ge=1)
+    retry_backoff_factor: float = Field(default=1.5, ge=0.0)
+    circuit_breaker_threshold: int = Field(default=5, ge=1)
     max_in_flight_work_items: int = Field(default=32, ge=1)
     retryable_error_codes: list[str] = Field(default_factory=list)
 

@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from themis.benchmark.query import SpecBase
 from themis.benchmark.specs import PromptMessage
 from themis.core.models import JSONValue
 from themis.core.prompts import PromptSpec
+from themis.specs.base import SpecBase
 from themis.specs.experiment import InferenceParamsSpec
 
 __all__ = ["DatasetSpec", "GenerationSpec", "JudgeInferenceSpec", "ModelSpec"]

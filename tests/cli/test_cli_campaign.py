@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 
 from tests.adapters.fake_openai_server import FakeOpenAIServer, running_server
 from tests.campaign.conftest import CHAT, arithmetic_answer, campaign_data, write_campaign
-from tests.cli.helpers import ok, ok_json, themis
+from tests.cli.helpers import THEMIS, ok, ok_json, themis
 
 KEY = {"OPENAI_API_KEY": "sk-cli-campaign-0000"}
 
@@ -112,3 +115,36 @@ def test_failed_points_exit_3_and_bad_files_exit_2(
     unknown = themis("campaign", "run", project, "--model", "nobody", cwd=tmp_path, env=KEY)
     assert unknown.returncode == 2 and "unknown model(s) ['nobody']" in unknown.stderr
     assert server.received(CHAT) == []
+
+
+def test_a_killed_campaign_continues_where_it_stopped(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    data = campaign_data(server, tmp_path)
+    data["project"]["execution_policy"]["max_in_flight_work_items"] = 1
+    project = write_campaign(tmp_path / "project.yaml", data)
+    slow = server.answer
+    server.answer = lambda path, body: (time.sleep(0.15), slow(path, body))[1]
+    environment = {**os.environ, **KEY, "THEMIS_DEBUG": ""}
+    process = subprocess.Popen(
+        [THEMIS, "campaign", "run", str(project), "--progress", "off"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(server.received(CHAT)) < 11 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        process.kill()
+        process.wait()
+    first_calls = len(server.received(CHAT))
+    assert 11 <= first_calls < 24  # killed inside the second point
+
+    rerun = ok_json(themis("campaign", "run", project, "--json", cwd=tmp_path, env=KEY))
+    assert [p["skipped"] for p in rerun["points"]] == [True, False, False]
+    assert [p["status"] for p in rerun["points"]] == ["completed"] * 3
+    # Only the work that was not stored ran again (at most the one call in flight).
+    assert len(server.received(CHAT)) <= 24 + 1

@@ -394,3 +394,18 @@ limit = 1
         "good[temperature=0.8]",
     ]
     assert campaign.spec.benchmarks[0].label == "gsm8k"
+
+
+def test_the_sqlite_storage_spec_puts_blobs_under_its_root(tmp_path: Path) -> None:
+    import inspect
+
+    from themis.campaign import open_project_store
+    from themis.specs import SqliteBlobStorageSpec
+
+    if "blob_root" not in inspect.signature(SqliteRunStore.__init__).parameters:
+        pytest.skip("SQLite blob storage (issue 18b) is not in this build")
+    store = open_project_store(SqliteBlobStorageSpec(root_dir=str(tmp_path / "proj")))
+    try:
+        assert store.blobs.root == tmp_path / "proj" / "blobs"  # type: ignore[attr-defined]
+    finally:
+        store.close()

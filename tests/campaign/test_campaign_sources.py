@@ -153,3 +153,75 @@ def test_a_campaign_runs_and_resumes_on_the_postgres_storage_spec(
         assert type(campaign.store).__name__ != "SqliteRunStore"
         again = campaign.run()
     assert again.points[0].skipped
+
+
+MODELS_PY = '''
+from themis.core.models import GenerationResult
+
+
+class Adder:
+    """A project's own model: adds the two numbers, off by ``offset``."""
+
+    component_id = "project/adder"
+    version = "1"
+
+    def __init__(self, offset=0):
+        self.offset = offset
+
+    def fingerprint(self):
+        return f"adder+{self.offset}"
+
+    def generate(self, case, ctx):
+        a, b = case.input["question"].split("+")
+        answer = str(int(a) + int(b) + self.offset)
+        return GenerationResult(candidate_id=f"{ctx.case_key}#{ctx.seed}", final_output=answer)
+'''
+
+
+def test_a_projects_own_model_class_is_a_provider(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "models.py").write_text(MODELS_PY, encoding="utf-8")
+    write_arithmetic(project / "arith.jsonl", count=4)
+    (project / "campaign.yaml").write_text(
+        """
+project: {project_name: own, researcher_id: me, storage: {backend: sqlite_blob, root_dir: runs}}
+models:
+  - {name: exact, model_id: adder, provider: "python:models:Adder"}
+  - {name: shifted, model_id: adder, provider: "python:models:Adder", extras: {offset: 1}}
+benchmarks:
+  - name: arith
+    dataset: {source: local, dataset_id: arith.jsonl}
+    scoring: {parsers: [builtin/number], metrics: [builtin/exact_match]}
+""",
+        encoding="utf-8",
+    )
+    with Campaign.from_file(project / "campaign.yaml") as campaign:  # from another cwd
+        exact, shifted = campaign.points
+        assert exact.run_id != shifted.run_id
+        result = campaign.run()
+    assert [o.metric_means["builtin/exact_match"] for o in result.points] == [1.0, 0.0]
+    with pytest.raises(ConfigError, match="has no attribute 'Missing'"):
+        Campaign(
+            CampaignSpec.model_validate(
+                {
+                    "project": {"project_name": "p", "researcher_id": "r",
+                                "storage": {"backend": "sqlite_blob", "root_dir": "x"}},
+                    "models": [{"model_id": "m", "provider": "python:models:Missing"}],
+                    "benchmarks": ["gsm8k"],
+                }
+            ),
+            base_dir=project,
+        )  # fmt: skip
+
+
+def test_a_hub_dataset_that_cannot_load_is_an_error_naming_the_benchmark(tmp_path: Path) -> None:
+    data = {
+        "project": {"project_name": "p", "researcher_id": "r",
+                    "storage": {"backend": "sqlite_blob", "root_dir": "x"}},
+        "models": [{"model_id": "m", "provider": "builtin/demo_generator"}],
+        "benchmarks": [{"name": "hubless", "dataset": {"dataset_id": str(tmp_path / "none")},
+                        "scoring": {"metrics": ["builtin/exact_match"]}}],
+    }  # fmt: skip
+    with pytest.raises(ConfigError, match=r"benchmarks\[0\] \(hubless\): cannot load"):
+        Campaign(CampaignSpec.model_validate(data))

@@ -200,7 +200,7 @@ def test_the_execution_policy_becomes_runtime_settings() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"model_id": "m", "provider": "anthropic"}, "use 'openai', 'vllm' or a generator id"),
+        ({"model_id": "m", "provider": "anthropic"}, "use 'openai', 'vllm', a generator id"),
         ({"model_id": "m", "provider": "vllm"}, "needs extras.base_url"),
         ({"model_id": "m", "provider": "openai", "extras": {"model": "x"}}, "model is model_id"),
         ({"model_id": "", "provider": "openai"}, "model_id"),

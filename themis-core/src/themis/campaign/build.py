@@ -24,6 +24,8 @@ from themis.core import registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
 from themis.core.config_files import ConfigError, cases_from_rows, load_cases_file
 from themis.core.experiment import Experiment
+from themis.core.local_components import PREFIX as PYTHON_PREFIX
+from themis.core.local_components import resolve_component
 from themis.core.models import Dataset, JSONValue
 from themis.specs.experiment import InferenceParamsSpec
 from themis.specs.foundational import DatasetSpec, JudgeInferenceSpec, ModelSpec
@@ -93,8 +95,14 @@ def _factory(kind: str, provider: str, where: str) -> Any:
     return factory
 
 
-def build_generator(model: ModelSpec, params: InferenceParamsSpec | None, *, where: str) -> Any:
-    """The generator of one model point: an adapter object, or a component mapping."""
+def build_generator(
+    model: ModelSpec, params: InferenceParamsSpec | None, *, where: str, base_dir: Path
+) -> Any:
+    """The generator of one model point: an adapter object, a component mapping,
+    or (``python:MODULE:ATTR``) the project's own object."""
+    if model.provider.startswith(PYTHON_PREFIX):
+        spec = {"id": model.provider, "options": dict(model.extras)}
+        return resolve_component(spec, base_dir, where)
     if not model.sends_params:
         return {"id": model.provider, "options": dict(model.extras)}
     factory = _factory("generator", model.provider, where)
@@ -108,6 +116,11 @@ def build_generator(model: ModelSpec, params: InferenceParamsSpec | None, *, whe
 def _judge_mapping(judge: JudgeInferenceSpec, name: str) -> dict[str, Any]:
     """A named judge component mapping (names tell a metric's judges apart)."""
     model = judge.model
+    if model.provider.startswith(PYTHON_PREFIX):
+        raise ConfigError(
+            f"judge {model.provider!r}: a campaign's judges are openai, vllm or registered judge "
+            "ids; publish the judge under the themis.judges entry-point group"
+        )
     if not model.sends_params:
         return {"id": model.provider, "name": name, "options": dict(model.extras)}
     options = {"model": model.model_id, **model.extras}
@@ -161,9 +174,15 @@ def load_dataset(spec: DatasetSpec, dataset_id: str, *, where: str) -> Dataset:
             raise ConfigError(
                 f"{where}: source 'huggingface' needs the datasets package: pip install datasets"
             ) from None
-        loaded = datasets.load_dataset(
-            spec.dataset_id, spec.config_name, split=spec.split, revision=spec.revision
-        )
+        try:
+            loaded = datasets.load_dataset(
+                spec.dataset_id, spec.config_name, split=spec.split, revision=spec.revision
+            )
+        except Exception as exc:  # the hub, the network and the files each raise their own
+            raise ConfigError(
+                f"{where}: cannot load {spec.dataset_id!r} (split {spec.split!r}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         rows = [dict(row) for row in loaded]
     if spec.limit is not None:
         rows = rows[: spec.limit]
@@ -241,10 +260,13 @@ def point_ids(model: CampaignModelSpec) -> list[str]:
     ]
 
 
-def build_points(spec: CampaignSpec, runtime: RuntimeConfig) -> list[CampaignPoint]:
+def build_points(
+    spec: CampaignSpec, runtime: RuntimeConfig, *, base_dir: Path
+) -> list[CampaignPoint]:
     """Every point of the campaign, in run order: model by model, grid point by grid
     point, benchmark by benchmark. Builds everything (and loads every dataset) up
-    front, so bad input fails before any point runs."""
+    front, so bad input fails before any point runs. ``base_dir`` is where
+    ``python:`` providers' modules are looked up (the campaign file's folder)."""
     project = spec.project
     custom_data: dict[str, Dataset] = {}
     for index, benchmark in enumerate(spec.benchmarks):
@@ -257,7 +279,9 @@ def build_points(spec: CampaignSpec, runtime: RuntimeConfig) -> list[CampaignPoi
     for m_index, model in enumerate(spec.models):
         for params, point_id in zip(model.points(), point_ids(model), strict=True):
             where = f"models[{m_index}] ({point_id})"
-            generator = build_generator(model, params if model.sends_params else None, where=where)
+            generator = build_generator(
+                model, params if model.sends_params else None, where=where, base_dir=base_dir
+            )
             for b_index, benchmark in enumerate(spec.benchmarks):
                 if isinstance(benchmark, CustomBenchmarkSpec):
                     experiment = _custom_experiment(

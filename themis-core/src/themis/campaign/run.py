@@ -91,7 +91,9 @@ class Campaign:
     Build it from a :class:`~themis.campaign.spec.CampaignSpec` or a file
     (:meth:`from_file`). Every point is built and compiled up front, so bad
     input fails before anything runs. ``store`` defaults to the project's
-    storage spec; ``runtime`` to its execution policy.
+    storage spec; ``runtime`` to its execution policy; ``base_dir`` (where
+    ``python:`` providers' modules live) to the file's folder, else the
+    working directory.
     """
 
     def __init__(
@@ -100,10 +102,13 @@ class Campaign:
         *,
         store: RunStore | None = None,
         runtime: RuntimeConfig | None = None,
+        base_dir: str | Path | None = None,
     ) -> None:
         self.spec = spec
         self.runtime = runtime or spec.project.execution_policy.runtime_config()
-        self.points: list[CampaignPoint] = build_points(spec, self.runtime)
+        self.points: list[CampaignPoint] = build_points(
+            spec, self.runtime, base_dir=Path(base_dir) if base_dir is not None else Path.cwd()
+        )
         for point in self.points:
             point.experiment.compile()
         self._store = store
@@ -119,7 +124,8 @@ class Campaign:
         runtime: RuntimeConfig | None = None,
     ) -> Campaign:
         """Load a campaign file (YAML or TOML) with ``dotted.key=value`` overrides."""
-        return cls(load_campaign_spec(path, overrides), store=store, runtime=runtime)
+        spec = load_campaign_spec(path, overrides)
+        return cls(spec, store=store, runtime=runtime, base_dir=Path(path).parent)
 
     @property
     def store(self) -> RunStore:

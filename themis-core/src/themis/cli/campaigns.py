@@ -51,8 +51,10 @@ def _campaign(
                 f"{project_file}: nothing to report: no store at {storage.database_path} yet; "
                 f"run `themis campaign run {project_file}` first"
             )
-        return Campaign(spec, runtime=runtime, store=InMemoryRunStore())
-    return Campaign(spec, runtime=runtime)
+        return Campaign(
+            spec, runtime=runtime, store=InMemoryRunStore(), base_dir=project_file.parent
+        )
+    return Campaign(spec, runtime=runtime, base_dir=project_file.parent)
 
 
 @click.group("campaign", short_help="Run and report a campaign: models x grids x benchmarks.")

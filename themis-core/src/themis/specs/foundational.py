@@ -31,10 +31,12 @@ class ModelSpec(SpecBase):
 
     ``provider`` is ``"openai"`` or ``"vllm"`` (the adapter distributions;
     ``extras`` are that factory's connection options: ``base_url``,
-    ``api_mode``, ``api_key_env``, ``timeout_s``, ``instructions``), or the
-    id of any registered generator (``builtin/demo_generator``), built with
-    ``extras`` as its options. Connection options are not identity: the
-    model, the API mode, instructions and the inference params are.
+    ``api_mode``, ``api_key_env``, ``timeout_s``, ``instructions``), the
+    id of any registered generator (``builtin/demo_generator``), or a
+    project's own class, ``python:MODULE:ATTR`` (the module beside the
+    campaign file), built with ``extras`` as its options. Connection options
+    are not identity: the model, the API mode, instructions and the
+    inference params are.
     """
 
     model_id: str = Field(min_length=1, description="The model's name at the provider.")
@@ -43,10 +45,14 @@ class ModelSpec(SpecBase):
 
     @model_validator(mode="after")
     def _known_provider(self) -> ModelSpec:
-        if self.provider not in PROVIDERS and "/" not in self.provider:
+        if (
+            self.provider not in PROVIDERS
+            and "/" not in self.provider
+            and not self.provider.startswith("python:")
+        ):
             raise ValueError(
-                f"provider {self.provider!r}: use 'openai', 'vllm' or a generator id such as "
-                "'builtin/demo_generator'"
+                f"provider {self.provider!r}: use 'openai', 'vllm', a generator id such as "
+                "'builtin/demo_generator', or python:MODULE:ATTR for a project's own class"
             )
         if "model" in self.extras:
             raise ValueError("extras.model: the model is model_id; drop it from extras")

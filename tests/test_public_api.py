@@ -169,9 +169,31 @@ CATALOG_EXPORTS = [
 ]
 
 
+SPECS_EXPORTS = [
+    "DatasetSpec",
+    "ExecutionPolicySpec",
+    "GenerationSpec",
+    "InferenceGridSpec",
+    "InferenceParamsSpec",
+    "JudgeInferenceSpec",
+    "ModelSpec",
+    "PostgresBlobStorageSpec",
+    "ProjectSpec",
+    "PromptMessage",
+    "SqliteBlobStorageSpec",
+    "StorageConfig",
+]
+"""Seed 004's project and runtime specs."""
+
+
 @pytest.mark.parametrize(
     "module,names",
-    [("themis", ROOT_EXPORTS), ("themis.core", CORE_EXPORTS), ("themis.catalog", CATALOG_EXPORTS)],
+    [
+        ("themis", ROOT_EXPORTS),
+        ("themis.core", CORE_EXPORTS),
+        ("themis.catalog", CATALOG_EXPORTS),
+        ("themis.specs", SPECS_EXPORTS),
+    ],
 )
 def test_reference_names_exist(module: str, names: list[str]) -> None:
     imported = importlib.import_module(module)
@@ -189,5 +211,7 @@ def test_seed_import_paths() -> None:
         "themis.adapters",
         "themis.benchmark.specs",
         "themis.benchmark.query",
+        "themis.specs.experiment",
+        "themis.specs.foundational",
     ):
         importlib.import_module(module)

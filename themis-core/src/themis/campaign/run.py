@@ -14,6 +14,7 @@ from pathlib import Path
 from themis.campaign.build import CampaignPoint, build_points
 from themis.campaign.spec import CampaignSpec, load_campaign_spec
 from themis.core.config import RuntimeConfig
+from themis.core.config_files import ConfigError
 from themis.core.experiment import run_sync
 from themis.core.models import STAGES, FrozenModel, RunStatus
 from themis.core.stores.base import RunStore
@@ -94,8 +95,16 @@ class Campaign:
         self.points: list[CampaignPoint] = build_points(
             spec, self.runtime, base_dir=Path(base_dir) if base_dir is not None else Path.cwd()
         )
+        seen: dict[tuple[str, str], str] = {}
         for point in self.points:
-            point.experiment.compile()
+            run_id = point.experiment.compile().run_id
+            other = seen.setdefault((point.benchmark, run_id), point.point_id)
+            if other != point.point_id:
+                raise ConfigError(
+                    f"models: {other!r} and {point.point_id!r} are the same run on "
+                    f"{point.benchmark} ({run_id}): their provider sees no difference "
+                    "between them; give them different params or extras"
+                )
         self._store = store
         self._owns_store = store is None
 

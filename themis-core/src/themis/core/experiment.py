@@ -489,6 +489,13 @@ def open_store(storage: StorageConfig) -> RunStore:
     try:
         store: RunStore = factory(**options)
     except TypeError as exc:
+        if storage.path is not None and "'path'" in str(exc):
+            raise ValueError(
+                f"storage.path: store {storage.store!r} takes no path ({storage.path!r}); "
+                "path is for file stores such as sqlite. Give its location in "
+                "storage.parameters (postgres: parameters.url) and leave path unset "
+                "(--set storage.path=null)"
+            ) from exc
         raise ValueError(f"storage: cannot open store {storage.store!r}: {exc}") from exc
     store.initialize()
     return store

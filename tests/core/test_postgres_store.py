@@ -436,4 +436,12 @@ def test_the_cli_takes_a_postgres_url_as_path_and_never_prints_its_password(
             "report", "--path", urlunsplit(urlsplit(url)._replace(path="/nowhere")), cwd=tmp_path
         )
     )
-    assert postgres_server.PASSWORD not in report.stdout + report.stderr + missing
+    bundle = tmp_path / "generation.json"
+    ok(themis("export", "generation", "--path", url, "-o", bundle, cwd=tmp_path))
+    other = fresh_postgres_database(postgres_url)
+    imported = ok(themis("import", bundle, "--path", other, cwd=tmp_path))
+    assert "into the postgres store" in imported.stdout
+    rows = ok_json(themis("inspect", "runs", "--path", other, "--json", cwd=tmp_path))
+    assert [row["run_id"] for row in rows] == [run["run_id"]]
+    printed = report.stdout + report.stderr + missing + imported.stdout + imported.stderr
+    assert postgres_server.PASSWORD not in printed

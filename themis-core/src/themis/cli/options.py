@@ -48,7 +48,7 @@ def store_options(command: F) -> F:
     return click.option(
         "--path",
         "store_path",
-        callback=_store_location,
+        callback=store_location,
         help=(
             "Store location, e.g. .themis/runs.sqlite, or a PostgreSQL URL "
             "(postgresql://user@host/db); instead of --config."
@@ -60,7 +60,7 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 """A ``--path`` starting with one of these is a PostgreSQL store's URL, not a file."""
 
 
-def _store_location(
+def store_location(
     context: click.Context, parameter: click.Parameter, value: str | None
 ) -> Path | str | None:
     """A file path, or a PostgreSQL URL kept as written (a Path would fold its ``//``)."""

@@ -128,7 +128,7 @@ def resolve_store(
         raise UserError(
             "say which store to use: --config FILE, or --path STORE_FILE (e.g. .themis/runs.sqlite)"
         )
-    if isinstance(store_path, str):  # a PostgreSQL URL (see options._store_location)
+    if isinstance(store_path, str):  # a PostgreSQL URL (see options.store_location)
         storage = StorageConfig(store=store_id or "postgres", parameters={"url": store_path})
     else:
         storage = StorageConfig(

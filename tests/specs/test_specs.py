@@ -296,3 +296,13 @@ def test_execution_policy_defaults_follow_the_reference() -> None:
         policy.max_in_flight_work_items,
         policy.retryable_error_codes,
     ) == (3, 1.5, 5, 32, [])
+
+
+def test_the_execution_backend_may_be_written_as_the_reference_writes_it() -> None:
+    """``execution_backend: {kind: local}`` (the reference's backend spec) is 'local';
+    a backend that is not built is refused, not ignored."""
+    storage = {"backend": "sqlite_blob", "root_dir": "runs"}
+    base = {"project_name": "p", "researcher_id": "r", "storage": storage}
+    assert ProjectSpec(**base, execution_backend={"kind": "local"}).execution_backend == "local"
+    with pytest.raises(ValidationError, match="'worker_pool' is not available"):
+        ProjectSpec(**base, execution_backend={"kind": "worker_pool"})

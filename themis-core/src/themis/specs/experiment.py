@@ -270,3 +270,17 @@ class ProjectSpec(SpecBase):
     execution_policy: ExecutionPolicySpec = Field(default_factory=ExecutionPolicySpec)
     execution_backend: Literal["local"] = "local"
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("execution_backend", mode="before")
+    @classmethod
+    def _backend_by_kind(cls, value: object) -> object:
+        """The reference writes backends as ``{kind: local}``; only local runs here."""
+        if isinstance(value, dict) and set(value) == {"kind"}:
+            kind = value["kind"]
+            if kind != "local":
+                raise ValueError(
+                    f"execution backend {kind!r} is not available: campaigns run in this "
+                    "process ('local'); worker pools and batch backends are not built yet"
+                )
+            return kind
+        return value

@@ -13,7 +13,13 @@ import pytest
 from tests.adapters.fake_openai_server import FakeOpenAIServer, Reply
 from tests.campaign.conftest import CHAT, campaign_data, write_campaign
 from themis import catalog
-from themis.campaign import Campaign, CampaignSpec, campaign_report, load_campaign_spec
+from themis.campaign import (
+    Campaign,
+    CampaignModelSpec,
+    CampaignSpec,
+    campaign_report,
+    load_campaign_spec,
+)
 from themis.core.config_files import ConfigError
 from themis.core.models import RunStatus
 from themis.core.stats import StatsEngine
@@ -459,3 +465,38 @@ def test_two_models_a_provider_cannot_tell_apart_are_refused(tmp_path: Path) -> 
     }
     with pytest.raises(ConfigError, match=r"'a' and 'b' are the same run on gsm8k"):
         Campaign(CampaignSpec.model_validate(data), base_dir=tmp_path)
+
+
+def test_a_campaign_takes_seed_specs_as_python_objects(tmp_path: Path) -> None:
+    """Models may be plain ModelSpecs (default params) beside CampaignModelSpecs."""
+    from themis.specs import (
+        InferenceGridSpec,
+        InferenceParamsSpec,
+        ModelSpec,
+        ProjectSpec,
+        SqliteBlobStorageSpec,
+    )
+
+    spec = CampaignSpec(
+        project=ProjectSpec(
+            project_name="p",
+            researcher_id="r",
+            global_seed=0,
+            storage=SqliteBlobStorageSpec(root_dir=str(tmp_path)),
+        ),
+        models=[
+            ModelSpec(model_id="demo", provider="builtin/demo_generator"),
+            CampaignModelSpec(
+                name="swept",
+                model_id="m",
+                provider="openai",
+                grid=InferenceGridSpec(
+                    params=[InferenceParamsSpec(max_tokens=8)],
+                    overrides={"temperature": [0.0, 0.5]},
+                ),
+            ),
+        ],
+        benchmarks=["gsm8k"],
+    )
+    assert [m.label for m in spec.models] == ["demo", "swept"]
+    assert [p.temperature for p in spec.models[1].points()] == [0.0, 0.5]

@@ -306,3 +306,31 @@ def test_the_execution_backend_may_be_written_as_the_reference_writes_it() -> No
     assert ProjectSpec(**base, execution_backend={"kind": "local"}).execution_backend == "local"
     with pytest.raises(ValidationError, match="'worker_pool' is not available"):
         ProjectSpec(**base, execution_backend={"kind": "worker_pool"})
+
+
+def test_the_references_storage_options_are_refused_by_what_differs() -> None:
+    """``store_item_payloads`` and ``compression`` (reference fields) are accepted with the
+    values Themis honours and refused with the reason otherwise, never ignored."""
+    union = TypeAdapter(StorageConfig)
+    kept = union.validate_python(
+        {
+            "backend": "sqlite_blob",
+            "root_dir": "x",
+            "store_item_payloads": True,
+            "compression": "none",
+        }
+    )
+    assert kept.root_dir == "x"
+    with pytest.raises(ValidationError, match=r"compression\n.*'zstd' is not available"):
+        union.validate_python(
+            {
+                "backend": "postgres_blob",
+                "database_url": "postgresql://h/d",
+                "blob_root_dir": "b",
+                "compression": "zstd",
+            }
+        )
+    with pytest.raises(ValidationError, match="always stores item payloads"):
+        union.validate_python(
+            {"backend": "sqlite_blob", "root_dir": "x", "store_item_payloads": False}
+        )

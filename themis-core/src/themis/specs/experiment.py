@@ -162,7 +162,35 @@ class _StorageSpecBase(SpecBase):
     """Where a project's runs live: an event/projection store plus a blob directory.
 
     Runtime-only: moving a project's storage never changes a run id.
+
+    The reference's ``store_item_payloads`` and ``compression`` are accepted
+    only with the values Themis honours (payloads always stored, blobs
+    uncompressed), so a file written for the reference says what differs
+    instead of failing on an unknown key or being silently ignored.
     """
+
+    store_item_payloads: Literal[True] = True
+    compression: Literal["none"] = "none"
+
+    @field_validator("store_item_payloads", mode="before")
+    @classmethod
+    def _payloads_always_stored(cls, value: object) -> object:
+        if value is not True:
+            raise ValueError(
+                "Themis always stores item payloads (resume, replay and reports read them); "
+                "leave store_item_payloads out"
+            )
+        return value
+
+    @field_validator("compression", mode="before")
+    @classmethod
+    def _uncompressed(cls, value: object) -> object:
+        if value != "none":
+            raise ValueError(
+                f"compression {value!r} is not available: blobs are stored uncompressed "
+                "(content-addressed by their bytes); use 'none' or leave compression out"
+            )
+        return value
 
 
 class SqliteBlobStorageSpec(_StorageSpecBase):

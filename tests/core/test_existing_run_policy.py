@@ -113,3 +113,28 @@ def test_the_cli_reports_error_policy_as_a_user_error(tmp_path: Path) -> None:
         "run", "--config", "e.yaml", "--set", "runtime.existing_run_policy=rerun", cwd=tmp_path
     )
     assert rerun.returncode == 0, rerun.stderr
+
+
+def test_the_cli_takes_the_policy_as_an_option(tmp_path: Path) -> None:
+    """`themis run --existing-run-policy` overrides the config's runtime setting,
+    as `--progress` does: error refuses the stored run, rerun regenerates it."""
+    (tmp_path / "e.yaml").write_text(
+        "generation: {generator: builtin/demo_generator}\n"
+        "evaluation: {parsers: [builtin/number], metrics: [builtin/exact_match]}\n"
+        "datasets: [{dataset_id: d, cases: [{case_id: a, input: {question: '2+2'},\n"
+        "  expected_output: '4'}]}]\n"
+        "runtime: {existing_run_policy: error}\n"
+        "storage: {store: sqlite, path: runs.sqlite}\n"
+    )
+    assert themis("run", "--config", "e.yaml", cwd=tmp_path).returncode == 0
+    assert "already in the store" in user_error(themis("run", "--config", "e.yaml", cwd=tmp_path))
+    rerun = themis("run", "--config", "e.yaml", "--existing-run-policy", "rerun", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    store = SqliteRunStore(tmp_path / "runs.sqlite")
+    store.initialize()
+    (stored,) = store.list_runs()
+    events = store.iter_events(stored.run_id)
+    generated = [e for e in events if isinstance(e, GenerationCompletedEvent)]
+    assert len(generated) == 2  # generated once by the first run, again by the rerun
+    refused = themis("run", "--config", "e.yaml", "--existing-run-policy", "error", cwd=tmp_path)
+    assert "existing_run_policy is 'error'" in user_error(refused)

@@ -170,6 +170,16 @@ class Experiment(FrozenModel):
                 f"evaluation.judge_models: metric(s) {needs_judge} are judge-backed but no judge "
                 "model is configured"
             )
+        if (
+            selector_ref is not None
+            and not judges
+            and getattr(selector, "requires_judge_models", False)
+        ):
+            raise ValueError(
+                f"generation.selector: {selector_ref.component_id} asks a judge to choose "
+                "candidates but none is configured; give it the option "
+                "{'judge': 'some/judge'} or set evaluation.judge_models"
+            )
         check_judge_config(evaluation.judge_config, sorted(names), [ref.name for _, ref in judges])
         refs = ComponentRefs(
             generator=generator_ref,

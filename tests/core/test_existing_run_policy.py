@@ -156,3 +156,13 @@ def test_the_cli_takes_the_policy_as_an_option(tmp_path: Path) -> None:
     assert "existing_run_policy is 'error'" in user_error(refused)
     resumed = themis("resume", "--config", "e.yaml", cwd=tmp_path)  # resume ignores the policy
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_the_errors_are_public_names() -> None:
+    """What a user catches is importable from themis.core, not only from the engine."""
+    import themis.core
+    from themis.core.engine.plan import CandidateSeedsError
+
+    assert themis.core.ExistingRunError is ExistingRunError
+    assert themis.core.CandidateSeedsError is CandidateSeedsError
+    assert {"ExistingRunError", "CandidateSeedsError"} <= set(themis.core.__all__)

@@ -427,3 +427,26 @@ def test_best_of_n_without_any_judge_fails_at_compile_before_generation() -> Non
     with pytest.raises(ValueError, match=r"generation\.selector"):
         experiment.run(store=(store := InMemoryRunStore()))
     assert store.list_runs() == []  # refused before any work: nothing was generated or stored
+
+
+@pytest.mark.parametrize(
+    ("metric", "says"),
+    [
+        ({"id": "builtin/bleu", "options": {"tokenize": "nope"}}, "tokenize must be one of"),
+        ({"id": "builtin/bleu", "options": {"smooth_method": "zzz"}}, "smooth_method must be one"),
+        ({"id": "builtin/rouge", "options": {"rouge_type": "rouge9"}}, "rouge_type must be one"),
+        ({"id": "builtin/choice_accuracy", "options": {"num_options": 0}}, "num_options"),
+    ],
+)
+def test_a_refused_option_is_a_compile_error_naming_where_and_what(
+    metric: dict[str, Any], says: str
+) -> None:
+    """sacrebleu's bare KeyError('nope') used to be the whole message; the
+    error names the config path, the component and the option it refused."""
+    experiment = make_experiment(
+        evaluation=EvaluationConfig(metrics=[metric], parsers=["builtin/text"]),
+        datasets=[arithmetic_dataset(count=1)],
+    )
+    with pytest.raises(ValueError, match=rf"evaluation\.metrics\[0\]: .*{metric['id']}") as info:
+        experiment.compile()
+    assert says in str(info.value)

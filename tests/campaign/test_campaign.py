@@ -500,3 +500,19 @@ def test_a_campaign_takes_seed_specs_as_python_objects(tmp_path: Path) -> None:
     )
     assert [m.label for m in spec.models] == ["demo", "swept"]
     assert [p.temperature for p in spec.models[1].points()] == [0.0, 0.5]
+
+
+def test_a_baseline_that_is_also_a_grid_point_shares_its_run(tmp_path: Path) -> None:
+    """The same model with the same params under two names is one run, not an error."""
+    same = {"model_id": "demo", "provider": "builtin/demo_generator"}
+    data = {
+        "project": {
+            "project_name": "p",
+            "researcher_id": "r",
+            "storage": {"backend": "sqlite_blob", "root_dir": str(tmp_path)},
+        },
+        "models": [{"name": "baseline", **same}, {"name": "again", **same}],
+        "benchmarks": [{"name": "gsm8k", "source": "sample", "limit": 2}],
+    }
+    with Campaign(CampaignSpec.model_validate(data), store=InMemoryRunStore()) as campaign:
+        assert len({p.run_id for p in campaign.points}) == 1

@@ -95,11 +95,24 @@ class Campaign:
         self.points: list[CampaignPoint] = build_points(
             spec, self.runtime, base_dir=Path(base_dir) if base_dir is not None else Path.cwd()
         )
-        seen: dict[tuple[str, str], str] = {}
+        # Two points may share a run when they ask for the same thing (a baseline
+        # that is also a grid point); two different asks that compile to one run
+        # would silently report one model's results as the other's.
+        models = {model.label: model for model in spec.models}
+        seen: dict[tuple[str, str], tuple[str, str]] = {}
         for point in self.points:
             run_id = point.experiment.compile().run_id
-            other = seen.setdefault((point.benchmark, run_id), point.point_id)
-            if other != point.point_id:
+            model = models[point.model]
+            ask = repr(
+                (
+                    model.model_id,
+                    model.provider,
+                    model.extras,
+                    None if point.params is None else point.params.model_dump(mode="json"),
+                )
+            )
+            other, other_ask = seen.setdefault((point.benchmark, run_id), (point.point_id, ask))
+            if other_ask != ask:
                 raise ConfigError(
                     f"models: {other!r} and {point.point_id!r} are the same run on "
                     f"{point.benchmark} ({run_id}): their provider sees no difference "

@@ -246,14 +246,21 @@ class Reporter:
         """Export benchmark score rows as a compact LaTeX table.
 
         One row per metric (and per dataset when the run has several): mean,
-        bootstrap confidence interval and number of scored cases. Uses the
+        bootstrap confidence interval, number of answered cases and how many of
+        them did not parse (counted 0). Uses the
         ``booktabs`` package.
         """
         snapshot = get_run_snapshot(self.store, run_id)
         summaries = self._summaries(snapshot)
         per_dataset = any(summary.dataset_id is not None for summary in summaries)
         level = f"{self.stats.confidence:.0%}".replace("%", r"\%")
-        header = (["Dataset"] if per_dataset else []) + ["Metric", "Mean", f"{level} CI", "$n$"]
+        header = (["Dataset"] if per_dataset else []) + [
+            "Metric",
+            "Mean",
+            f"{level} CI",
+            "$n$",
+            "Unparsed",
+        ]
         body = []
         for summary in summaries:
             cells = [_latex(summary.dataset_id or "all")] if per_dataset else []
@@ -262,15 +269,16 @@ class Reporter:
                 _number(summary.mean),
                 _interval(summary.ci_low, summary.ci_high),
                 str(summary.n),
+                str(summary.parse_failures),
             ]
             body.append(" & ".join(cells) + r" \\")
         caption = (
             f"Results of run \\texttt{{{_latex(run_id)}}}: mean score with {level} percentile "
-            f"bootstrap confidence interval ({self.stats.resamples} resamples) over $n$ scored "
-            "cases."
+            f"bootstrap confidence interval ({self.stats.resamples} resamples) over $n$ "
+            "answered cases; unparsed answers are in $n$ and count 0."
         )
         return _latex_table(
-            "l" * (2 if per_dataset else 1) + "rcr",
+            "l" * (2 if per_dataset else 1) + "rcrr",
             header,
             body,
             caption,
@@ -349,20 +357,24 @@ def _markdown_metric_table(summaries: Sequence[MetricSummary], stats: StatsEngin
         return ["No metric is configured for this run."]
     per_dataset = any(summary.dataset_id is not None for summary in summaries)
     level = f"{stats.confidence:.0%}"
-    head = ("| Dataset " if per_dataset else "") + f"| Metric | Mean | {level} CI | n | Errors |"
-    rule = ("|---" if per_dataset else "") + "|---|---:|---|---:|---:|"
+    head = ("| Dataset " if per_dataset else "") + (
+        f"| Metric | Mean | {level} CI | n | Unparsed | Errors |"
+    )
+    rule = ("|---" if per_dataset else "") + "|---|---:|---|---:|---:|---:|"
     lines = [head, rule]
     for summary in summaries:
         dataset = f"| {_md(summary.dataset_id or 'all')} " if per_dataset else ""
         lines.append(
             f"{dataset}| {_md(summary.metric_id)} | {_number(summary.mean)} | "
-            f"{_interval(summary.ci_low, summary.ci_high)} | {summary.n} | {summary.errors} |"
+            f"{_interval(summary.ci_low, summary.ci_high)} | {summary.n} | "
+            f"{summary.parse_failures} | {summary.errors} |"
         )
     lines += [
         "",
-        f"Means over scored cases; {level} percentile bootstrap intervals "
-        f"({stats.resamples} resamples, seed {stats.seed}). Errors are cases a metric "
-        "could not score; they are not in n.",
+        f"Means over the n answered cases; {level} percentile bootstrap intervals "
+        f"({stats.resamples} resamples, seed {stats.seed}). Unparsed answers (no answer "
+        "the parser could read) are in n and count 0. Errors are cases never answered "
+        "or that a metric could not score; they are not in n.",
     ]
     return lines
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from themis.core.inspection import get_run_snapshot
+from themis.core.models import RunSnapshot
+from themis.core.outcomes import counted_values, outcomes_from_rows
 from themis.core.projections import ScoreRow
 from themis.core.stats.models import (
     MetricComparison,
@@ -79,9 +81,14 @@ class StatsEngine:
         values: Sequence[float],
         *,
         errors: int = 0,
+        parse_failures: int = 0,
         dataset_id: str | None = None,
     ) -> MetricSummary:
-        """Mean and bootstrap confidence interval of one metric's values."""
+        """Mean and bootstrap confidence interval of one metric's values.
+
+        ``values`` are every counted case's, parse failures (as 0) included;
+        ``parse_failures`` says how many of them those are.
+        """
         from themis.core.stats.functions import as_array, bootstrap_mean_ci
 
         array = as_array(values)
@@ -103,6 +110,7 @@ class StatsEngine:
             metric_id=metric_id,
             dataset_id=dataset_id,
             n=len(array),
+            parse_failures=parse_failures,
             errors=errors,
             mean=float(array.mean()),
             ci_low=low,
@@ -113,9 +121,13 @@ class StatsEngine:
     def summarize(
         self, store: RunStore, run_id: str, *, by_dataset: bool = False
     ) -> list[MetricSummary]:
-        """Every metric of a stored run, over all datasets (and per dataset if asked)."""
+        """Every metric of a stored run, over all datasets (and per dataset if asked).
+
+        A case whose answer did not parse counts 0 (see ``themis.core.outcomes``).
+        """
         snapshot = get_run_snapshot(store, run_id)
         rows = store.score_rows(run_id)
+        counted = outcomes_from_rows(snapshot, rows, store.work_items(run_id))
         order = _metric_order([ref.name for ref in snapshot.component_refs.metrics], rows)
         groups: list[str | None] = [None]
         if by_dataset:
@@ -123,18 +135,21 @@ class StatsEngine:
         summaries: list[MetricSummary] = []
         for metric_id in order:
             for dataset_id in groups:
-                selected = [
-                    row
-                    for row in rows
-                    if row.metric_id == metric_id
-                    and (dataset_id is None or row.dataset_id == dataset_id)
-                ]
-                ordered = sorted(selected, key=lambda row: row.case_key)
+                selected = sorted(
+                    (
+                        outcome
+                        for outcome in counted
+                        if outcome.metric_id == metric_id
+                        and (dataset_id is None or outcome.dataset_id == dataset_id)
+                    ),
+                    key=lambda outcome: outcome.case_key,
+                )
                 summaries.append(
                     self.summarize_values(
                         metric_id,
-                        [row.value for row in ordered if row.value is not None],
-                        errors=sum(row.value is None for row in ordered),
+                        [o.value for o in selected if o.value is not None],
+                        errors=sum(o.kind == "error" for o in selected),
+                        parse_failures=sum(o.kind == "unparsed" for o in selected),
                         dataset_id=dataset_id,
                     )
                 )
@@ -265,14 +280,15 @@ class StatsEngine:
     ) -> RunComparison:
         """Compare two stored runs metric by metric on the cases both scored.
 
-        Cases are paired by case key, so the runs must share datasets; a case
-        one run could not score is left out of that metric's pairs (and
+        Cases are paired by case key, so the runs must share datasets; an
+        answer that did not parse counts 0, as in every mean. A case one run
+        could not score (an error) is left out of that metric's pairs (and
         counted in ``baseline_only`` / ``candidate_only``).
         """
         baseline_snapshot = get_run_snapshot(store, baseline_run_id)
         candidate_snapshot = get_run_snapshot(store, candidate_run_id)
-        baseline_rows = _values(store.score_rows(baseline_run_id))
-        candidate_rows = _values(store.score_rows(candidate_run_id))
+        baseline_rows = _values(store, baseline_snapshot)
+        candidate_rows = _values(store, candidate_snapshot)
         baseline_metrics = _metric_order(
             [ref.name for ref in baseline_snapshot.component_refs.metrics],
             store.score_rows(baseline_run_id),
@@ -380,13 +396,12 @@ def _differences(baseline: Values, candidate: Values) -> np.ndarray:
     return cand - base
 
 
-def _values(rows: Sequence[ScoreRow]) -> dict[str, dict[str, float]]:
-    """Scored values by metric and case key (errors left out)."""
-    values: dict[str, dict[str, float]] = defaultdict(dict)
-    for row in rows:
-        if row.value is not None:
-            values[row.metric_id][row.case_key] = row.value
-    return values
+def _values(store: RunStore, snapshot: RunSnapshot) -> dict[str, dict[str, float]]:
+    """Counted values by metric and case key: unparsed answers as 0, errors left out."""
+    run_id = snapshot.run_id
+    return counted_values(
+        outcomes_from_rows(snapshot, store.score_rows(run_id), store.work_items(run_id))
+    )
 
 
 def _metric_order(configured: list[str], rows: Sequence[ScoreRow]) -> list[str]:

@@ -22,12 +22,15 @@ class MetricSummary(FrozenModel):
     """A metric's mean over the cases it scored, with a bootstrap confidence interval.
 
     ``dataset_id`` is None for a summary over every dataset of the run.
-    ``errors`` counts cases the metric could not score; they are not in ``n``.
+    ``n`` cases are in the mean; ``parse_failures`` of them gave no parseable
+    answer and count 0. ``errors`` counts cases left out: never answered (a
+    failed generation) or not scorable by the metric.
     """
 
     metric_id: str
     dataset_id: str | None = None
     n: int
+    parse_failures: int = 0
     errors: int = 0
     mean: float | None = None
     ci_low: float | None = None

@@ -1,30 +1,73 @@
-"""catalog/math_answer: the final answer of a worked solution.
+"""catalog/math_answer: the final answer of a worked solution, cut to the answer.
 
-Models state a final answer in a few conventional ways; this parser takes the
-last one it finds, in order of how explicit the convention is: ``\\boxed{...}``
-(MATH, AIME), ``#### ...`` (GSM8K), then "the (final) answer is ..." /
-"Answer: ...", then the last number. The answer text is returned as is (no
-normalisation): equivalence is the metric's job. An answer that states no
-final answer parses to ``None``, which the metrics score 0: for a benchmark,
-an unreadable answer is a wrong answer, not a case to leave out.
+Models state a final answer in a few conventional ways; this parser reads
+the one a careful grader would, in order of how explicit the convention is:
+the last ``\\boxed{...}`` (MATH, AIME), the last ``#### ...`` (GSM8K), the
+last "the final answer is ..." / "the answer is ..." / "Answer: ...", and
+only then the last number of the text.
+
+A stated answer is then cut to the answer itself:
+
+- a number followed by words keeps the number: "12 cookies per friend",
+  "1,620 pencils", "1250 dollars", "3 (three pizzas)", "120 km/h" and
+  "4!" (an exclamation, not a factorial) are 12, 1620, 1250, 3, 120 and 4;
+- otherwise the text stops at the sentence's end, an opening parenthesis
+  after the answer, "because", "since", "so", "which" or a semicolon, and
+  a math span (``$...$``, ``\\(...\\)``, ``\\[...\\]``) gives its content;
+- currency goes in every spelling (``$``, ``\\$``, ``-$12``, ``$-12``, €, £,
+  "USD", "dollars", ``\\text{ dollars}``), thousands separators go from a
+  grouped number ("1,250" but not the pair "(1,2)"), a Unicode minus is a
+  minus, and a trailing unit in ``\\text{...}`` goes from a number.
+
+Only an unescaped ``$`` with a closing ``$`` delimits math: ``\\$18.90`` and
+"$18.90" are amounts of money. The expected answers of a benchmark are read
+by the same cleaning (:func:`clean_answer`), so a gold ``\\$18.90`` is 18.90.
+
+An output that states no final answer parses to ``None`` with
+``metadata["no_answer"]``; the metrics score it 0 and count it as unparsed,
+so an unreadable answer is a wrong answer, never a case left out.
+``stop`` cuts the output at the first stop sequence first (a base model
+prompted with few-shot "Question: ... Answer: ..." text goes on to write the
+next question; see docs/catalog.md).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
 from themis.core.contexts import ParseContext
 from themis.core.models import ParsedOutput, ReducedCandidate
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_HASHES = re.compile(r"####\s*([^\n]+)")
-_STATED = re.compile(
-    r"(?:final\s+answer|answer)\s*(?:is|:|=)\s*(?:\*\*)?\s*([^\n]+)", re.IGNORECASE
+_HASHES = re.compile(r"####")
+_FINAL = re.compile(
+    r"final\s+answer\s*(?:is|would\s+be|will\s+be|:|=)?\s*(?::\s*)?", re.IGNORECASE
 )
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
-_CURRENCY = re.compile(r"^\\?\$\s*(-?\d[\d,]*(?:\.\d+)?)$")
-_WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"))
+_STATED = re.compile(
+    r"\banswer\s*(?:is|would\s+be|will\s+be|should\s+be|=|:)\s*(?::\s*)?", re.IGNORECASE
+)
+_PROSE = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")
+_NUMBER_TEXT = r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)?|\.\d+"
+_LAST_NUMBER = re.compile(rf"(?<![\w.])-?(?:{_NUMBER_TEXT})")
+_CURRENCY_SIGNS = r"(?:\\\$|\$|€|£|¥|₹)"
+_LEADING_NUMBER = re.compile(
+    rf"^(?P<sign>-?)\s*(?:{_CURRENCY_SIGNS}|USD\s*|US\$|Rs\.?\s*)?\s*(?P<sign2>-?)\s*"
+    rf"(?P<number>{_NUMBER_TEXT})(?P<percent>\s*\\?%)?(?P<rest>.*)$",
+    re.DOTALL,
+)
+_EXPRESSION_CONTINUES = re.compile(r"^\s*(?:[-+*/^=<>_\\{]|[a-zA-Z](?![a-zA-Z])|\d)")
+_SENTENCE_END = re.compile(
+    r"\.(?=\s|$)|!(?=\s|$)|;|\s\((?!\s*\d+\s*,)|\s+(?:because|since|as|so|which|therefore|thus)\b"
+    r"|,\s+(?:so|which|and|because|since)\b|\s[-—–]\s",
+    re.IGNORECASE,
+)
+_TRAILING_UNIT = re.compile(r"\s*\\(?:text|textrm|mbox|mathrm)\s*\{\s*[A-Za-z][^{}]*\}\s*$")
+_TRAILING_WORDS = re.compile(r"\s+(?:dollars?|USD|euros?|cents?)\.?$", re.IGNORECASE)
+_GROUPED = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_WRAPPERS = (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"), ("$", "$"), ("`", "`"))
 
 
 def last_boxed(text: str) -> str | None:
@@ -42,45 +85,140 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-def _clean(answer: str) -> str:
-    answer = answer.strip()
+def _line_end(text: str, start: int) -> int:
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the first of the stop sequences (all of it when none occurs)."""
+    cut = len(text)
+    for sequence in stop:
+        if sequence:
+            found = text.find(sequence)
+            if 0 <= found < cut:
+                cut = found
+    return text[:cut]
+
+
+def _math_span(text: str) -> str | None:
+    """The content of a math span that opens ``text``: ``$...$`` (unescaped, closed),
+    ``$$...$$``, ``\\(...\\)`` or ``\\[...\\]``."""
+    for left, right in (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"), ("$", "$")):
+        if text.startswith(left):
+            end = _unescaped(text, right, len(left))
+            if end > len(left):
+                return text[len(left) : end].strip()
+    return None
+
+
+def _unescaped(text: str, token: str, start: int) -> int:
+    index = text.find(token, start)
+    while index > 0 and text[index - 1] == "\\":
+        index = text.find(token, index + 1)
+    return index
+
+
+def _number_first(text: str) -> str | None:
+    """The leading number of ``text`` when the words after it are not more maths."""
+    match = _LEADING_NUMBER.match(text)
+    if match is None:
+        return None
+    rest = match.group("rest")
+    if rest and not rest[0].isspace() and rest[0] not in ".,!;:)(]}*":
+        return None  # "2x", "3\\sqrt{2}", "1/2x": an expression, not a number with words
+    if _EXPRESSION_CONTINUES.match(rest) and not re.match(r"^\s*[a-zA-Z]{2,}", rest):
+        return None
+    negative = "-" in (match.group("sign"), match.group("sign2"))
+    number = match.group("number")
+    if _GROUPED.match(number):
+        number = number.replace(",", "")
+    return ("-" if negative else "") + number
+
+
+def clean_answer(answer: str, *, boxed: bool = False) -> str:
+    """A stated answer cut to the answer (see the module docstring). The content
+    of a ``\\boxed{}`` (``boxed=True``) is the whole answer: it is not cut at
+    a parenthesis or a word, only stripped of currency and units."""
+    text = answer.strip().replace("−", "-").replace("\u2009", " ").replace("\u00a0", " ")
+    text = re.sub(r"^\s*[:=]?\s*", "", text.replace("**", "")).strip()
+    inner = None if boxed else last_boxed(text)
+    if inner:
+        return clean_answer(inner, boxed=True)
+    span = _math_span(text)
+    if span is not None:
+        text = span
+    else:
+        leading = _number_first(text)
+        if leading is not None:
+            return leading
+        end = None if boxed else _SENTENCE_END.search(text)
+        if end is not None and end.start() > 0:
+            text = text[: end.start()]
+    return _tidy(text)
+
+
+def _tidy(text: str) -> str:
     changed = True
-    while changed and answer:
+    while changed and text:
         changed = False
-        answer = answer.rstrip(" .").strip()
+        text = text.strip().rstrip(".").strip()
         for left, right in _WRAPPERS:
-            fits = len(answer) > len(left) + len(right)
-            if fits and answer.startswith(left) and answer.endswith(right):
-                answer = answer[len(left) : -len(right)].strip()
+            fits = len(text) > len(left) + len(right)
+            if fits and text.startswith(left) and text.endswith(right):
+                text = text[len(left) : -len(right)].strip()
                 changed = True
                 break
-    currency = _CURRENCY.match(answer)
-    return currency.group(1) if currency else answer
+    text = _TRAILING_WORDS.sub("", text)
+    if _LEADING_NUMBER.match(text):
+        unit = _TRAILING_UNIT.search(text)
+        if unit is not None and unit.start() > 0:
+            text = text[: unit.start()].strip()
+        leading = _number_first(text)
+        if leading is not None:
+            return leading
+    return text.strip()
 
 
-def extract_final_answer(text: str) -> str | None:
-    """The final answer stated in ``text``, or None when it states none."""
+def extract_final_answer(text: str, stop: Sequence[str] = ()) -> str | None:
+    """The final answer stated in ``text``, cut to the answer, or None when it states none."""
+    text = cut_at_stop(text, stop)
     boxed = last_boxed(text)
     if boxed:
-        return boxed
-    for pattern in (_HASHES, _STATED):
-        matches = pattern.findall(text)
-        if matches:
-            stated = matches[-1]
-            return last_boxed(stated) or _clean(stated) or None
-    numbers = _NUMBER.findall(text)
-    return numbers[-1] if numbers else None
+        return clean_answer(boxed, boxed=True) or None
+    for pattern in (_HASHES, _FINAL, _STATED):
+        for match in reversed(list(pattern.finditer(text))):
+            line = text[match.end() : _line_end(text, match.end())]
+            stated = clean_answer(line)
+            if stated and _PROSE.search(stated) and "\\" not in stated:
+                # "The answer is that each friend gets 12 cookies": the number in it.
+                number = _LAST_NUMBER.search(stated)
+                if number is not None:
+                    stated = _number_first(number.group(0)) or number.group(0)
+            if stated:
+                return stated
+    numbers = _LAST_NUMBER.findall(text.replace("−", "-"))
+    if not numbers:
+        return None
+    number = numbers[-1]
+    return number.replace(",", "") if _GROUPED.match(number) else number
 
 
 class MathAnswer(BuiltinComponent):
     """Extract the final answer of a worked solution (see the module docstring)."""
 
     component_id = "catalog/math_answer"
-    version = "1"
+    version = "2"
+
+    def __init__(self, stop: Sequence[str] | None = None) -> None:
+        self.stop = [str(sequence) for sequence in stop or ()]
+
+    def options(self) -> dict[str, Any]:
+        return {"stop": self.stop} if self.stop else {}
 
     def parse(self, candidate: ReducedCandidate, ctx: ParseContext) -> ParsedOutput:
         text = output_text(candidate.final_output)
-        answer = extract_final_answer(text)
+        answer = extract_final_answer(text, self.stop)
         if answer is None:
             return ParsedOutput(value=None, format="math", metadata={"no_answer": text[-200:]})
         return ParsedOutput(value=answer, format="math")

@@ -87,7 +87,9 @@ def test_every_mean_counts_unparsed_answers_as_wrong(store: RunStore) -> None:
         reloaded = load_run_result(store, run_id)
         assert reloaded.metric_means[metric_id] == pytest.approx(MEAN)
         assert reloaded.metric_counts[metric_id] == COUNTS
-        summary = next(s for s in StatsEngine().summarize(store, run_id) if s.metric_id == metric_id)
+        summary = next(
+            s for s in StatsEngine().summarize(store, run_id) if s.metric_id == metric_id
+        )
         assert (summary.mean, summary.n) == (pytest.approx(MEAN), 6)
         assert (summary.parse_failures, summary.errors) == (3, 1)
         quick = quickcheck(store, run_id)
@@ -95,8 +97,10 @@ def test_every_mean_counts_unparsed_answers_as_wrong(store: RunStore) -> None:
         assert quick["metric_counts"][metric_id] == COUNTS.model_dump()  # type: ignore[index]
     markdown = Reporter(store).export_markdown(run_id)
     assert "| builtin/exact_match | 0.333 |" in markdown
-    assert markdown.split("| builtin/exact_match | 0.333 |")[1].split("\n")[0].endswith(
-        "| 6 | 3 | 1 |"
+    assert (
+        markdown.split("| builtin/exact_match | 0.333 |")[1]
+        .split("\n")[0]
+        .endswith("| 6 | 3 | 1 |")
     )
     report = json.loads(Reporter(store).export_json(run_id))
     exact = next(m for m in report["metrics"] if m["metric_id"] == "builtin/exact_match")
@@ -119,7 +123,10 @@ def test_comparisons_pair_unparsed_answers_as_zeros(store: RunStore) -> None:
     comparison = StatsEngine().compare(store, baseline, candidate.run_id)
     exact = comparison.metric("builtin/exact_match")
     assert exact.n_pairs == 6
-    assert (exact.baseline_mean, exact.candidate_mean) == (pytest.approx(MEAN), pytest.approx(5 / 6))
+    assert (exact.baseline_mean, exact.candidate_mean) == (
+        pytest.approx(MEAN),
+        pytest.approx(5 / 6),
+    )
     assert exact.tests["mcnemar"].details == {
         "baseline_only_correct": 0,
         "candidate_only_correct": 3,

@@ -26,26 +26,24 @@ by the same cleaning (:func:`clean_answer`), so a gold ``\\$18.90`` is 18.90.
 An output that states no final answer parses to ``None`` with
 ``metadata["no_answer"]``; the metrics score it 0 and count it as unparsed,
 so an unreadable answer is a wrong answer, never a case left out.
-``stop`` cuts the output at the first stop sequence first (a base model
-prompted with few-shot "Question: ... Answer: ..." text goes on to write the
-next question; see docs/catalog.md).
+A prompt variant with stop sequences puts catalog/cut_at_stop before this
+parser, so what a base model writes after the next "Question:" is never read.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
 from themis.core.contexts import ParseContext
 from themis.core.models import ParsedOutput, ReducedCandidate
+from themis_catalog.stops import cut_at_stop
 
+MINUS_SIGN = "\u2212"
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _HASHES = re.compile(r"####")
-_FINAL = re.compile(
-    r"final\s+answer\s*(?:is|would\s+be|will\s+be|:|=)?\s*(?::\s*)?", re.IGNORECASE
-)
+_FINAL = re.compile(r"final\s+answer\s*(?:is|would\s+be|will\s+be|:|=)?\s*(?::\s*)?", re.IGNORECASE)
 _STATED = re.compile(
     r"\banswer\s*(?:is|would\s+be|will\s+be|should\s+be|=|:)\s*(?::\s*)?", re.IGNORECASE
 )
@@ -61,7 +59,7 @@ _LEADING_NUMBER = re.compile(
 _EXPRESSION_CONTINUES = re.compile(r"^\s*(?:[-+*/^=<>_\\{]|[a-zA-Z](?![a-zA-Z])|\d)")
 _SENTENCE_END = re.compile(
     r"\.(?=\s|$)|!(?=\s|$)|;|\s\((?!\s*\d+\s*,)|\s+(?:because|since|as|so|which|therefore|thus)\b"
-    r"|,\s+(?:so|which|and|because|since)\b|\s[-—–]\s",
+    r"|,\s+(?:so|which|and|because|since)\b|\s[-\u2014\u2013]\s",
     re.IGNORECASE,
 )
 _TRAILING_UNIT = re.compile(r"\s*\\(?:text|textrm|mbox|mathrm)\s*\{\s*[A-Za-z][^{}]*\}\s*$")
@@ -88,17 +86,6 @@ def last_boxed(text: str) -> str | None:
 def _line_end(text: str, start: int) -> int:
     end = text.find("\n", start)
     return len(text) if end < 0 else end
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    """``text`` up to the first of the stop sequences (all of it when none occurs)."""
-    cut = len(text)
-    for sequence in stop:
-        if sequence:
-            found = text.find(sequence)
-            if 0 <= found < cut:
-                cut = found
-    return text[:cut]
 
 
 def _math_span(text: str) -> str | None:
@@ -140,7 +127,7 @@ def clean_answer(answer: str, *, boxed: bool = False) -> str:
     """A stated answer cut to the answer (see the module docstring). The content
     of a ``\\boxed{}`` (``boxed=True``) is the whole answer: it is not cut at
     a parenthesis or a word, only stripped of currency and units."""
-    text = answer.strip().replace("−", "-").replace("\u2009", " ").replace("\u00a0", " ")
+    text = answer.strip().replace(MINUS_SIGN, "-").replace("\u2009", " ").replace("\u00a0", " ")
     text = re.sub(r"^\s*[:=]?\s*", "", text.replace("**", "")).strip()
     inner = None if boxed else last_boxed(text)
     if inner:
@@ -181,7 +168,8 @@ def _tidy(text: str) -> str:
 
 
 def extract_final_answer(text: str, stop: Sequence[str] = ()) -> str | None:
-    """The final answer stated in ``text``, cut to the answer, or None when it states none."""
+    """The final answer stated in ``text`` (before any of the ``stop`` sequences),
+    cut to the answer, or None when it states none."""
     text = cut_at_stop(text, stop)
     boxed = last_boxed(text)
     if boxed:
@@ -197,11 +185,11 @@ def extract_final_answer(text: str, stop: Sequence[str] = ()) -> str | None:
                     stated = _number_first(number.group(0)) or number.group(0)
             if stated:
                 return stated
-    numbers = _LAST_NUMBER.findall(text.replace("−", "-"))
+    numbers = _LAST_NUMBER.findall(text.replace(MINUS_SIGN, "-"))
     if not numbers:
         return None
-    number = numbers[-1]
-    return number.replace(",", "") if _GROUPED.match(number) else number
+    last = str(numbers[-1])
+    return last.replace(",", "") if _GROUPED.match(last) else last
 
 
 class MathAnswer(BuiltinComponent):
@@ -210,15 +198,9 @@ class MathAnswer(BuiltinComponent):
     component_id = "catalog/math_answer"
     version = "2"
 
-    def __init__(self, stop: Sequence[str] | None = None) -> None:
-        self.stop = [str(sequence) for sequence in stop or ()]
-
-    def options(self) -> dict[str, Any]:
-        return {"stop": self.stop} if self.stop else {}
-
     def parse(self, candidate: ReducedCandidate, ctx: ParseContext) -> ParsedOutput:
         text = output_text(candidate.final_output)
-        answer = extract_final_answer(text, self.stop)
+        answer = extract_final_answer(text)
         if answer is None:
             return ParsedOutput(value=None, format="math", metadata={"no_answer": text[-200:]})
         return ParsedOutput(value=answer, format="math")

@@ -47,7 +47,9 @@ def _as_math(text: str) -> str:
 
 
 def _parse_gold(expected: str) -> Any:
-    parsed = _math_verify().parse(_as_math(clean_answer(expected, boxed=True)), parsing_timeout=None)
+    parsed = _math_verify().parse(
+        _as_math(clean_answer(expected, boxed=True)), parsing_timeout=None
+    )
     if not parsed:
         raise ValueError(f"expected answer {expected!r} is not a parseable math expression")
     return parsed

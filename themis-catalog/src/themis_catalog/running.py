@@ -192,7 +192,7 @@ def experiment_for(
             prompt_spec=variant.prompt_spec(),
         ),
         evaluation=EvaluationConfig(
-            parsers=[parser.as_config() for parser in spec.parse.chain],
+            parsers=_stop_cut(variant.stop) + [parser.as_config() for parser in spec.parse.chain],
             metrics=[score.metric.as_config(name=score.name) for score in spec.scores],
             judge_models=prepared.judges,
             judge_config={s.name: dict(s.judge_config) for s in spec.scores if s.judged},
@@ -207,6 +207,13 @@ def experiment_for(
         },
         **({"seeds": seeds} if seeds is not None else {}),
     )
+
+
+def _stop_cut(stop: list[str]) -> list[dict[str, JSONValue]]:
+    """catalog/cut_at_stop first in the chain of a variant with stop sequences."""
+    if not stop:
+        return []
+    return [{"id": "catalog/cut_at_stop", "options": {"stop": list(stop)}}]
 
 
 def build_benchmark_run(

@@ -23,15 +23,37 @@ import re
 import string
 
 _CONNECTIVES = frozenset(
-    "because since as and or but which that for with so is was it this given per "
-    "here there then while whereas".split()
+    [
+        "because",
+        "since",
+        "as",
+        "and",
+        "or",
+        "but",
+        "which",
+        "that",
+        "for",
+        "with",
+        "so",
+        "is",
+        "was",
+        "it",
+        "this",
+        "given",
+        "per",
+        "here",
+        "there",
+        "then",
+        "while",
+        "whereas",
+    ]
 )
-_WORD_AFTER = re.compile(r"\s+([a-z][a-z'’]*)")
+_WORD_AFTER = re.compile(r"\s+([a-z][a-z'\u2019]*)")
 _STATEMENT = (
     r"\b(?:(?:final|correct|right|best)\s+)?answer\b"
     r"(?:\s+(?:is|would\s+be|should\s+be|must\s+be|will\s+be)\b)?\s*[:=]?"
     r"|\b(?:final|correct|right|best)\s+(?:option|choice)\b(?:\s+(?:is|would\s+be)\b)?\s*[:=]?"
-    r"|\bI\s*(?:would\s+|will\s+|'d\s+|’d\s+)?(?:choose|pick|select|go\s+with)\b"
+    r"|\bI\s*(?:would\s+|will\s+|'d\s+|\u2019d\s+)?(?:choose|pick|select|go\s+with)\b"
     r"|\bmy\s+(?:final\s+)?choice\b(?:\s+is\b)?\s*[:=]?"
 )
 _CORRECT_LINE = re.compile(r"\b(?:correct|right|true)\b", re.IGNORECASE)
@@ -61,14 +83,14 @@ class _Letters:
             rf"\\boxed\s*\{{\s*(?:\\text(?:bf)?\{{|\\mathrm\{{)?\s*\(?([{both}])\)?\s*\}}?\s*\}}"
         )
         self.bold = re.compile(rf"\*\*\s*[\(\[]?([{upper}])[\)\]\.:]?\s*\*\*")
-        self.only = re.compile(
-            rf"^\s*[\(\[]?([{upper}])(?:[\)\]\.:]\s*(?:.*)?)?\s*$", re.DOTALL
-        )
+        self.only = re.compile(rf"^\s*[\(\[]?([{upper}])(?:[\)\]\.:]\s*(?:.*)?)?\s*$", re.DOTALL)
         self.label_line = re.compile(
             rf"^\s*(?:[-*]\s+)?(?:\*\*)?[\(\[]?([{upper}])[\)\]\.:](?:\*\*)?\s+\S", re.MULTILINE
         )
         self.parenthesised = re.compile(rf"[\(\[]([{both}])[\)\]]")
-        self.standalone = re.compile(rf"(?<![A-Za-z0-9'’\\-])([{upper}])(?![A-Za-z0-9'’\-])")
+        self.standalone = re.compile(
+            rf"(?<![A-Za-z0-9'\u2019\\-])([{upper}])(?![A-Za-z0-9'\u2019\-])"
+        )
 
     def is_word(self, text: str, letter_end: int, letter: str) -> bool:
         """Whether the letter ending at ``letter_end`` is the article "a" or the pronoun "I"."""

@@ -18,7 +18,6 @@ from themis.core.contexts import ScoreContext
 from themis.core.models import Case, JSONValue, ParsedOutput, Score, ScoreError
 from themis.core.outcomes import UNPARSED_FLAG
 
-
 _NUMERIC_TEXT = re.compile(
     r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?|[-+]?\.\d+(?:[eE][-+]?\d+)?"
 )
@@ -173,9 +172,7 @@ class ExactMatch(_ReferenceMetric):
             details["references"] = len(references)
             if matched:
                 details["matched"] = matched[0]
-        return Score(
-            metric_id=self.component_id, value=1.0 if matched else 0.0, details=details
-        )
+        return Score(metric_id=self.component_id, value=1.0 if matched else 0.0, details=details)
 
     def _same(self, predicted: JSONValue, reference: JSONValue) -> bool:
         if (
@@ -188,9 +185,10 @@ class ExactMatch(_ReferenceMetric):
             return squad_normalize(output_text(predicted)) == squad_normalize(
                 output_text(reference)
             )
-        return _comparable(predicted, self.case_sensitive) == _comparable(
+        same: bool = _comparable(predicted, self.case_sensitive) == _comparable(
             reference, self.case_sensitive
         )
+        return same
 
 
 class Contains(_ReferenceMetric):
@@ -238,7 +236,7 @@ class TokenF1(_ReferenceMetric):
         predicted_tokens = _tokens(output_text(predicted))
         references = _alternatives(reference, predicted)
         best = max(
-            (_f1(predicted_tokens, _tokens(output_text(each))) + (index,))
+            (*_f1(predicted_tokens, _tokens(output_text(each))), index)
             for index, each in enumerate(references)
         )
         f1, precision, recall, index = best
@@ -285,7 +283,10 @@ class NumericTolerance(_ReferenceMetric):
         return Score(
             metric_id=self.component_id,
             value=1.0 if close else 0.0,
-            details={"predicted": actual, "expected": expected[0] if len(expected) == 1 else expected},
+            details={
+                "predicted": actual,
+                "expected": expected[0] if len(expected) == 1 else expected,
+            },
         )
 
 

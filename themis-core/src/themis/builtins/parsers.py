@@ -74,10 +74,11 @@ class RegexParser(BuiltinComponent):
 
 
 _NUMBER = re.compile(
-    r"(?<![\w.])(?P<sign>[-−+]?)\s?(?:\\?[$€£¥]\s?)?(?P<sign2>[-−]?)"
+    r"(?<![\w.])(?P<sign>[-\u2212+]?)\s?(?:\\?[$€£¥]\s?)?(?P<sign2>[-\u2212]?)"
     r"(?P<digits>\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?P<fraction>\.\d+)?(?P<exponent>[eE][-+]?\d+)?"
-    r"|(?<![\w.])(?P<bare_sign>[-−]?)(?P<bare>\.\d+)"
+    r"|(?<![\w.])(?P<bare_sign>[-\u2212]?)(?P<bare>\.\d+)"
 )
+_MINUS = ("-", "\u2212")
 _STATED_NUMBER = re.compile(
     r"(?:####|\bfinal\s+answer\b|\banswer\b)\s*(?:is|:|=)?\s*(?P<rest>[^\n]*)", re.IGNORECASE
 )
@@ -85,9 +86,9 @@ _STATED_NUMBER = re.compile(
 
 def _to_float(match: re.Match[str]) -> float:
     if match.group("bare") is not None:
-        negative = match.group("bare_sign") in ("-", "−")
+        negative = match.group("bare_sign") in _MINUS
         return -float(match.group("bare")) if negative else float(match.group("bare"))
-    negative = match.group("sign") in ("-", "−") or match.group("sign2") in ("-", "−")
+    negative = match.group("sign") in _MINUS or match.group("sign2") in _MINUS
     text = match.group("digits").replace(",", "") + (match.group("fraction") or "")
     text += match.group("exponent") or ""
     return -float(text) if negative else float(text)

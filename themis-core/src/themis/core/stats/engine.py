@@ -7,7 +7,6 @@ the same store gives the same report on every machine.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 

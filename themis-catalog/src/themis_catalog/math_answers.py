@@ -47,7 +47,8 @@ _FINAL = re.compile(r"final\s+answer\s*(?:is|would\s+be|will\s+be|:|=)?\s*(?::\s
 _STATED = re.compile(
     r"\banswer\s*(?:is|would\s+be|will\s+be|should\s+be|=|:)\s*(?::\s*)?", re.IGNORECASE
 )
-_PROSE = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)((?:[^$\\]|\\.)+?)(?<!\\)\$")
+_PROSE = re.compile(r"[A-Za-z]{3,}")
 _NUMBER_TEXT = r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)?|\.\d+"
 _LAST_NUMBER = re.compile(rf"(?<![\w.])-?(?:{_NUMBER_TEXT})")
 _CURRENCY_SIGNS = r"(?:\\\$|\$|€|£|¥|₹)"
@@ -66,6 +67,50 @@ _TRAILING_UNIT = re.compile(r"\s*\\(?:text|textrm|mbox|mathrm)\s*\{\s*[A-Za-z][^
 _TRAILING_WORDS = re.compile(r"\s+(?:dollars?|USD|euros?|cents?)\.?$", re.IGNORECASE)
 _GROUPED = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _WRAPPERS = (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"), ("$", "$"), ("`", "`"))
+
+
+_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER_WORD = re.compile(
+    rf"^(?:(?P<tens>{'|'.join(_TENS)})(?:[-\s](?P<unit>{'|'.join(_UNITS[1:10])}))?"
+    rf"|(?P<small>{'|'.join(_UNITS)}))$",
+    re.IGNORECASE,
+)
+_LAST_AMOUNT = re.compile(rf"(?<![\w.])-?\s?{_CURRENCY_SIGNS}?\s?-?(?:{_NUMBER_TEXT})")
+_MATH_FUNCTION = re.compile(r"\b(?:sin|cos|tan|log|ln|exp|sqrt|frac|pi)\b")
+
+
+def number_word(text: str) -> str | None:
+    """ "five" -> "5", "twenty-five" -> "25" (0 to 99), else None."""
+    match = _NUMBER_WORD.match(text.strip().rstrip(".!").strip())
+    if match is None:
+        return None
+    if match.group("small"):
+        return str(_UNITS.index(match.group("small").lower()))
+    tens = (_TENS.index(match.group("tens").lower()) + 2) * 10
+    unit = match.group("unit")
+    return str(tens + (_UNITS.index(unit.lower()) if unit else 0))
 
 
 def last_boxed(text: str) -> str | None:
@@ -106,13 +151,15 @@ def _unescaped(text: str, token: str, start: int) -> int:
     return index
 
 
-def _number_first(text: str) -> str | None:
-    """The leading number of ``text`` when the words after it are not more maths."""
+def _number_first(text: str, *, math: bool = False) -> str | None:
+    """The leading number of ``text`` when the words after it are not more maths.
+    In prose "4!" is an exclamation; in ``math`` (a math span, a box) a factorial."""
     match = _LEADING_NUMBER.match(text)
     if match is None:
         return None
     rest = match.group("rest")
-    if rest and not rest[0].isspace() and rest[0] not in ".,!;:)(]}*":
+    allowed = ".,;:)(]}*" if math else ".,!;:)(]}*"
+    if rest and not rest[0].isspace() and rest[0] not in allowed:
         return None  # "2x", "3\\sqrt{2}", "1/2x": an expression, not a number with words
     if _EXPRESSION_CONTINUES.match(rest) and not re.match(r"^\s*[a-zA-Z]{2,}", rest):
         return None
@@ -134,7 +181,7 @@ def clean_answer(answer: str, *, boxed: bool = False) -> str:
         return clean_answer(inner, boxed=True)
     span = _math_span(text)
     if span is not None:
-        text = span
+        return _tidy(span, math=True)
     else:
         leading = _number_first(text)
         if leading is not None:
@@ -142,10 +189,18 @@ def clean_answer(answer: str, *, boxed: bool = False) -> str:
         end = None if boxed else _SENTENCE_END.search(text)
         if end is not None and end.start() > 0:
             text = text[: end.start()]
-    return _tidy(text)
+        if not boxed and "=" in text:
+            # "4 * 5 = 20": the result, when it is a number.
+            result = _number_first(text.rsplit("=", 1)[1].strip())
+            if result is not None:
+                return result
+        word = number_word(text)
+        if word is not None:
+            return word
+    return _tidy(text, math=boxed)
 
 
-def _tidy(text: str) -> str:
+def _tidy(text: str, *, math: bool = False) -> str:
     changed = True
     while changed and text:
         changed = False
@@ -161,7 +216,7 @@ def _tidy(text: str) -> str:
         unit = _TRAILING_UNIT.search(text)
         if unit is not None and unit.start() > 0:
             text = text[: unit.start()].strip()
-        leading = _number_first(text)
+        leading = _number_first(text, math=math)
         if leading is not None:
             return leading
     return text.strip()
@@ -178,18 +233,28 @@ def extract_final_answer(text: str, stop: Sequence[str] = ()) -> str | None:
         for match in reversed(list(pattern.finditer(text))):
             line = text[match.end() : _line_end(text, match.end())]
             stated = clean_answer(line)
-            if stated and _PROSE.search(stated) and "\\" not in stated:
+            prose = _PROSE.search(stated) and not _MATH_FUNCTION.search(stated)
+            if stated and prose and "\\" not in stated:
                 # "The answer is that each friend gets 12 cookies": the number in it.
                 number = _LAST_NUMBER.search(stated)
                 if number is not None:
                     stated = _number_first(number.group(0)) or number.group(0)
             if stated:
                 return stated
-    numbers = _LAST_NUMBER.findall(text.replace(MINUS_SIGN, "-"))
-    if not numbers:
+    return _last_number(text.replace(MINUS_SIGN, "-"))
+
+
+def _last_number(text: str) -> str | None:
+    """No answer stated: the last number (an amount keeps its sign: "-$12" is -12),
+    or the content of the math span that holds it ("... is $\\frac{3}{4}$.")."""
+    amounts = list(_LAST_AMOUNT.finditer(text))
+    if not amounts:
         return None
-    last = str(numbers[-1])
-    return last.replace(",", "") if _GROUPED.match(last) else last
+    last = amounts[-1]
+    for span in _INLINE_MATH.finditer(text):
+        if span.start() < last.start() < span.end():
+            return span.group(1).strip() or None
+    return _number_first(re.sub(r"\s+", "", last.group(0))) or last.group(0).strip()
 
 
 class MathAnswer(BuiltinComponent):

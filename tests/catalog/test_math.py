@@ -88,7 +88,7 @@ def test_a_missing_reference_is_a_scoring_error_not_a_zero() -> None:
         ("\\boxed{3} at first, but finally \\boxed{\\sqrt{\\frac{1}{2}}}", "\\sqrt{\\frac{1}{2}}"),
         ("Natalia sold 72 clips.\n#### 1,234", "1234"),
         ("Adding up, the answer is $42$.", "42"),
-        ("**Final answer:** x = 3", "x = 3"),
+        ("**Final answer:** x = 3", "3"),
         ("The answer is (C).", "(C)"),
         ("We get 12 apples, then 15.", "15"),
         ("She has $36 left, so the answer is $36.", "36"),

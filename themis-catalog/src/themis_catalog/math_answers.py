@@ -48,6 +48,7 @@ _STATED = re.compile(
     r"\banswer\s*(?:is|would\s+be|will\s+be|should\s+be|=|:)\s*(?::\s*)?", re.IGNORECASE
 )
 _INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)((?:[^$\\]|\\.)+?)(?<!\\)\$")
+_PROSE_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
 _PROSE = re.compile(r"[A-Za-z]{3,}")
 _NUMBER_TEXT = r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)?|\.\d+"
 _LAST_NUMBER = re.compile(rf"(?<![\w.])-?(?:{_NUMBER_TEXT})")
@@ -182,21 +183,20 @@ def clean_answer(answer: str, *, boxed: bool = False) -> str:
     span = _math_span(text)
     if span is not None:
         return _tidy(span, math=True)
-    else:
-        leading = _number_first(text)
-        if leading is not None:
-            return leading
-        end = None if boxed else _SENTENCE_END.search(text)
-        if end is not None and end.start() > 0:
-            text = text[: end.start()]
-        if not boxed and "=" in text:
-            # "4 * 5 = 20": the result, when it is a number.
-            result = _number_first(text.rsplit("=", 1)[1].strip())
-            if result is not None:
-                return result
-        word = number_word(text)
-        if word is not None:
-            return word
+    leading = _number_first(text, math=boxed)
+    if leading is not None:
+        return leading
+    end = None if boxed else _SENTENCE_END.search(text)
+    if end is not None and end.start() > 0:
+        text = text[: end.start()]
+    if not boxed and "=" in text:
+        # "4 * 5 = 20": the result, when it is a number.
+        result = _number_first(text.rsplit("=", 1)[1].strip())
+        if result is not None:
+            return result
+    word = number_word(text)
+    if word is not None:
+        return word
     return _tidy(text, math=boxed)
 
 
@@ -252,8 +252,10 @@ def _last_number(text: str) -> str | None:
         return None
     last = amounts[-1]
     for span in _INLINE_MATH.finditer(text):
-        if span.start() < last.start() < span.end():
-            return span.group(1).strip() or None
+        content = span.group(1)
+        money = "\n" in content or _PROSE_WORD.search(content)  # "$80 is $16": amounts
+        if not money and span.start() < last.start() < span.end():
+            return content.strip() or None
     return _number_first(re.sub(r"\s+", "", last.group(0))) or last.group(0).strip()
 
 

@@ -78,6 +78,7 @@ _NUMBER = re.compile(
     r"(?P<digits>\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?P<fraction>\.\d+)?(?P<exponent>[eE][-+]?\d+)?"
     r"|(?<![\w.])(?P<bare_sign>[-\u2212]?)(?P<bare>\.\d+)"
 )
+_FRACTION = re.compile(r"/(\d+)(?!\d|[.,]\d)")
 _MINUS = ("-", "\u2212")
 _STATED_NUMBER = re.compile(
     r"(?:####|\bfinal\s+answer\b|\banswer\b)\s*(?:is|:|=)?\s*(?P<rest>[^\n]*)", re.IGNORECASE
@@ -109,8 +110,14 @@ def parse_stated_number(text: str) -> float | None:
     """The number of the last explicit answer statement ("#### 12", "The answer
     is 12", "Answer: 12"), else the last number of ``text``."""
     for stated in reversed(list(_STATED_NUMBER.finditer(text))):
-        first = _NUMBER.search(stated.group("rest"))
+        rest = stated.group("rest").split(". ", 1)[0]
+        if "=" in rest:  # "The answer is 4 * 5 = 20": the result
+            rest = rest.rsplit("=", 1)[1]
+        first = _NUMBER.search(rest)
         if first is not None:
+            fraction = _FRACTION.match(rest, first.end())
+            if fraction is not None and float(fraction.group(1)) != 0:
+                return _to_float(first) / float(fraction.group(1))  # "5/2" is 2.5
             return _to_float(first)
     return parse_number(text)
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a corpus of verbatim model outputs: one entry a line reads best)
 """A hand-written corpus of realistic model outputs, each with a careful grader's verdict.
 
 Written for Themis (no item comes from a benchmark). Every entry is what a

@@ -159,9 +159,10 @@ class ExactMatch(_ReferenceMetric):
         return options
 
     def compare(self, predicted: JSONValue, reference: JSONValue) -> Score:
+        listed = isinstance(reference, dict) and isinstance(reference.get("answer"), list)
         if (
             isinstance(predicted, dict)
-            and not isinstance(reference, dict)
+            and (not isinstance(reference, dict) or listed)
             and "answer" in predicted
         ):
             predicted = predicted["answer"]

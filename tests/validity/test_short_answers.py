@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from tests.validity.corpus import QA_ITEMS
+from tests.validity.grading import QUIET, CorpusModel
 from themis import Experiment, InMemoryRunStore
 from themis.builtins.metrics import ExactMatch, squad_normalize
 from themis.core.config import EvaluationConfig, GenerationConfig
 from themis.core.contexts import ScoreContext
 from themis.core.models import Case, Dataset, ParsedOutput
-from tests.validity.grading import QUIET, CorpusModel
 
 
 def official_normalize(text: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.catalog.helpers import AnswerBook
-from themis import catalog
+from themis import InMemoryRunStore, Reporter, StatsEngine, catalog
 from themis.benchmark import BenchmarkSpec
 from themis.catalog import load
 from themis.core.contexts import ParseContext, ScoreContext
@@ -169,7 +169,11 @@ def test_validate_benchmark_reports_an_unparseable_gold(monkeypatch: pytest.Monk
 def test_an_output_without_an_answer_counts_as_unparsed_in_the_mean(tmp_path: Path) -> None:
     path = _math500_rows(tmp_path, ["4", "5", "6"])
     model = AnswerBook({"Problem 0": "The answer is 4.", "Problem 1": "I cannot solve this."})
-    result = catalog.run("math500", model=model, source=path)
+    store = InMemoryRunStore()
+    result = catalog.run("math500", model=model, source=path, store=store)
     assert result.status.value == "completed"
     assert result.metric_means["accuracy"] == pytest.approx(1 / 3)
     assert result.metric_counts["accuracy"] == MetricCounts(n=3, parse_failures=2, errors=0)
+    [summary] = StatsEngine().summarize(store, result.run_id)
+    assert (summary.n, summary.parse_failures, summary.mean) == (3, 2, pytest.approx(1 / 3))
+    assert "| accuracy | 0.333 |" in Reporter(store).export_markdown(result.run_id)

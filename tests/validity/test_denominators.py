@@ -131,3 +131,24 @@ def test_comparisons_pair_unparsed_answers_as_zeros(store: RunStore) -> None:
         "baseline_only_correct": 0,
         "candidate_only_correct": 3,
     }
+
+
+def test_the_command_line_shows_the_unparsed_count_beside_the_mean(tmp_path: Path) -> None:
+    from tests.cli.helpers import ok, ok_json, themis
+
+    store = sqlite_store(tmp_path / "runs.sqlite")
+    run_id = _run(store, OUTPUTS)
+    store.close()
+    where = ("--path", "runs.sqlite", "--run-id", run_id)
+    summary = ok_json(themis("quickcheck", *where, "--json", cwd=tmp_path))
+    assert summary["metric_means"]["builtin/exact_match"] == pytest.approx(MEAN)
+    assert summary["metric_counts"]["builtin/exact_match"] == COUNTS.model_dump()
+    table = ok(themis("quickcheck", *where, cwd=tmp_path)).stdout
+    header = next(line for line in table.splitlines() if "unparsed" in line)
+    row = next(line for line in table.splitlines() if "builtin/exact_match" in line)
+    assert _cells(header)[-4:] == ["mean", "n", "unparsed", "errors"]
+    assert _cells(row)[-4:] == ["0.3333", "6", "3", "1"]
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip("│┃ ").replace("┃", "│").split("│")]

@@ -152,3 +152,39 @@ def test_the_command_line_shows_the_unparsed_count_beside_the_mean(tmp_path: Pat
 
 def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip("│┃ ").replace("┃", "│").split("│")]
+
+
+def test_a_run_stopped_before_scoring_has_no_means_to_count_unparsed_answers_in(
+    store: RunStore,
+) -> None:
+    experiment = make_experiment(
+        generation=GenerationConfig(generator=ScriptedModel(OUTPUTS)),
+        evaluation=EvaluationConfig(parsers=["builtin/number"], metrics=["builtin/exact_match"]),
+        datasets=[_dataset()],
+        runtime=RuntimeConfig(progress="off", max_retries=0),
+    )
+    parsed = experiment.run(store=store, until_stage="parse")
+    assert parsed.metric_means == {}
+    assert parsed.metric_counts["builtin/exact_match"] == MetricCounts(n=0, errors=1)
+    [summary] = StatsEngine().summarize(store, parsed.run_id)
+    assert (summary.n, summary.mean, summary.parse_failures) == (0, None, 0)
+    scored = experiment.run(store=store)
+    assert scored.metric_means == {"builtin/exact_match": pytest.approx(MEAN)}
+    [summary] = StatsEngine().summarize(store, parsed.run_id)
+    assert (summary.n, summary.parse_failures) == (6, 3)
+
+
+def test_a_model_that_never_answers_scores_zero_not_nothing(store: RunStore) -> None:
+    silent = make_experiment(
+        generation=GenerationConfig(generator=ScriptedModel(dict.fromkeys(OUTPUTS, "No idea."))),
+        evaluation=EvaluationConfig(parsers=["builtin/number"], metrics=["builtin/exact_match"]),
+        datasets=[_dataset()],
+        runtime=RuntimeConfig(progress="off", max_retries=0),
+    ).run(store=store)
+    assert silent.metric_means == {"builtin/exact_match": 0.0}
+    assert silent.metric_counts["builtin/exact_match"] == MetricCounts(
+        n=6, parse_failures=6, errors=1
+    )
+    [summary] = StatsEngine().summarize(store, silent.run_id)
+    assert (summary.mean, summary.n, summary.parse_failures) == (0.0, 6, 6)
+    assert quickcheck(store, silent.run_id)["metric_means"] == {"builtin/exact_match": 0.0}

@@ -202,9 +202,7 @@ def quickcheck(store: RunStore, run_id: str) -> dict[str, JSONValue]:
     """A compact status summary: counts per stage, failures by category, metric means."""
     state = get_execution_state(store, run_id)
     snapshot = get_run_snapshot(store, run_id)
-    counted = outcomes.outcomes_from_rows(
-        snapshot, store.score_rows(run_id), store.work_items(run_id)
-    )
+    counted = outcomes.stored_outcomes(store, snapshot)
     metric_ids = [ref.name for ref in snapshot.component_refs.metrics]
     categories = Counter(f.error.category for f in state.failures)
     return {

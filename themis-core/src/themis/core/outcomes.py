@@ -28,14 +28,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from themis.core.events import RunStartedEvent
 from themis.core.models import CaseResult, MetricCounts, RunSnapshot, case_key_for
 from themis.core.projections import ScoreRow, WorkItemRow
+from themis.core.stores.base import RunStore
 
 UNPARSED_FLAG = "unparsed"
 """``Score.details`` key a metric sets (to True) on a 0 given because no answer was found."""
 
 Kind = Literal["scored", "unparsed", "error"]
 _NEVER_ANSWERED = ("generate", "reduce")
+_SCORING = ("score", "judge")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +56,11 @@ def _flagged(details: object) -> bool:
     return isinstance(details, dict) and details.get(UNPARSED_FLAG) is True
 
 
-def outcomes_from_cases(cases: Sequence[CaseResult], metric_ids: Sequence[str]) -> list[Outcome]:
-    """Outcomes of folded case results (what a RunResult holds)."""
+def outcomes_from_cases(
+    cases: Sequence[CaseResult], metric_ids: Sequence[str], *, scoring: bool = True
+) -> list[Outcome]:
+    """Outcomes of folded case results (what a RunResult holds); ``scoring=False``
+    for a run that stops before scoring (see :func:`outcomes_from_rows`)."""
     outcomes: list[Outcome] = []
     for case in cases:
         scores = {score.metric_id: score for score in case.scores}
@@ -70,7 +76,7 @@ def outcomes_from_cases(cases: Sequence[CaseResult], metric_ids: Sequence[str]) 
                 value = score.value
             elif metric_id in score_errors or never_answered:
                 kind = "error"
-            elif "parse" in stages:
+            elif "parse" in stages and scoring:
                 kind, value = "unparsed", 0.0
             if kind is not None:
                 outcomes.append(Outcome(case.case_key, case.dataset_id, metric_id, kind, value))
@@ -78,9 +84,16 @@ def outcomes_from_cases(cases: Sequence[CaseResult], metric_ids: Sequence[str]) 
 
 
 def outcomes_from_rows(
-    snapshot: RunSnapshot, score_rows: Iterable[ScoreRow], work_items: Iterable[WorkItemRow]
+    snapshot: RunSnapshot,
+    score_rows: Iterable[ScoreRow],
+    work_items: Iterable[WorkItemRow],
+    *,
+    scoring: bool = True,
 ) -> list[Outcome]:
-    """Outcomes of a stored run, from its score rows and work-item states."""
+    """Outcomes of a stored run, from its score rows and work-item states.
+
+    ``scoring=False`` (a run that stops before scoring) counts no unparsed
+    answer: no metric ran, so no mean exists to count it in."""
     datasets = {
         case_key_for(dataset.dataset_id, case.case_id): dataset.dataset_id
         for dataset in snapshot.datasets
@@ -104,7 +117,7 @@ def outcomes_from_rows(
             continue
         if item.stage in _NEVER_ANSWERED:
             failed[item.case_key] = "error"
-        elif item.stage == "parse":
+        elif item.stage == "parse" and scoring:
             failed.setdefault(item.case_key, "unparsed")
     outcomes = list(seen.values())
     for case_key, kind in failed.items():
@@ -114,6 +127,33 @@ def outcomes_from_rows(
                 value = 0.0 if kind == "unparsed" else None
                 outcomes.append(Outcome(case_key, dataset_id, metric_id, kind, value))
     return outcomes
+
+
+def stored_outcomes(store: RunStore, snapshot: RunSnapshot) -> list[Outcome]:
+    """Outcomes of a run read from a store's projections."""
+    run_id = snapshot.run_id
+    work_items = store.work_items(run_id)
+    return outcomes_from_rows(
+        snapshot,
+        store.score_rows(run_id),
+        work_items,
+        scoring=_scoring_ran(store, run_id, work_items),
+    )
+
+
+def _scoring_ran(store: RunStore, run_id: str, work_items: Sequence[WorkItemRow]) -> bool:
+    """Whether the run scores: a scoring work item exists, or it reached scoring,
+    or (every case failed before) the last start asked for scoring."""
+    if any(item.stage in _SCORING for item in work_items):
+        return True
+    stored = store.resume(run_id)
+    if stored is not None and stored.completed_through_stage is not None:
+        return stored.completed_through_stage in _SCORING
+    until = "judge"
+    for event in store.iter_events(run_id):
+        if isinstance(event, RunStartedEvent):
+            until = event.until_stage
+    return until in _SCORING
 
 
 def _loads(text: str) -> object:

@@ -185,7 +185,8 @@ def build_run_result(
     if status is None:
         status = run_status(cases)
         completed_through_stage = completed_through(cases, until_stage)
-    counted = outcomes.outcomes_from_cases(cases, metric_ids)
+    scoring = STAGES.index(until_stage) >= STAGES.index("score")
+    counted = outcomes.outcomes_from_cases(cases, metric_ids, scoring=scoring)
     return RunResult(
         run_id=run_id,
         status=status,

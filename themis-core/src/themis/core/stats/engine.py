@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from themis.core.inspection import get_run_snapshot
 from themis.core.models import RunSnapshot
-from themis.core.outcomes import counted_values, outcomes_from_rows
+from themis.core.outcomes import counted_values, stored_outcomes
 from themis.core.projections import ScoreRow
 from themis.core.stats.models import (
     MetricComparison,
@@ -126,7 +126,7 @@ class StatsEngine:
         """
         snapshot = get_run_snapshot(store, run_id)
         rows = store.score_rows(run_id)
-        counted = outcomes_from_rows(snapshot, rows, store.work_items(run_id))
+        counted = stored_outcomes(store, snapshot)
         order = _metric_order([ref.name for ref in snapshot.component_refs.metrics], rows)
         groups: list[str | None] = [None]
         if by_dataset:
@@ -397,10 +397,7 @@ def _differences(baseline: Values, candidate: Values) -> np.ndarray:
 
 def _values(store: RunStore, snapshot: RunSnapshot) -> dict[str, dict[str, float]]:
     """Counted values by metric and case key: unparsed answers as 0, errors left out."""
-    run_id = snapshot.run_id
-    return counted_values(
-        outcomes_from_rows(snapshot, store.score_rows(run_id), store.work_items(run_id))
-    )
+    return counted_values(stored_outcomes(store, snapshot))
 
 
 def _metric_order(configured: list[str], rows: Sequence[ScoreRow]) -> list[str]:

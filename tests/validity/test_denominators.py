@@ -188,3 +188,21 @@ def test_a_model_that_never_answers_scores_zero_not_nothing(store: RunStore) -> 
     [summary] = StatsEngine().summarize(store, silent.run_id)
     assert (summary.mean, summary.n, summary.parse_failures) == (0.0, 6, 6)
     assert quickcheck(store, silent.run_id)["metric_means"] == {"builtin/exact_match": 0.0}
+
+
+def test_the_comparison_report_counts_unparsed_answers_beside_the_means(store: RunStore) -> None:
+    baseline = _run(store, OUTPUTS)
+    fixed = {**OUTPUTS, "empty": "2", "refusal": "It is 3."}
+    candidate = make_experiment(
+        generation=GenerationConfig(generator=ScriptedModel(fixed)),
+        evaluation=EvaluationConfig(
+            parsers=["builtin/number"],
+            metrics=["builtin/exact_match", "builtin/numeric_tolerance"],
+        ),
+        datasets=[_dataset()],
+        runtime=RuntimeConfig(progress="off", max_retries=0),
+    ).run(store=store)
+    exact = StatsEngine().compare(store, baseline, candidate.run_id).metric("builtin/exact_match")
+    assert (exact.baseline_parse_failures, exact.candidate_parse_failures) == (3, 1)
+    markdown = Reporter(store).export_comparison(baseline, candidate.run_id)
+    assert "| builtin/exact_match | 6 | 3/1 | 0.333 | 0.667 |" in markdown

@@ -469,14 +469,16 @@ def _comparison_markdown(comparison: RunComparison) -> str:
         "",
         _verdict(comparison),
         "",
-        f"| Metric | n | Baseline | Candidate | Δ | {level} CI of Δ | d_z | p | p (Holm) "
-        "| p (BH) | Better |",
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
+        f"| Metric | n | Unparsed (b/c) | Baseline | Candidate | Δ | {level} CI of Δ | d_z | p "
+        "| p (Holm) | p (BH) | Better |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for metric in comparison.metrics:
         better = "-" if metric.better == "neither" else f"{metric.better} `{metric.better_run_id}`"
         lines.append(
-            f"| {_md(metric.metric_id)} | {metric.n_pairs} | {_number(metric.baseline_mean)} | "
+            f"| {_md(metric.metric_id)} | {metric.n_pairs} | "
+            f"{metric.baseline_parse_failures}/{metric.candidate_parse_failures} | "
+            f"{_number(metric.baseline_mean)} | "
             f"{_number(metric.candidate_mean)} | {_signed(metric.difference)} | "
             f"{_interval(metric.ci_low, metric.ci_high, signed=True)} | "
             f"{_signed(metric.effect_size, 2)} | {format_p(metric.p_value)} | "
@@ -484,7 +486,8 @@ def _comparison_markdown(comparison: RunComparison) -> str:
         )
     lines += [
         "",
-        "Δ is candidate minus baseline over cases both runs scored (higher is better); "
+        "Δ is candidate minus baseline over cases both runs scored (higher is better; "
+        "an answer that did not parse counts 0); "
         f"d_z is Cohen's d of the paired differences. p is McNemar's exact test for 0/1 "
         f"metrics and a paired permutation test otherwise; significance at alpha = "
         f"{comparison.alpha}, {_correction(comparison)}. Intervals: paired bootstrap, "

@@ -7,6 +7,7 @@ the same store gives the same report on every machine.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -286,8 +287,8 @@ class StatsEngine:
         """
         baseline_snapshot = get_run_snapshot(store, baseline_run_id)
         candidate_snapshot = get_run_snapshot(store, candidate_run_id)
-        baseline_rows = _values(store, baseline_snapshot)
-        candidate_rows = _values(store, candidate_snapshot)
+        baseline_rows, baseline_unparsed = _values(store, baseline_snapshot)
+        candidate_rows, candidate_unparsed = _values(store, candidate_snapshot)
         baseline_metrics = _metric_order(
             [ref.name for ref in baseline_snapshot.component_refs.metrics],
             store.score_rows(baseline_run_id),
@@ -319,6 +320,12 @@ class StatsEngine:
                     update={
                         "baseline_only": len(set(base_values) - set(cand_values)),
                         "candidate_only": len(set(cand_values) - set(base_values)),
+                        "baseline_parse_failures": len(
+                            baseline_unparsed.get(metric_id, set()) & set(keys)
+                        ),
+                        "candidate_parse_failures": len(
+                            candidate_unparsed.get(metric_id, set()) & set(keys)
+                        ),
                     }
                 )
             )
@@ -395,9 +402,17 @@ def _differences(baseline: Values, candidate: Values) -> np.ndarray:
     return cand - base
 
 
-def _values(store: RunStore, snapshot: RunSnapshot) -> dict[str, dict[str, float]]:
-    """Counted values by metric and case key: unparsed answers as 0, errors left out."""
-    return counted_values(stored_outcomes(store, snapshot))
+def _values(
+    store: RunStore, snapshot: RunSnapshot
+) -> tuple[dict[str, dict[str, float]], dict[str, set[str]]]:
+    """Counted values by metric and case key (unparsed answers as 0, errors left
+    out), and the case keys of the unparsed answers by metric."""
+    counted = stored_outcomes(store, snapshot)
+    unparsed: dict[str, set[str]] = defaultdict(set)
+    for outcome in counted:
+        if outcome.kind == "unparsed":
+            unparsed[outcome.metric_id].add(outcome.case_key)
+    return counted_values(counted), unparsed
 
 
 def _metric_order(configured: list[str], rows: Sequence[ScoreRow]) -> list[str]:

@@ -49,7 +49,9 @@ class SignificanceTest(FrozenModel):
 class MetricComparison(FrozenModel):
     """How one metric moved from the baseline run to the candidate run.
 
-    Computed over the cases both runs scored (paired by case key).
+    Computed over the cases both runs scored (paired by case key); an answer
+    that did not parse counts 0, and ``baseline_parse_failures`` /
+    ``candidate_parse_failures`` say how many of the pairs hold one.
     ``difference`` is candidate minus baseline; higher scores are better.
     ``p_value`` is the primary test's (McNemar for 0/1 metrics, the paired
     permutation test otherwise); ``p_value_holm`` and ``p_value_bh`` adjust it
@@ -61,6 +63,8 @@ class MetricComparison(FrozenModel):
     n_pairs: int
     baseline_only: int = 0
     candidate_only: int = 0
+    baseline_parse_failures: int = 0
+    candidate_parse_failures: int = 0
     baseline_mean: float | None = None
     candidate_mean: float | None = None
     difference: float | None = None

@@ -9,7 +9,7 @@ store, an unusable bundle): one line on stderr, no traceback unless
 from __future__ import annotations
 
 from themis.core.config_files import ConfigError
-from themis.core.engine.runner import PreflightError
+from themis.core.engine.runner import ExistingRunError, PreflightError
 from themis.core.registry import ComponentLoadError, InvalidComponentError, UnknownComponentError
 from themis.core.stores.base import UnknownRunError
 
@@ -32,6 +32,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     InvalidComponentError,
     UnknownRunError,
     PreflightError,
+    ExistingRunError,
     ValueError,
     OSError,
 )

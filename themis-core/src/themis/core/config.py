@@ -45,9 +45,16 @@ def _check_component_spec(value: Any, where: str) -> Any:
 
 
 class CandidatePolicy(FrozenModel):
-    """How many candidates to generate for each case and seed."""
+    """How many candidates to generate for each case.
 
-    num_samples: int = Field(default=1, ge=1)
+    ``num_samples`` is the number of candidates per case. The experiment's
+    seeds are laid over them: as many seeds as candidates give candidate ``i``
+    the seed ``seeds[i]``; a single seed is spread over all candidates (the
+    first sees it, the others a stable derivation of it); any other count is
+    a compile error. Left unset, it is one candidate per seed.
+    """
+
+    num_samples: int | None = Field(default=None, ge=1)
 
 
 class GenerationConfig(FrozenModel):
@@ -101,3 +108,9 @@ class RuntimeConfig(FrozenModel):
     circuit_breaker_cooldown_s: float = Field(default=30.0, ge=0)
     task_timeout_s: float | None = Field(default=None, gt=0)
     progress: Literal["auto", "on", "off"] = "auto"
+    existing_run_policy: Literal["auto", "error", "rerun"] = "auto"
+    """What ``run()`` does when the store already holds this run id: ``auto``
+    reuses what is stored (a resume, or cache hits); ``error`` refuses before
+    any work starts; ``rerun`` recomputes every stage for this run id, its new
+    events recorded beside the old ones, which stay readable. Replay and
+    rejudge ignore it."""

@@ -188,7 +188,7 @@ class Reporter:
             lines.append(f"| Judge models | {_md(', '.join(map(_component, refs.judge_models)))} |")
         lines += [
             f"| Seeds | {', '.join(map(str, snapshot.identity.seeds))} |",
-            f"| Samples per seed | {snapshot.identity.candidate_policy.get('num_samples', 1)} |",
+            f"| Candidates per case | {snapshot.identity.candidate_policy.get('num_samples', 1)} |",
             f"| Themis | {snapshot.provenance.themis_version} |",
             "",
             "## Metrics",

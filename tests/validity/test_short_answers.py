@@ -121,3 +121,30 @@ def test_normalize_option_is_squads_and_is_part_of_the_identity() -> None:
     assert ExactMatch(normalize="squad").fingerprint() != ExactMatch().fingerprint()
     with pytest.raises(ValueError, match="normalize"):
         ExactMatch(normalize="lenient")
+
+
+def test_bleu_and_rouge_through_a_run_equal_sacrebleu_and_rouge_score() -> None:
+    """The text-overlap metrics the catalog may use, checked on the same items
+    against the reference libraries called directly."""
+    import sacrebleu
+    from rouge_score import rouge_scorer
+
+    items = [item for item in QA_ITEMS if item.prediction.strip()]
+    cases = [
+        Case(case_id=str(i), input=f"q{i}", expected_output=item.references)
+        for i, item in enumerate(items)
+    ]
+    result = Experiment(
+        generation=GenerationConfig(generator=CorpusModel([i.prediction for i in items])),
+        evaluation=EvaluationConfig(metrics=["builtin/bleu", "builtin/rouge"]),
+        datasets=[Dataset(dataset_id="qa", cases=cases)],
+        runtime=QUIET,
+    ).run(store=InMemoryRunStore())
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    for case in result.cases:
+        item = items[int(case.case_id)]
+        got = {score.metric_id: score.value for score in case.scores}
+        bleu = sacrebleu.sentence_bleu(item.prediction, item.references).score
+        rouge = max(scorer.score(r, item.prediction)["rougeL"].fmeasure for r in item.references)
+        assert got["builtin/bleu"] == pytest.approx(bleu), item
+        assert got["builtin/rouge"] == pytest.approx(rouge), item

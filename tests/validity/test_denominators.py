@@ -206,3 +206,21 @@ def test_the_comparison_report_counts_unparsed_answers_beside_the_means(store: R
     assert (exact.baseline_parse_failures, exact.candidate_parse_failures) == (3, 1)
     markdown = Reporter(store).export_comparison(baseline, candidate.run_id)
     assert "| builtin/exact_match | 6 | 3/1 | 0.333 | 0.667 |" in markdown
+
+
+def test_an_expected_output_a_metric_cannot_read_is_refused_at_compile() -> None:
+    cases = [
+        Case(case_id="ok", input="q", expected_output="\\$18.90"),
+        Case(case_id="bad", input="q", expected_output="eighteen dollars"),
+        Case(case_id="none", input="q"),  # no reference: the metric's ScoreError, not bad input
+    ]
+    experiment = make_experiment(
+        evaluation=EvaluationConfig(
+            parsers=["builtin/number"], metrics=["builtin/numeric_tolerance"]
+        ),
+        datasets=[Dataset(dataset_id="money", cases=cases)],
+    )
+    with pytest.raises(
+        ValueError, match=r"dataset 'money' case 'bad': expected output .* not a number"
+    ):
+        experiment.compile()

@@ -11,6 +11,7 @@ from pathological inputs.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -55,6 +56,7 @@ def _parse_gold(expected: str) -> Any:
     return parsed
 
 
+@functools.lru_cache(maxsize=4096)
 def reference_problem(expected: str, *, max_chars: int = 400) -> str | None:
     """Why ``expected`` cannot serve as a reference answer, or None when it can."""
     if not expected.strip():

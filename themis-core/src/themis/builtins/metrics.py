@@ -264,6 +264,13 @@ class NumericTolerance(_ReferenceMetric):
     def options(self) -> dict[str, Any]:
         return {"abs_tol": self.abs_tol, "rel_tol": self.rel_tol}
 
+    def check_reference(self, expected: JSONValue) -> str | None:
+        """Why an expected output holds no number to compare with (checked at compile)."""
+        for each in _alternatives(expected, None):
+            if _number_in(each) is None:
+                return f"expected output {each!r} is not a number"
+        return None
+
     def compare(self, predicted: JSONValue, reference: JSONValue) -> Score | ScoreError:
         expected: list[float] = []
         for each in _alternatives(reference, predicted):

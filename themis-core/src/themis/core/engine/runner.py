@@ -74,6 +74,7 @@ from themis.core.models import (
     CaseResult,
     ComponentRef,
     GenerationResult,
+    JSONValue,
     ParsedOutput,
     ReducedCandidate,
     RunResult,
@@ -86,6 +87,7 @@ from themis.core.models import (
 )
 from themis.core.progress import snapshot_of
 from themis.core.prompts import PromptSpec
+from themis.core.redaction import redact_secrets
 from themis.core.stores.base import RunStore
 from themis.core.tracing import NullTracer, SpanStatus, TracingProvider
 from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject, PolicedJudge
@@ -302,6 +304,7 @@ class RunEngine:
         loop = asyncio.get_running_loop()
         await self._open_store_and_preflight()
         mode = await self._apply_existing_run_policy()
+        await self._record_servers()
         self._policy = CallPolicy(self.runtime, self._providers())
         self._writer = EventWriter(self.store, loop, self._on_persisted)
         self._writer.save_snapshot(self.snapshot)
@@ -549,6 +552,30 @@ class RunEngine:
                 raise PreflightError(
                     f"{component_id} is not ready: {type(exc).__name__}: {exc}"
                 ) from exc
+
+    async def _record_servers(self) -> None:
+        """Put what each server-backed component reads from its server (a component
+        may define ``server_provenance()``, sync or async, returning a JSON object
+        or None) into the snapshot's provenance before it is stored. Provenance
+        only: the run id does not change, and a server that cannot say is logged,
+        never an error. A resumed run keeps the record of its first start."""
+        servers: list[dict[str, JSONValue]] = []
+        for component_id, describe in self._lifecycle_methods("server_provenance"):
+            try:
+                entry = await self.invoker.call(describe, blocking=True)
+            except Exception as exc:
+                log.warning(
+                    "%s: could not read its server's description: %s: %s",
+                    component_id,
+                    type(exc).__name__,
+                    exc,
+                )
+                continue
+            if isinstance(entry, dict) and redact_secrets(entry) not in servers:
+                servers.append(redact_secrets(entry))
+        if servers:
+            provenance = self.snapshot.provenance.model_copy(update={"servers": servers})
+            self.snapshot = self.snapshot.model_copy(update={"provenance": provenance})
 
     async def _release(self) -> None:
         """Let components close what they opened in this run's event loop

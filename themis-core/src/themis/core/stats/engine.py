@@ -124,36 +124,21 @@ class StatsEngine:
         """Every metric of a stored run, over all datasets (and per dataset if asked).
 
         A case whose answer did not parse counts 0 (see ``themis.core.outcomes``).
+        Needs numpy (the ``stats`` extra) for the intervals; :func:`summarize_means`
+        gives the same summaries without them.
         """
-        snapshot = get_run_snapshot(store, run_id)
-        rows = store.score_rows(run_id)
-        counted = stored_outcomes(store, snapshot)
-        order = _metric_order([ref.name for ref in snapshot.component_refs.metrics], rows)
-        groups: list[str | None] = [None]
-        if by_dataset:
-            groups += [dataset.dataset_id for dataset in snapshot.datasets]
-        summaries: list[MetricSummary] = []
-        for metric_id in order:
-            for dataset_id in groups:
-                selected = sorted(
-                    (
-                        outcome
-                        for outcome in counted
-                        if outcome.metric_id == metric_id
-                        and (dataset_id is None or outcome.dataset_id == dataset_id)
-                    ),
-                    key=lambda outcome: outcome.case_key,
-                )
-                summaries.append(
-                    self.summarize_values(
-                        metric_id,
-                        [o.value for o in selected if o.value is not None],
-                        errors=sum(o.kind == "error" for o in selected),
-                        parse_failures=sum(o.kind == "unparsed" for o in selected),
-                        dataset_id=dataset_id,
-                    )
-                )
-        return summaries
+        return [
+            self.summarize_values(
+                metric_id,
+                values,
+                errors=errors,
+                parse_failures=unparsed,
+                dataset_id=dataset_id,
+            )
+            for metric_id, dataset_id, values, errors, unparsed in _scored_values(
+                store, run_id, by_dataset
+            )
+        ]
 
     # -- the tests, on paired values ---------------------------------------
 
@@ -391,6 +376,58 @@ class StatsEngine:
                 )
             )
         return adjusted
+
+
+def summarize_means(
+    store: RunStore, run_id: str, *, by_dataset: bool = False, confidence: float = 0.95
+) -> list[MetricSummary]:
+    """:meth:`StatsEngine.summarize` without intervals, in plain Python: what a
+    report shows when numpy and scipy (the ``stats`` extra) are not installed."""
+    return [
+        MetricSummary(
+            metric_id=metric_id,
+            dataset_id=dataset_id,
+            n=len(values),
+            parse_failures=unparsed,
+            errors=errors,
+            mean=sum(values) / len(values) if values else None,
+            confidence=confidence,
+        )
+        for metric_id, dataset_id, values, errors, unparsed in _scored_values(
+            store, run_id, by_dataset
+        )
+    ]
+
+
+def _scored_values(
+    store: RunStore, run_id: str, by_dataset: bool
+) -> list[tuple[str, str | None, list[float], int, int]]:
+    """(metric, dataset or None for all, counted values in case-key order, errors,
+    parse failures) of a run: unparsed answers are among the values, as 0."""
+    snapshot = get_run_snapshot(store, run_id)
+    rows = store.score_rows(run_id)
+    counted = stored_outcomes(store, snapshot)
+    order = _metric_order([ref.name for ref in snapshot.component_refs.metrics], rows)
+    groups: list[str | None] = [None]
+    if by_dataset:
+        groups += [dataset.dataset_id for dataset in snapshot.datasets]
+    scored: list[tuple[str, str | None, list[float], int, int]] = []
+    for metric_id in order:
+        for dataset_id in groups:
+            selected = sorted(
+                (
+                    outcome
+                    for outcome in counted
+                    if outcome.metric_id == metric_id
+                    and (dataset_id is None or outcome.dataset_id == dataset_id)
+                ),
+                key=lambda outcome: outcome.case_key,
+            )
+            values = [o.value for o in selected if o.value is not None]
+            errors = sum(o.kind == "error" for o in selected)
+            unparsed = sum(o.kind == "unparsed" for o in selected)
+            scored.append((metric_id, dataset_id, values, errors, unparsed))
+    return scored
 
 
 def _differences(baseline: Values, candidate: Values) -> np.ndarray:

@@ -16,7 +16,9 @@ from themis.campaign.spec import CampaignSpec, load_campaign_spec
 from themis.core.config import RuntimeConfig
 from themis.core.config_files import ConfigError
 from themis.core.experiment import run_sync
+from themis.core.inspection import get_run_snapshot
 from themis.core.models import STAGES, FrozenModel, RunStatus
+from themis.core.outcomes import means, stored_outcomes
 from themis.core.stores.base import RunStore
 from themis.core.stores.postgres import postgres_store
 from themis.core.stores.sqlite import sqlite_store
@@ -236,8 +238,5 @@ class Campaign:
 
 
 def _stored_means(store: RunStore, run_id: str) -> dict[str, float]:
-    values: dict[str, list[float]] = {}
-    for row in store.score_rows(run_id):
-        if row.value is not None:
-            values.setdefault(row.metric_id, []).append(row.value)
-    return {metric: sum(v) / len(v) for metric, v in values.items()}
+    """A stored run's means, unparsed answers counted 0 (``themis.core.outcomes``)."""
+    return means(stored_outcomes(store, get_run_snapshot(store, run_id)))

@@ -1,26 +1,16 @@
-"""What every builtin shares: a fingerprint over its id, version and options."""
+"""What every builtin shares: the SDK's fingerprint over id, version and options."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from themis.core.identity import content_hash
+from themis.components import Component
 from themis.core.models import JSONValue
 
 
-class BuiltinComponent:
-    component_id: str = ""
-    version: str = "1"
-
-    def options(self) -> dict[str, Any]:
-        """Identity-bearing constructor options; override when there are any."""
-        return {}
-
-    def fingerprint(self) -> str:
-        return content_hash(
-            {"id": self.component_id, "version": self.version, "options": self.options()}
-        )
+BuiltinComponent = Component
+"""The builtins are written against the public SDK base, as a plugin is."""
 
 
 def output_text(value: JSONValue) -> str:

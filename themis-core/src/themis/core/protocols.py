@@ -107,30 +107,24 @@ class EvaluationWorkflow(Protocol):
 
 
 @runtime_checkable
-class LLMMetric(Component, Protocol):
-    """Protocol for metrics that judge a reduced candidate set with an LLM."""
+class JudgeBackedMetric(Component, Protocol):
+    """Protocol for metrics scored by judge models through a workflow.
+
+    ``metric_family`` says what is judged: ``"llm"`` the reduced candidate,
+    ``"selection"`` all generated candidates, ``"trace"`` their traces. The
+    contract is the same for all three."""
 
     metric_family: str
 
     def build_workflow(self, subject: Any, ctx: EvalScoreContext) -> EvaluationWorkflow: ...
 
 
-@runtime_checkable
-class SelectionMetric(Component, Protocol):
-    """Protocol for metrics that judge multiple generated candidates."""
-
-    metric_family: str
-
-    def build_workflow(self, subject: Any, ctx: EvalScoreContext) -> EvaluationWorkflow: ...
-
-
-@runtime_checkable
-class TraceMetric(Component, Protocol):
-    """Protocol for metrics that score traces or conversations."""
-
-    metric_family: str
-
-    def build_workflow(self, subject: Any, ctx: EvalScoreContext) -> EvaluationWorkflow: ...
+LLMMetric = JudgeBackedMetric
+"""A judge-backed metric of family ``"llm"`` (the seeds' name)."""
+SelectionMetric = JudgeBackedMetric
+"""A judge-backed metric of family ``"selection"`` (the seeds' name)."""
+TraceMetric = JudgeBackedMetric
+"""A judge-backed metric of family ``"trace"`` (the seeds' name)."""
 
 
 @runtime_checkable

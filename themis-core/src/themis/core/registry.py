@@ -19,6 +19,7 @@ from typing import Any
 
 from stevedore import DriverManager, ExtensionManager
 
+from themis.core import protocols
 from themis.core.models import ComponentRef
 
 log = logging.getLogger(__name__)
@@ -36,13 +37,16 @@ GROUPS: dict[str, str] = {
     "plugin": "themis.plugins",
 }
 
-REQUIRED_METHOD: dict[str, str] = {
-    "generator": "generate",
-    "reducer": "reduce",
-    "selector": "select",
-    "parser": "parse",
-    "judge": "judge",
+CONTRACTS: dict[str, tuple[type, ...]] = {
+    "generator": (protocols.Generator,),
+    "reducer": (protocols.CandidateReducer,),
+    "selector": (protocols.CandidateSelector,),
+    "parser": (protocols.Parser,),
+    "metric": (protocols.PureMetric, protocols.JudgeBackedMetric),
+    "judge": (protocols.JudgeModel,),
 }
+"""Each kind's contract: the protocols of themis.core.protocols, one of which
+a component of that kind satisfies."""
 
 
 class UnknownComponentError(LookupError):
@@ -226,20 +230,33 @@ def load_factory(kind: str, component_id: str) -> tuple[Callable[..., Any], Comp
 
 
 def _check_contract(kind: str, component: Any, where: str) -> None:
-    missing = [
-        attr for attr in ("component_id", "version", "fingerprint") if not hasattr(component, attr)
+    """Refuse a component that meets none of its kind's contracts, naming what
+    it lacks for the contract it comes closest to."""
+    contracts = CONTRACTS.get(kind, (protocols.Component,))
+    if any(isinstance(component, contract) for contract in contracts):
+        return
+    gaps = [
+        [name for name in protocol_members(contract) if not hasattr(component, name)]
+        for contract in contracts
     ]
-    method = REQUIRED_METHOD.get(kind)
-    if kind == "metric":
-        if not (hasattr(component, "score") or hasattr(component, "build_workflow")):
-            missing.append("score or build_workflow")
-    elif method is not None and not callable(getattr(component, method, None)):
-        missing.append(method)
-    if missing:
-        raise InvalidComponentError(
-            f"{where}: {type(component).__name__} is not a valid {kind}: "
-            f"missing {', '.join(missing)}"
-        )
+    missing = min(gaps, key=len)
+    raise InvalidComponentError(
+        f"{where}: {type(component).__name__} is not a valid {kind}: "
+        f"missing {', '.join(missing)}"
+    )
+
+
+def protocol_members(contract: type) -> list[str]:
+    """The attributes and methods a runtime-checkable protocol asks for, in
+    the order they are declared, base protocols first."""
+    members: list[str] = []
+    for cls in reversed(contract.__mro__):
+        if not getattr(cls, "_is_protocol", False) or cls.__module__ == "typing":
+            continue
+        names = list(getattr(cls, "__annotations__", {}))
+        names += [n for n, v in vars(cls).items() if callable(v) and not n.startswith("_")]
+        members += [name for name in names if name not in members]
+    return members
 
 
 def _family(kind: str, component: Any) -> str | None:

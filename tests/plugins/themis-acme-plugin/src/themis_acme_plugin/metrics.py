@@ -1,22 +1,30 @@
-"""acme/shouting: 1.0 when the answer is all upper case."""
+"""acme/shouting: 1.0 when the answer is all upper case.
+
+Written against the SDK (``themis.components``) as a third party would: the
+fingerprint derives from the id, the version and the metric's fields.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+
+from themis.components import Metric
+from themis.core.contexts import ScoreContext
+from themis.core.models import Case, ParsedOutput, Score
 
 
-class ShoutingMetric:
+@dataclass
+class ShoutingMetric(Metric):
     component_id = "acme/shouting"
     version = "0.3"
+    min_letters: int = 1
+    """Answers with fewer letters than this never count as shouting."""
 
-    def fingerprint(self) -> str:
-        return "acme-shouting-v0.3"
-
-    def score(self, parsed: Any, case: Any, ctx: Any) -> Any:
-        from themis.core.models import Score
-
+    def score(self, parsed: ParsedOutput, case: Case, ctx: ScoreContext) -> Score:
         value = parsed.value
         if isinstance(value, dict):
             value = value.get("answer", "")
         text = str(value)
-        return Score(metric_id=self.component_id, value=float(text.isupper()))
+        letters = sum(ch.isalpha() for ch in text)
+        shouting = text.isupper() and letters >= self.min_letters
+        return Score(metric_id=self.component_id, value=float(shouting))

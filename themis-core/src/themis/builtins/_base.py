@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from themis.components import Component
 from themis.core.models import JSONValue
-
 
 BuiltinComponent = Component
 """The builtins are written against the public SDK base, as a plugin is."""

@@ -1,21 +1,32 @@
 """Lifecycle hooks through pluggy.
 
-Hook specifications live here; implementations are any objects passed as
-``subscribers`` plus the plugins published under the ``themis.plugins``
-entry-point group. A subscriber implements any subset of the hooks by plain
-method name (no marker needed). A hook that raises is logged with the
-subscriber's name and otherwise ignored: observers never corrupt a run.
+The hook set is defined once, by the seeds' protocols in
+:mod:`themis.core.protocols` (``BeforeGenerate`` ... ``OnEvent``, plus
+``OnProgress``): :class:`RunHooks` gathers them, pluggy takes it as its hook
+specification, and the engine calls hooks through it, so a call is checked
+by mypy against the same signature a subscriber implements. pluggy does the
+rest: registration, and handing each implementation only the arguments it
+names.
+
+Implementations are any objects passed as ``subscribers`` plus the plugins
+published under the ``themis.plugins`` entry-point group. A subscriber
+implements any subset of the hooks by plain method name (no marker needed).
+A hook that raises is logged with the subscriber's name and otherwise
+ignored: observers never corrupt a run.
 """
 
 from __future__ import annotations
 
-import inspect
+import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any, Protocol, cast
 
 import pluggy
 
 from themis.core import registry
+from themis.core.protocols import LifecycleSubscriber, OnProgress, protocol_members
 
 log = logging.getLogger(__name__)
 
@@ -23,63 +34,27 @@ PROJECT = "themis"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-HOOK_NAMES = (
-    "before_generate",
-    "after_generate",
-    "before_reduce",
-    "after_reduce",
-    "before_parse",
-    "after_parse",
-    "before_score",
-    "after_score",
-    "before_judge",
-    "after_judge",
-    "on_event",
-    "on_progress",
-)
+
+class RunHooks(LifecycleSubscriber, OnProgress, Protocol):
+    """Every hook a run calls: the hook specification pluggy is given."""
 
 
-class LifecycleSpec:
-    @hookspec
-    def before_generate(self, case: Any, ctx: Any) -> None: ...
+HOOK_NAMES: tuple[str, ...] = tuple(protocol_members(RunHooks))
+"""The hook names, read from :class:`RunHooks`."""
 
-    @hookspec
-    def after_generate(self, case: Any, result: Any, ctx: Any) -> None: ...
-
-    @hookspec
-    def before_reduce(self, candidates: Any, ctx: Any) -> None: ...
-
-    @hookspec
-    def after_reduce(self, reduced: Any, ctx: Any) -> None: ...
-
-    @hookspec
-    def before_parse(self, candidate: Any, ctx: Any) -> None: ...
-
-    @hookspec
-    def after_parse(self, parsed: Any, ctx: Any) -> None: ...
-
-    @hookspec
-    def before_score(self, metric_id: Any, parsed: Any, ctx: Any) -> None: ...
-
-    @hookspec
-    def after_score(self, result: Any, ctx: Any) -> None: ...
-
-    @hookspec
-    def before_judge(self, metric_id: Any, ctx: Any) -> None: ...
-
-    @hookspec
-    def after_judge(self, result: Any, ctx: Any) -> None: ...
-
-    @hookspec
-    def on_event(self, event: Any) -> None: ...
-
-    @hookspec
-    def on_progress(self, snapshot: Any) -> None:
-        """Called after each case finishes, with a ProgressSnapshot."""
+_SPEC_OPTS = getattr(hookspec(lambda: None), f"{PROJECT}_spec")
+"""Plain hookspec options (not first-result, not historic) for every hook."""
 
 
 class _PluginManager(pluggy.PluginManager):
-    """Accepts plain methods named like a hook, so subscribers need no markers."""
+    """Reads the hook set from the protocols, and accepts plain methods named
+    like a hook, so that neither specs nor subscribers need markers."""
+
+    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
+        opts = super().parse_hookspec_opts(module_or_class, name)
+        if opts is None and module_or_class is RunHooks and name in HOOK_NAMES:
+            return _SPEC_OPTS
+        return opts
 
     def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
         opts = super().parse_hookimpl_opts(plugin, name)
@@ -100,34 +75,70 @@ class HookFailure:
         return f"HookFailure({self.hook!r}, {self.subscriber!r}, {self.error!r})"
 
 
+class _Isolated:
+    """A subscriber as pluggy sees it: its hook methods, each wrapped so that
+    one raising is recorded and the others still run (pluggy would stop at
+    the first exception). The wrappers keep the methods' signatures, so pluggy
+    still hands each only the arguments it names."""
+
+    def __init__(self, subscriber: object, name: str, failures: list[HookFailure]) -> None:
+        for hook in HOOK_NAMES:
+            method = getattr(subscriber, hook, None)
+            if callable(method):
+                setattr(self, hook, _isolate(method, hook, name, failures))
+
+
+def _isolate(
+    method: Callable[..., Any], hook: str, name: str, failures: list[HookFailure]
+) -> Callable[..., None]:
+    @functools.wraps(method)
+    def isolated(*args: Any) -> None:
+        try:
+            method(*args)
+        except Exception as exc:
+            log.warning("lifecycle subscriber %s raised in %s: %r", name, hook, exc)
+            failures.append(HookFailure(hook, name, f"{type(exc).__name__}: {exc}"))
+
+    return isolated
+
+
+def _no_op(**_: Any) -> None:
+    return None
+
+
 class LifecycleHooks:
-    """Dispatches lifecycle hooks to every subscriber, isolating failures."""
+    """Dispatches lifecycle hooks to every subscriber, isolating failures.
+
+    Call a hook through :attr:`call`, typed as :class:`RunHooks`:
+    ``hooks.call.before_generate(case=case, ctx=ctx)`` (keywords only, as
+    pluggy requires)."""
 
     def __init__(self, subscribers: list[Any] | None = None, *, load_plugins: bool = True) -> None:
         self._manager = _PluginManager(PROJECT)
-        self._manager.add_hookspecs(LifecycleSpec)
+        self._manager.add_hookspecs(RunHooks)
         self.failures: list[HookFailure] = []
-        self._names: dict[int, str] = {}
         plugins: list[tuple[str, Any]] = []
         if load_plugins:
             plugins.extend(self._entry_point_plugins())
         for subscriber in subscribers or []:
             plugins.append((type(subscriber).__name__, subscriber))
         for name, plugin in plugins:
-            self._names[id(plugin)] = name
-            self._manager.register(plugin, name=f"{name}-{id(plugin)}")
+            try:
+                self._manager.register(
+                    _Isolated(plugin, name, self.failures), name=f"{name}-{id(plugin)}"
+                )
+            except pluggy.PluginValidationError as exc:  # a hook with arguments no spec has
+                log.warning("lifecycle subscriber %s refused: %s", name, exc)
+                self.failures.append(HookFailure("register", name, str(exc)))
         self.active = bool(plugins)
-        # Each implementation with the arguments it takes, worked out once: on_event
-        # alone is called for every stored event.
-        self._calls = {
-            hook: [
-                (impl.plugin, method, frozenset(_arg_names(method)))
-                for impl in impls
-                for method in [getattr(impl.plugin, hook)]
-            ]
-            for hook in HOOK_NAMES
-            if (impls := getattr(self._manager.hook, hook).get_hookimpls())
-        }
+        # A hook nobody implements is a no-op rather than a pluggy call: the
+        # engine calls ten hooks per case, and most runs have no subscribers.
+        callers = {hook: getattr(self._manager.hook, hook) for hook in HOOK_NAMES}
+        self._implemented = frozenset(h for h, c in callers.items() if c.get_hookimpls())
+        relay = SimpleNamespace(
+            **{h: c if h in self._implemented else _no_op for h, c in callers.items()}
+        )
+        self.call = cast(RunHooks, relay)
 
     def _entry_point_plugins(self) -> list[tuple[str, Any]]:
         found: list[tuple[str, Any]] = []
@@ -148,26 +159,5 @@ class LifecycleHooks:
         return found
 
     def has(self, hook: str) -> bool:
-        return hook in self._calls
-
-    def call(self, hook: str, **kwargs: Any) -> None:
-        """Call ``hook`` on every implementation; a raising one is logged, not fatal."""
-        for plugin, method, accepted in self._calls.get(hook, ()):
-            try:
-                method(**{k: v for k, v in kwargs.items() if k in accepted})
-            except Exception as exc:
-                name = self._names.get(id(plugin), type(plugin).__name__)
-                log.warning("lifecycle subscriber %s raised in %s: %r", name, hook, exc)
-                self.failures.append(HookFailure(hook, name, f"{type(exc).__name__}: {exc}"))
-
-
-_ARG_CACHE: dict[Any, tuple[str, ...]] = {}
-
-
-def _arg_names(method: Any) -> tuple[str, ...]:
-    func = getattr(method, "__func__", method)
-    names = _ARG_CACHE.get(func)
-    if names is None:
-        names = tuple(inspect.signature(func).parameters)
-        _ARG_CACHE[func] = names
-    return names
+        """Whether any subscriber implements ``hook`` (one of :data:`HOOK_NAMES`)."""
+        return hook in self._implemented

@@ -8,7 +8,7 @@ be sync or async, and Themis awaits or offloads accordingly.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from themis.core.contexts import (
     EvalScoreContext,
@@ -26,6 +26,10 @@ from themis.core.models import (
     Score,
     ScoreError,
 )
+
+if TYPE_CHECKING:  # both import the models this module does
+    from themis.core.events import RunEvent
+    from themis.core.progress import ProgressSnapshot
 
 
 @runtime_checkable
@@ -203,7 +207,14 @@ class AfterJudge(Protocol):
 class OnEvent(Protocol):
     """Hook invoked after an execution event is persisted."""
 
-    def on_event(self, event: Any) -> None: ...
+    def on_event(self, event: RunEvent) -> None: ...
+
+
+@runtime_checkable
+class OnProgress(Protocol):
+    """Hook invoked after each case finishes, with the run's progress so far."""
+
+    def on_progress(self, snapshot: ProgressSnapshot) -> None: ...
 
 
 @runtime_checkable
@@ -225,6 +236,20 @@ class LifecycleSubscriber(
 
     A subscriber may implement any subset of these hooks.
     """
+
+
+def protocol_members(contract: type) -> list[str]:
+    """The attributes and methods a protocol asks for, in the order they are
+    declared, base protocols first: what a component or subscriber is checked
+    against, and what an error message says it lacks."""
+    members: list[str] = []
+    for cls in reversed(contract.__mro__):
+        if not getattr(cls, "_is_protocol", False) or cls.__module__ == "typing":
+            continue
+        names = list(getattr(cls, "__annotations__", {}))
+        names += [n for n, v in vars(cls).items() if callable(v) and not n.startswith("_")]
+        members += [name for name in names if name not in members]
+    return members
 
 
 SpanStatus = Literal["ok", "error"]

@@ -236,27 +236,13 @@ def _check_contract(kind: str, component: Any, where: str) -> None:
     if any(isinstance(component, contract) for contract in contracts):
         return
     gaps = [
-        [name for name in protocol_members(contract) if not hasattr(component, name)]
+        [name for name in protocols.protocol_members(contract) if not hasattr(component, name)]
         for contract in contracts
     ]
     missing = min(gaps, key=len)
     raise InvalidComponentError(
-        f"{where}: {type(component).__name__} is not a valid {kind}: "
-        f"missing {', '.join(missing)}"
+        f"{where}: {type(component).__name__} is not a valid {kind}: missing {', '.join(missing)}"
     )
-
-
-def protocol_members(contract: type) -> list[str]:
-    """The attributes and methods a runtime-checkable protocol asks for, in
-    the order they are declared, base protocols first."""
-    members: list[str] = []
-    for cls in reversed(contract.__mro__):
-        if not getattr(cls, "_is_protocol", False) or cls.__module__ == "typing":
-            continue
-        names = list(getattr(cls, "__annotations__", {}))
-        names += [n for n, v in vars(cls).items() if callable(v) and not n.startswith("_")]
-        members += [name for name in names if name not in members]
-    return members
 
 
 def _family(kind: str, component: Any) -> str | None:

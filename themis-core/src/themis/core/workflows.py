@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import Field
 
 from themis.core.contexts import EvalScoreContext
+from themis.core.engine.coercion import as_score
 from themis.core.errors import ErrorCategory, classify
 from themis.core.models import (
     Case,
@@ -201,7 +202,7 @@ class DefaultWorkflowRunner:
                 outcome = workflow.aggregate(
                     [r.judgment for r in records], [r.score for r in records], ctx
                 )
-                result = _normalise(outcome, ctx.metric_id)
+                result = as_score(outcome, ctx.metric_id, f"aggregate of metric {ctx.metric_id!r}")
         except Exception as exc:
             result = ScoreError(
                 metric_id=ctx.metric_id,
@@ -296,15 +297,3 @@ def _failure_category(failed: list[JudgeCallRecord]) -> str:
     if all((r.error or "").startswith("unparseable") for r in failed):
         return ErrorCategory.parse_error.value
     return ErrorCategory.component_error.value
-
-
-def _normalise(outcome: Any, metric_id: str) -> Score | ScoreError:
-    if isinstance(outcome, Score | ScoreError):
-        return (
-            outcome
-            if outcome.metric_id == metric_id
-            else outcome.model_copy(update={"metric_id": metric_id})
-        )
-    if isinstance(outcome, int | float) and not isinstance(outcome, bool):
-        return Score(metric_id=metric_id, value=float(outcome))
-    raise TypeError(f"aggregate returned {type(outcome).__name__}; expected Score or ScoreError")

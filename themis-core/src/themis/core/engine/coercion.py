@@ -1,0 +1,55 @@
+"""What a component returned, as its contract's type.
+
+Components may answer loosely (a dict for a model, a bare number for a
+score); the engine and the judge workflows both turn that into the typed
+result here, once, and a wrong type into a :class:`ComponentOutputError`
+naming the component.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from themis.core.models import Score, ScoreError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ComponentOutputError(TypeError):
+    """A component returned something other than its contract's type."""
+
+
+def as_model(model: type[M], value: object, kind: str, component_id: str) -> M:
+    """``value`` as ``model``: itself, or validated from a dict."""
+    if isinstance(value, model):
+        return value
+    if isinstance(value, dict):
+        try:
+            return model.model_validate(value)
+        except Exception as exc:
+            raise ComponentOutputError(
+                f"{kind} {component_id!r} returned an invalid {model.__name__}: {exc}"
+            ) from exc
+    raise ComponentOutputError(
+        f"{kind} {component_id!r} returned {type(value).__name__}, expected {model.__name__}"
+    )
+
+
+def as_score(value: object, metric_id: str, producer: str) -> Score | ScoreError:
+    """A metric's outcome under ``metric_id``: a Score or ScoreError as given
+    (renamed to the metric's configured name), or a bare number as a Score.
+    ``producer`` says what returned it, for the error message."""
+    outcome: Score | ScoreError
+    if isinstance(value, Score | ScoreError):
+        outcome = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        outcome = Score(metric_id=metric_id, value=float(value))
+    else:
+        raise ComponentOutputError(
+            f"{producer} returned {type(value).__name__}, expected Score or ScoreError"
+        )
+    if outcome.metric_id != metric_id:
+        outcome = outcome.model_copy(update={"metric_id": metric_id})
+    return outcome

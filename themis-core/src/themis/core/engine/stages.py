@@ -1,0 +1,431 @@
+"""The five stages: one skeleton, and each stage a small spec.
+
+Every stage of every case goes through :meth:`Stage.run`: reuse a stored
+result, refuse to recompute what a replay says must be stored, then the
+stage's own :meth:`Stage.produce` (its context, before-hook, the component
+call under the run's policy, coercion of what came back, after-hook), and
+the event that records the outcome. A stage says only what is its own: its
+events, what it returns, and ``produce``.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+from themis.core.contexts import (
+    EvalScoreContext,
+    GenerateContext,
+    ParseContext,
+    ReduceContext,
+    ScoreContext,
+    SelectContext,
+)
+from themis.core.engine.coercion import as_model, as_score
+from themis.core.engine.lifecycle import ResolvedComponents
+from themis.core.engine.plan import CasePlan, GenerationWorkItem, MetricItem
+from themis.core.engine.policy import CallPolicy, Invoker
+from themis.core.engine.recording import EventRecorder, ScoreErrorRaised
+from themis.core.engine.reuse import StoredResults
+from themis.core.events import (
+    CaseRunEvent,
+    EvaluationCompletedEvent,
+    EvaluationFailedEvent,
+    GenerationCompletedEvent,
+    GenerationFailedEvent,
+    ParseCompletedEvent,
+    ParseFailedEvent,
+    ReductionCompletedEvent,
+    ReductionFailedEvent,
+    RunEvent,
+    ScoreCompletedEvent,
+    ScoreFailedEvent,
+)
+from themis.core.hooks import LifecycleHooks
+from themis.core.models import (
+    ComponentRef,
+    GenerationResult,
+    ParsedOutput,
+    ReducedCandidate,
+    RunSnapshot,
+    Score,
+    ScoreError,
+)
+from themis.core.prompts import PromptSpec
+from themis.core.protocols import JudgeModel, PureMetric
+from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject, PolicedJudge
+
+W = TypeVar("W")
+Out = TypeVar("Out")
+
+
+@dataclass
+class StageEnv:
+    """What the stages of one run share."""
+
+    snapshot: RunSnapshot
+    components: ResolvedComponents
+    hooks: LifecycleHooks
+    invoker: Invoker
+    policy: CallPolicy
+    recorder: EventRecorder
+    results: StoredResults
+    workflows: DefaultWorkflowRunner = field(default_factory=DefaultWorkflowRunner)
+    policed_judges: tuple[PolicedJudge, ...] | None = None
+
+    def __post_init__(self) -> None:
+        self.run_id = self.snapshot.run_id
+        spec = self.snapshot.identity.prompt_spec
+        self.prompt_spec = None if spec is None else PromptSpec.model_validate(spec)
+        # The seed of the case-level stages (select to judge): the experiment's
+        # first; each candidate's own seed is on its GenerateContext.
+        seeds = self.snapshot.identity.seeds
+        self.case_seed: int | None = seeds[0] if seeds else None
+
+    def case_fields(self, plan: CasePlan) -> dict[str, Any]:
+        """What every case-level stage context says about its case."""
+        return {
+            "run_id": self.run_id,
+            "case": plan.case,
+            "case_key": plan.case_key,
+            "dataset_id": plan.dataset_id,
+            "case_id": plan.case.case_id,
+            "seed": self.case_seed,
+            "metadata": plan.case.metadata,
+        }
+
+    def selection_judges(self) -> tuple[PolicedJudge, ...]:
+        """The experiment's judge models for a selector, their calls under the run's policy."""
+        if self.policed_judges is None:
+            self.policed_judges = tuple(
+                PolicedJudge(model, self.policy, self.invoker)
+                for _, model in self.components.judge_models
+            )
+        return self.policed_judges
+
+
+class Attempt:
+    """One attempt at a stage: which component is being called (a reducer's
+    selector first, then the reducer; each parser in turn), and the fields
+    its completed and failed events both carry."""
+
+    __slots__ = ("component_id", "fields")
+
+    def __init__(self, component_id: str | None, **fields: Any) -> None:
+        self.component_id = component_id
+        self.fields = fields
+
+
+class Produced(Generic[Out]):
+    """What ``produce`` made: the stage's output and its event's payload, or
+    the ScoreError a metric returned (recorded as the stage's failure)."""
+
+    __slots__ = ("failure_payload", "output", "payload", "score_error")
+
+    def __init__(
+        self,
+        output: Out | None,
+        payload: dict[str, Any],
+        score_error: ScoreError | None = None,
+        failure_payload: dict[str, Any] | None = None,
+    ) -> None:
+        self.output = output
+        self.payload = payload
+        self.score_error = score_error
+        self.failure_payload = failure_payload or {}
+
+
+class Stage(ABC, Generic[W, Out]):
+    """One stage of the pipeline; ``run`` is the skeleton every stage shares."""
+
+    name: ClassVar[str]
+    completed: ClassVar[type[CaseRunEvent]]
+    failed: ClassVar[type[CaseRunEvent]]
+    reusable: ClassVar[tuple[type[CaseRunEvent], ...]]
+    """Stored events taken instead of computing (metrics store failures as results)."""
+    guards_upstream: ClassVar[bool] = True
+    """Whether a replay from a later stage refuses to compute this one."""
+
+    def __init__(self, env: StageEnv) -> None:
+        self.env = env
+
+    async def run(
+        self,
+        plan: CasePlan,
+        key: str,
+        work: W,
+        stored: dict[str, RunEvent],
+        latest: dict[str, RunEvent],
+    ) -> Out | None:
+        """The stage's output for ``work``, or None when it failed (its
+        failure recorded); ``latest`` gets the event that records it."""
+        env = self.env
+        reused = env.results.reuse(stored, key)
+        if isinstance(reused, self.reusable):
+            latest[key] = reused
+            return self.output_of(reused)
+        attempt = self.attempt(plan, work)
+        try:
+            if self.guards_upstream:
+                env.results.guard_upstream(self.name)
+            produced = await self.produce(plan, work, attempt)
+        except Exception as exc:
+            latest[key] = env.recorder.failed(
+                self.failed, plan, key, exc, attempt.component_id, **attempt.fields
+            )
+            return None
+        if produced.score_error is not None:
+            latest[key] = env.recorder.failed(
+                self.failed,
+                plan,
+                key,
+                ScoreErrorRaised(produced.score_error),
+                attempt.component_id,
+                score_error=produced.score_error,
+                **attempt.fields,
+                **produced.failure_payload,
+            )
+            return None
+        latest[key] = env.recorder.completed(
+            self.completed, plan, key, **attempt.fields, **produced.payload
+        )
+        return produced.output
+
+    @abstractmethod
+    def attempt(self, plan: CasePlan, work: W) -> Attempt: ...
+
+    @abstractmethod
+    def output_of(self, event: CaseRunEvent) -> Out | None:
+        """The output a stored event of this stage holds."""
+
+    @abstractmethod
+    async def produce(self, plan: CasePlan, work: W, attempt: Attempt) -> Produced[Out]: ...
+
+
+class GenerateStage(Stage[GenerationWorkItem, GenerationResult]):
+    name = "generate"
+    completed = GenerationCompletedEvent
+    failed = GenerationFailedEvent
+    reusable = (GenerationCompletedEvent,)
+
+    def attempt(self, plan: CasePlan, work: GenerationWorkItem) -> Attempt:
+        ref = self.env.snapshot.component_refs.generator
+        return Attempt(ref.component_id, seed=work.seed, sample_index=work.sample_index)
+
+    def output_of(self, event: CaseRunEvent) -> GenerationResult | None:
+        return event.candidate if isinstance(event, GenerationCompletedEvent) else None
+
+    async def produce(
+        self, plan: CasePlan, work: GenerationWorkItem, attempt: Attempt
+    ) -> Produced[GenerationResult]:
+        env = self.env
+        generator = env.components.generator
+        ctx = GenerateContext(
+            run_id=env.run_id,
+            dataset_id=plan.dataset_id,
+            case_id=plan.case.case_id,
+            case_key=plan.case_key,
+            seed=work.seed,
+            base_seed=work.base_seed,
+            sample_index=work.sample_index,
+            prompt_spec=env.prompt_spec,
+            metadata=plan.case.metadata,
+        )
+        env.hooks.call.before_generate(case=plan.case, ctx=ctx)
+        started = time.perf_counter()
+
+        async def call() -> Any:
+            return await env.invoker.call(generator.generate, plan.case, ctx, blocking=True)
+
+        raw = await env.policy.call(str(attempt.component_id), call)
+        candidate = as_model(GenerationResult, raw, "generator", str(attempt.component_id))
+        if candidate.latency_ms is None:
+            latency_ms = (time.perf_counter() - started) * 1000
+            candidate = candidate.model_copy(update={"latency_ms": latency_ms})
+        env.hooks.call.after_generate(case=plan.case, result=candidate, ctx=ctx)
+        return Produced(candidate, {"candidate": candidate})
+
+
+class ReduceStage(Stage[list[GenerationResult], ReducedCandidate]):
+    name = "reduce"
+    completed = ReductionCompletedEvent
+    failed = ReductionFailedEvent
+    reusable = (ReductionCompletedEvent,)
+
+    def attempt(self, plan: CasePlan, work: list[GenerationResult]) -> Attempt:
+        return Attempt(self.env.snapshot.component_refs.reducer.component_id)
+
+    def output_of(self, event: CaseRunEvent) -> ReducedCandidate | None:
+        return event.reduced if isinstance(event, ReductionCompletedEvent) else None
+
+    async def produce(
+        self, plan: CasePlan, work: list[GenerationResult], attempt: Attempt
+    ) -> Produced[ReducedCandidate]:
+        env = self.env
+        refs = env.snapshot.component_refs
+        reducer_id = attempt.component_id
+        selected = work
+        if env.components.selector is not None:
+            attempt.component_id = refs.selector.component_id if refs.selector else reducer_id
+            select_ctx = SelectContext(
+                **env.case_fields(plan),
+                candidate_ids=[c.candidate_id for c in work],
+                judge_models=env.selection_judges(),
+            )
+            selected = list(
+                await env.invoker.call(env.components.selector.select, work, select_ctx)
+            )
+            attempt.component_id = reducer_id
+        selected_ids = [c.candidate_id for c in selected]
+        ctx = ReduceContext(**env.case_fields(plan), candidate_ids=selected_ids)
+        env.hooks.call.before_reduce(candidates=selected, ctx=ctx)
+        raw = await env.invoker.call(env.components.reducer.reduce, selected, ctx)
+        reduced = as_model(ReducedCandidate, raw, "reducer", str(reducer_id))
+        env.hooks.call.after_reduce(reduced=reduced, ctx=ctx)
+        return Produced(reduced, {"reduced": reduced, "selected_candidate_ids": selected_ids})
+
+
+class ParseStage(Stage[ReducedCandidate, ParsedOutput]):
+    name = "parse"
+    completed = ParseCompletedEvent
+    failed = ParseFailedEvent
+    reusable = (ParseCompletedEvent,)
+
+    def attempt(self, plan: CasePlan, work: ReducedCandidate) -> Attempt:
+        return Attempt(None)
+
+    def output_of(self, event: CaseRunEvent) -> ParsedOutput | None:
+        return event.parsed_outputs[-1] if isinstance(event, ParseCompletedEvent) else None
+
+    async def produce(
+        self, plan: CasePlan, work: ReducedCandidate, attempt: Attempt
+    ) -> Produced[ParsedOutput]:
+        env = self.env
+        ctx = ParseContext(**env.case_fields(plan))
+        env.hooks.call.before_parse(candidate=work, ctx=ctx)
+        outputs: list[ParsedOutput] = []
+        current = work
+        for ref, parser in env.components.parsers:
+            attempt.component_id = ref.component_id
+            raw = await env.invoker.call(parser.parse, current, ctx)
+            parsed = as_model(ParsedOutput, raw, "parser", ref.component_id)
+            outputs.append(parsed)
+            current = current.model_copy(update={"final_output": parsed.value})
+        if not outputs:
+            outputs.append(ParsedOutput(value=work.final_output, format="raw"))
+        env.hooks.call.after_parse(parsed=outputs[-1], ctx=ctx)
+        return Produced(outputs[-1], {"parsed_outputs": outputs})
+
+
+class ScoreStage(Stage[tuple[MetricItem, ParsedOutput], Score]):
+    name = "score"
+    completed = ScoreCompletedEvent
+    failed = ScoreFailedEvent
+    reusable = (ScoreCompletedEvent, ScoreFailedEvent)
+    guards_upstream = False
+
+    def attempt(self, plan: CasePlan, work: tuple[MetricItem, ParsedOutput]) -> Attempt:
+        item = work[0]
+        ref, _ = self.env.components.metrics[item.metric_id]
+        return Attempt(ref.component_id, metric_id=item.metric_id)
+
+    def output_of(self, event: CaseRunEvent) -> Score | None:
+        return event.score if isinstance(event, ScoreCompletedEvent) else None
+
+    async def produce(
+        self, plan: CasePlan, work: tuple[MetricItem, ParsedOutput], attempt: Attempt
+    ) -> Produced[Score]:
+        env = self.env
+        item, parsed = work
+        _, metric = env.components.metrics[item.metric_id]
+        ctx = ScoreContext(**env.case_fields(plan), parsed_output=parsed)
+        env.hooks.call.before_score(metric_id=item.metric_id, parsed=parsed, ctx=ctx)
+        # The plan sends only pure metrics here; judge-backed ones go to JudgeStage.
+        raw = await env.invoker.call(cast(PureMetric, metric).score, parsed, plan.case, ctx)
+        outcome = as_score(raw, item.metric_id, f"metric {attempt.component_id!r}")
+        env.hooks.call.after_score(result=outcome, ctx=ctx)
+        if isinstance(outcome, ScoreError):
+            return Produced(None, {}, score_error=outcome)
+        return Produced(outcome, {"score": outcome})
+
+
+class JudgeStage(Stage[tuple[MetricItem, EvaluationSubject], Score]):
+    name = "judge"
+    completed = EvaluationCompletedEvent
+    failed = EvaluationFailedEvent
+    reusable = (EvaluationCompletedEvent, EvaluationFailedEvent)
+    guards_upstream = False
+
+    def attempt(self, plan: CasePlan, work: tuple[MetricItem, EvaluationSubject]) -> Attempt:
+        item = work[0]
+        ref, _ = self.env.components.metrics[item.metric_id]
+        return Attempt(ref.component_id, metric_id=item.metric_id)
+
+    def output_of(self, event: CaseRunEvent) -> Score | None:
+        return event.score if isinstance(event, EvaluationCompletedEvent) else None
+
+    async def produce(
+        self, plan: CasePlan, work: tuple[MetricItem, EvaluationSubject], attempt: Attempt
+    ) -> Produced[Score]:
+        env = self.env
+        item, subject = work
+        _, metric = env.components.metrics[item.metric_id]
+        identity = env.snapshot.identity
+        judge_config = metric_judge_config(
+            identity.judge_config, list(env.components.metrics), item.metric_id
+        )
+        judges = select_judges(env.components.judge_models, judge_config)
+        ctx = EvalScoreContext(
+            run_id=env.run_id,
+            case=plan.case,
+            case_key=plan.case_key,
+            dataset_id=plan.dataset_id,
+            metric_id=item.metric_id,
+            judge_models=tuple(model for _, model in judges),
+            workflow_overrides=dict(identity.workflow_overrides),
+            judge_config=judge_config,
+            seed=env.case_seed,
+            case_id=plan.case.case_id,
+            metadata=plan.case.metadata,
+        )
+        env.hooks.call.before_judge(metric_id=item.metric_id, ctx=ctx)
+        trace = await env.workflows.run_metric(
+            metric,
+            subject,
+            ctx,
+            judge_refs=[judge_ref for judge_ref, _ in judges],
+            policy=env.policy,
+            invoker=env.invoker,
+        )
+        env.hooks.call.after_judge(result=trace.result, ctx=ctx)
+        execution = trace.model_dump(mode="json")
+        if isinstance(trace.result, Score):
+            return Produced(trace.result, {"score": trace.result, "execution": execution})
+        return Produced(
+            None, {}, score_error=trace.result, failure_payload={"execution": execution}
+        )
+
+
+def metric_judge_config(
+    judge_config: dict[str, Any], metric_names: list[str], metric_id: str
+) -> dict[str, Any]:
+    """The judge configuration one metric sees.
+
+    ``judge_config`` holds shared settings plus, under a metric's name, that
+    metric's own settings, which win over the shared ones.
+    """
+    shared = {k: v for k, v in judge_config.items() if k not in metric_names}
+    own = judge_config.get(metric_id)
+    return {**shared, **own} if isinstance(own, dict) else shared
+
+
+def select_judges(
+    judges: list[tuple[ComponentRef, JudgeModel]], judge_config: dict[str, Any]
+) -> list[tuple[ComponentRef, JudgeModel]]:
+    """The judge models a metric uses: all, or those its config names."""
+    wanted = judge_config.get("judge_models")
+    if not wanted:
+        return judges
+    return [(ref, judge) for ref, judge in judges if ref.name in wanted]

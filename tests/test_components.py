@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
-
 from themis import components
 from themis.builtins._base import BuiltinComponent
 from themis.core import protocols, registry
@@ -27,13 +25,29 @@ class Threshold(components.Metric):
         return Score(metric_id=self.component_id, value=float(float(parsed.value) >= self.at))
 
 
-class Configured(BaseModel, components.Parser):
+@dataclass
+class Configured(components.Parser):
     component_id = "test/configured"
     version = "1"
     strip: bool = True
 
     def parse(self, candidate: ReducedCandidate, ctx: Any) -> ParsedOutput:
         return ParsedOutput(value=candidate.final_output)
+
+
+class Handwritten(components.Reducer):
+    """Not a dataclass: it says its options itself."""
+
+    component_id = "test/handwritten"
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+
+    def options(self) -> dict[str, Any]:
+        return {"keep": self.keep}
+
+    def reduce(self, candidates: Any, ctx: Any) -> Any:
+        return candidates[0]
 
 
 def test_a_dataclass_components_fingerprint_follows_its_fields() -> None:
@@ -58,9 +72,10 @@ def test_the_version_and_the_id_are_part_of_the_fingerprint() -> None:
     assert len(fingerprints) == 3
 
 
-def test_a_pydantic_components_options_are_its_fields() -> None:
-    assert Configured().options() == {"strip": True}
-    assert Configured(strip=False).fingerprint() != Configured().fingerprint()
+def test_a_component_that_is_not_a_dataclass_says_its_options_itself() -> None:
+    assert Handwritten(1).fingerprint() != Handwritten(2).fingerprint()
+    assert Handwritten(1).fingerprint() == Handwritten(1).fingerprint()
+    assert components.Component().options() == {}
 
 
 def test_each_base_meets_its_kinds_contract() -> None:

@@ -6,8 +6,9 @@ A component is identified by ``component_id`` and ``version``, and its
 written fingerprints drift from the configuration they are meant to describe
 (a literal ``"v0.3"`` survives a change of threshold), so the bases derive
 the fingerprint from the id, the version and the component's own
-configuration, ``options()``. A dataclass or pydantic component gets
-``options()`` from its fields; any other overrides it. A complete metric::
+configuration, ``options()``. A dataclass component gets ``options()`` from
+its fields (``field(metadata={"identity": False})`` leaves one out); any
+other overrides it. A complete metric::
 
     @dataclass
     class Contains(Metric):
@@ -74,17 +75,15 @@ class Component:
     def options(self) -> dict[str, Any]:
         """The configuration that changes this component's results.
 
-        Defaults to a dataclass's or pydantic model's fields; override it to
-        leave out what does not change results (a client, a cache path)."""
+        Defaults to a dataclass's fields, but for those marked
+        ``metadata={"identity": False}`` (a client, a cache path); a component
+        that is not a dataclass overrides it."""
         if dataclasses.is_dataclass(self):
             return {
                 field.name: getattr(self, field.name)
                 for field in dataclasses.fields(self)
                 if field.init and field.metadata.get("identity", True)
             }
-        dump = getattr(self, "model_dump", None)
-        if callable(dump):
-            return dict(dump(mode="json"))
         return {}
 
     def fingerprint(self) -> str:

@@ -14,8 +14,16 @@ def test_readme_demo_runs_end_to_end_on_sqlite(tmp_path: Path) -> None:
     example = tmp_path / "arithmetic"
     shutil.copytree(REPO_ROOT / "examples" / "arithmetic", example)
     payload = ok_json(themis("run", "--config", "experiment.toml", "--json", cwd=example))
-    assert set(payload) == {"run_id", "status", "completed_through_stage", "metric_means"}
+    assert set(payload) == {
+        "run_id",
+        "status",
+        "completed_through_stage",
+        "metric_means",
+        "reused_work_items",
+        "work_items",
+    }
     assert payload["status"] == "completed"
+    assert payload["reused_work_items"] == 0 and payload["work_items"] > 0
     assert set(payload["metric_means"]) == {"builtin/exact_match", "builtin/numeric_tolerance"}
     assert (example / ".themis" / "arithmetic.sqlite").is_file()
     # Again, as a table: the same run, every result reused from the store.
@@ -23,6 +31,10 @@ def test_readme_demo_runs_end_to_end_on_sqlite(tmp_path: Path) -> None:
     assert f"run_id: {payload['run_id']}" in table
     assert "status: completed" in table
     assert "builtin/exact_match" in table and "metric means" in table
+    assert (
+        f"reused: all {payload['work_items']} work items reused from the store; nothing recomputed"
+        in table
+    )
 
 
 def test_progress_goes_to_stderr_and_results_to_stdout(tmp_path: Path) -> None:

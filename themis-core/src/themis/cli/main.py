@@ -12,7 +12,16 @@ import sys
 
 import click
 
-from themis.cli import artifacts, components, inspection, quick_eval, reports, runs, scaffold
+from themis.cli import (
+    artifacts,
+    components,
+    inspection,
+    quick_eval,
+    reports,
+    runs,
+    scaffold,
+    show,
+)
 from themis.cli.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, USER_ERRORS, one_line
 
 _debug = {"enabled": False}
@@ -59,6 +68,7 @@ for _command in (
     reports.estimate,
     reports.report,
     inspection.quickcheck_command,
+    show.show,
     inspection.inspect,
     reports.compare,
     artifacts.export_command,

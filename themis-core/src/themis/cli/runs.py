@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -14,10 +15,11 @@ from themis.cli.options import (
     progress_option,
     until_stage_option,
 )
-from themis.cli.output import exit_for, print_result
+from themis.cli.output import ReuseCount, exit_for, print_result
 from themis.cli.targets import experiment_store, load_experiment, stored_experiment_run
 from themis.core.config import RuntimeConfig
 from themis.core.experiment import Experiment
+from themis.core.stores.base import RunStore
 
 
 def _runtime(experiment: Experiment, progress: str | None) -> RuntimeConfig:
@@ -25,6 +27,20 @@ def _runtime(experiment: Experiment, progress: str | None) -> RuntimeConfig:
     if progress is None:
         return experiment.runtime
     return experiment.runtime.model_copy(update={"progress": progress})
+
+
+def _stored_states(store: RunStore, run_id: str) -> Counter[str]:
+    """Work items of the run the store holds before a command runs it."""
+    return Counter(item.state for item in store.work_items(run_id))
+
+
+def _reused(store: RunStore, run_id: str, before: Counter[str]) -> ReuseCount:
+    """Work items this command took from the store instead of computing them:
+    those the run already had, and those copied from other runs' results."""
+    after = _stored_states(store, run_id)
+    had = before["done"] + before["cached"]
+    copied = max(after["cached"] - before["cached"], 0)
+    return ReuseCount(reused=had + copied, total=sum(after.values()), from_other_runs=copied)
 
 
 @click.command(short_help="Compile and run an experiment.")
@@ -45,12 +61,15 @@ def run(
       themis run --config experiment.yaml --set generation.candidate_policy.num_samples=5
     """
     experiment = load_experiment(config, overrides)
+    store = experiment_store(experiment)
+    run_id = experiment.compile().run_id
+    before = _stored_states(store, run_id)
     result = experiment.run(
         until_stage=until_stage,  # type: ignore[arg-type]
         runtime=_runtime(experiment, progress),
-        store=experiment_store(experiment),
+        store=store,
     )
-    print_result(result, as_json)
+    print_result(result, as_json, reused=_reused(store, run_id, before))
     exit_for(result)
 
 
@@ -68,12 +87,14 @@ def resume(
     stopped with --until-stage, or had failures worth retrying).
     """
     experiment = load_experiment(config, overrides)
+    store, run_id = stored_experiment_run(experiment, config)
+    before = _stored_states(store, run_id)
     result = experiment.resume(
         until_stage=until_stage,
         runtime=_runtime(experiment, progress),
-        store=stored_experiment_run(experiment, config)[0],
+        store=store,
     )
-    print_result(result, as_json)
+    print_result(result, as_json, reused=_reused(store, run_id, before))
     exit_for(result)
 
 

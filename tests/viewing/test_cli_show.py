@@ -12,7 +12,7 @@ from themis.core.run_overview import model_of
 def test_show_prints_the_case_the_model_answered_and_the_judge_verdict(
     talkative_store: tuple[Path, str],
 ) -> None:
-    path, run_id = talkative_store
+    path, _ = talkative_store
     text = ok(themis("show", "--path", path, "--case", "c1", cwd=path.parent)).stdout
     for expected in (
         "case arith::c1",

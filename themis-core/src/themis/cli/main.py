@@ -21,6 +21,7 @@ from themis.cli import (
     runs,
     scaffold,
     show,
+    view,
 )
 from themis.cli.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, USER_ERRORS, one_line
 
@@ -71,6 +72,7 @@ for _command in (
     show.show,
     inspection.inspect,
     reports.compare,
+    view.view,
     artifacts.export_command,
     artifacts.import_command,
     scaffold.init_command,

@@ -247,19 +247,19 @@ def render_case(detail: CaseDetail) -> list[RenderableType]:
                 out.append(Text(f"error: {call.error}", style="red"))
     if detail.errors:
         out.append(section("errors"))
-        for error in detail.errors:
-            e = error.error
+        for failure in detail.errors:
+            e = failure.error
             out.append(
                 Text.assemble(
-                    (f"{error.stage}", "bold red"),
+                    (f"{failure.stage}", "bold red"),
                     f" {e.component_id or ''} [{e.category}] {e.error_type}: {e.message}",
-                    f"  ({_when(error.at)}; {e.attempts} attempt{'s' * (e.attempts > 1)}"
+                    f"  ({_when(failure.at)}; {e.attempts} attempt{'s' * (e.attempts > 1)}"
                     f"{', retryable' if e.retryable else ''})",
                 )
             )
             for number, earlier in enumerate(e.earlier_errors, start=1):
                 out.append(Text(f"    attempt {number}: {earlier}"))
-            for attempt in error.earlier_failures:
+            for attempt in failure.earlier_failures:
                 out.append(
                     Text(
                         f"    earlier failure {_when(attempt.at)} in run {attempt.run_id}: "

@@ -179,16 +179,16 @@ def render_comparison(
     per_run: list[dict[str, dict[str, Any]]] = []
     cases: dict[str, dict[str, JSONValue]] = {}
     for run_id in run_ids:
-        outcomes: dict[str, dict[str, Any]] = {}
+        answers: dict[str, dict[str, Any]] = {}
         for detail in iter_case_details(store, run_id):
-            outcomes[detail.case_key] = _outcome(detail)
+            answers[detail.case_key] = _outcome(detail)
             cases.setdefault(
                 detail.case_key,
                 {"dataset_id": detail.dataset_id, "input": detail.input,
                  "expected_output": detail.expected_output},
             )  # fmt: skip
-        per_run.append(outcomes)
-    shared = [key for key in cases if sum(key in outcomes for outcomes in per_run) >= 2]
+        per_run.append(answers)
+    shared = [key for key in cases if sum(key in answers for answers in per_run) >= 2]
     rows: list[list[Any]] = []
     chunks: list[str] = []
     batch: list[dict[str, Any]] = []

@@ -163,8 +163,7 @@ def _metrics_section(
     if note:
         explain = f"Means only: {note}."
     plots = "".join(
-        f"<figure>{svg.histogram(v, title=metric)}</figure>"
-        for metric, v in values.items()
+        f"<figure>{svg.histogram(v, title=metric)}</figure>" for metric, v in values.items()
     )
     if not summaries:
         return '<section><h2>Metrics</h2><p class="muted">No metric was scored.</p></section>'

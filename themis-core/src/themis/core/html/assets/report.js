@@ -6,6 +6,11 @@
 (function () {
   const PAGE = 50;
   const data = JSON.parse(document.getElementById("themis-data").textContent);
+  if (!data.columns) { // a page without a case table (the viewer's run list)
+    watch();
+    document.body.dataset.ready = "true";
+    return;
+  }
   const columns = data.columns;
   const rows = data.rows;
   const ordinal = columns.length; // the last cell of a row is the case's ordinal
@@ -410,7 +415,9 @@
       } catch (error) {
         badge.textContent = "live: viewer unreachable (" + error + ")";
       }
-      setTimeout(poll, 2000);
+      // A finished run rarely changes again (a resume or replay): look less often.
+      const finished = /^(completed|failed|partial_failure):/.test(document.body.dataset.liveVersion);
+      setTimeout(poll, finished ? 10000 : 2000);
     };
     setTimeout(poll, 2000);
   }

@@ -39,10 +39,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's headless chromium driven by Playwright; skipped locally when
-    chromium is not installed, an error under CI (CI=true), where .ci/run installs it."""
+    chromium is not installed, an error under CI (CI=true), where .ci/run installs it.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in the
+    test thread while it is open, where Themis's own sync API will not run.
+    """
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):

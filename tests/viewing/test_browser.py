@@ -98,9 +98,11 @@ def test_html_report_search_and_drill_down(
     assert "The answer is 21, said talker." in text  # the model's output
     assert "VERDICT: FAIL" in text  # the judge's verdict
     assert "think" in text and "Parsed value" in text
+    screenshot(page, tmp_path, "report-case")
     verdict = p.locator("#detail-body pre.verdict").first
     assert verdict.is_visible() and verdict.inner_text().startswith("VERDICT: FAIL")
-    screenshot(page, tmp_path, "report-case")
+    verdict.scroll_into_view_if_needed()
+    screenshot(page, tmp_path, "report-judge")
     # The drill-down is linkable: reopening the URL reopens the case.
     assert p.url.endswith("#case=arith%3A%3Ac1")
     p.reload()

@@ -22,6 +22,7 @@ from themis.core.case_details import (
     resolve_case_key,
 )
 from themis.core.inspection import get_run_snapshot
+from themis.core.redaction import redact_secrets
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -72,7 +73,9 @@ def show(
         key = resolve_case_key(snapshot, case_key)
     except UnknownCaseError as exc:
         raise UserError(str(exc)) from None
-    (detail,) = load_case_details(target.store, target.run_id, [key])
+    (stored,) = load_case_details(target.store, target.run_id, [key])
+    # A second line of defence, as in reports: nothing secret-looking reaches the terminal.
+    detail = CaseDetail.model_validate(redact_secrets(stored.model_dump(mode="json")))
     if as_json:
         emit_json(detail.model_dump(mode="json"))
         return
@@ -87,8 +90,8 @@ def _show_failed(store: Any, run_id: str, as_json: bool) -> None:
                 {
                     "case_key": d.case_key,
                     "status": d.status.value,
-                    "output": d.output,
-                    "errors": [e.model_dump(mode="json") for e in d.errors],
+                    "output": redact_secrets(d.output),
+                    "errors": [redact_secrets(e.model_dump(mode="json")) for e in d.errors],
                 }
                 for d in failed
             ]

@@ -36,7 +36,6 @@ from themis.core.models import (
     StageError,
 )
 from themis.core.prompts import PromptSpec, render_messages
-from themis.core.redaction import redact_secrets
 from themis.core.stores.base import RunStore
 
 
@@ -270,7 +269,7 @@ def case_detail(
 
 
 def _evaluation(event: Any) -> EvaluationDetail:
-    execution: dict[str, Any] = redact_secrets(dict(event.execution))
+    execution: dict[str, Any] = event.execution
     calls = [
         JudgeCallDetail(
             call_id=str(call.get("call_id", "")),

@@ -12,7 +12,6 @@ from themis.core.html.page import DETAIL_CHUNK, asset, detail_chunk, document, n
 from themis.core.html.report import STATS_EXTRA, text_of
 from themis.core.inspection import get_run_snapshot
 from themis.core.models import JSONValue
-from themis.core.redaction import redact_secrets
 from themis.core.run_overview import RunOverview, run_overview
 from themis.core.stats import RunComparison, StatsEngine, format_p
 from themis.core.stores.base import RunStore, UnknownRunError
@@ -204,7 +203,7 @@ def render_comparison(
         row.append(len(rows))
         rows.append(row)
         batch.append(
-            redact_secrets(
+
                 {
                     "case_key": key,
                     **cases[key],
@@ -214,7 +213,7 @@ def render_comparison(
                         for run_id, outcome in zip(run_ids, outcomes, strict=True)
                     ],
                 }
-            )
+
         )  # fmt: skip
         if len(batch) == DETAIL_CHUNK:
             chunks.append(detail_chunk(len(chunks), batch))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
 from html import escape
 from importlib.resources import files
 from typing import Any
+
+from themis.core.redaction import is_secret_key, redact_secrets
 
 DETAIL_CHUNK = 250
 """Cases per compressed detail chunk: opening a case decompresses this many."""
@@ -22,15 +25,33 @@ def asset(name: str) -> str:
 
 
 def inline_json(value: Any) -> str:
-    """JSON safe inside a ``<script>`` element (no ``</script>`` can close it early)."""
+    """JSON safe inside a ``<script>`` element (no ``</script>`` can close it
+    early), secret-looking keys redacted."""
+    return redacted_json(value).replace("<", "\\u003c")
+
+
+_JSON_KEY = re.compile(r'"([^"\\]*)":')
+
+
+def redacted_json(value: Any) -> str:
+    """Compact JSON of ``value`` with secret-looking keys redacted.
+
+    Redaction walks the value only when some key in the JSON text looks like
+    a secret: walking every case of a large run would cost more than the
+    rest of the report together, and stored events should hold no secret.
+    """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    return text.replace("<", "\\u003c")
+    if any(is_secret_key(key) for key in set(_JSON_KEY.findall(text))):
+        text = json.dumps(
+            redact_secrets(value), ensure_ascii=False, separators=(",", ":"), default=str
+        )
+    return text
 
 
 def detail_chunk(number: int, details: list[Any]) -> str:
     """One chunk of case details, gzip-compressed and base64-encoded; the page
     inflates it with the browser's DecompressionStream when a case is opened."""
-    raw = json.dumps(details, ensure_ascii=False, separators=(",", ":"), default=str)
+    raw = redacted_json(details)
     packed = base64.b64encode(gzip.compress(raw.encode("utf-8"), compresslevel=6, mtime=0))
     return (
         f'<script type="application/octet-stream" id="themis-chunk-{number}" '

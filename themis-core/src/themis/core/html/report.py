@@ -11,7 +11,6 @@ from themis.core.html import svg
 from themis.core.html.page import DETAIL_CHUNK, asset, detail_chunk, document, number, table, when
 from themis.core.inspection import get_run_snapshot
 from themis.core.models import JSONValue, RunSnapshot
-from themis.core.redaction import redact_secrets
 from themis.core.run_overview import RunOverview, component_label, model_of, run_overview
 from themis.core.stats import MetricSummary, StatsEngine
 from themis.core.stores.base import RunStore, UnknownRunError
@@ -88,7 +87,7 @@ def case_row(detail: CaseDetail, metrics: list[str], ordinal: int) -> list[Any]:
 
 
 def case_payload(detail: CaseDetail) -> dict[str, Any]:
-    payload: dict[str, Any] = redact_secrets(detail.model_dump(mode="json", exclude_defaults=True))
+    payload: dict[str, Any] = detail.model_dump(mode="json", exclude_defaults=True)
     payload["status"] = detail.status.value
     return payload
 

@@ -46,7 +46,7 @@ def _bars(labels: list[str], counts: list[int], *, title: str, total: int, signe
     gap = min(4.0, slot * 0.15)
     parts = [
         f'<svg class="plot" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
-        f'height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">',
+        f'height="{HEIGHT}">',  # inline SVG in HTML needs no xmlns (and no URL)
         f"<title>{escape(title)}</title>",
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}" '
         'stroke="#888"/>',

@@ -54,3 +54,12 @@ def test_resume_bench_repeats_no_stored_work() -> None:
 def test_memory_bench() -> None:
     report = run_bench("memory.py", "--cases", "300")
     assert report["status"] == "completed"
+
+
+def test_html_report_bench_exports_and_browses() -> None:
+    browser = Path("/usr/bin/chromium").exists()
+    report = run_bench("html_report.py", "--cases", "300", *([] if browser else ["--no-browser"]))
+    assert report["status"] == "completed" and report["cases"] == 300
+    assert report["html_mib"] > 0
+    if browser:
+        assert report["browser"]["load_s"] > 0 and report["browser"]["open_case_s"] > 0

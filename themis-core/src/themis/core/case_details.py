@@ -158,21 +158,27 @@ def load_case_details(
 
 
 def iter_case_details(
-    store: RunStore, run_id: str, case_keys: Sequence[str] | None = None
+    store: RunStore,
+    run_id: str,
+    case_keys: Sequence[str] | None = None,
+    *,
+    snapshot: RunSnapshot | None = None,
 ) -> Iterator[CaseDetail]:
-    """Like :func:`load_case_details`, one case at a time, reading the events once."""
-    snapshot = get_run_snapshot(store, run_id)
+    """Like :func:`load_case_details`, one case at a time, reading the events
+    once (pass ``snapshot`` when it is already loaded)."""
+    snapshot = snapshot or get_run_snapshot(store, run_id)
     wanted = set(case_keys) if case_keys is not None else None
     plans = [p for p in plan_cases(snapshot) if wanted is None or p.case_key in wanted]
     latest, history, until = _group_events(store.iter_events(run_id), wanted)
     spec = snapshot.identity.prompt_spec
     prompt_spec = PromptSpec.model_validate(spec) if spec else None
     for plan in plans:
+        # Each case's events are dropped once it is folded: memory falls as the caller goes.
         yield case_detail(
             run_id,
             plan,
-            latest.get(plan.case_key, {}),
-            history.get(plan.case_key, {}),
+            latest.pop(plan.case_key, {}),
+            history.pop(plan.case_key, {}),
             until,
             prompt_spec,
         )

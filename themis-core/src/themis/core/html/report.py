@@ -190,7 +190,7 @@ def render_report(
         raise UnknownRunError(f"run {run_id!r} has no stored status in {store!r}")
     overview = run_overview(store, stored)
     metrics = [ref.name for ref in snapshot.component_refs.metrics]
-    metrics += sorted({row.metric_id for row in store.score_rows(run_id)} - set(metrics))
+    metrics += sorted(set(overview.metric_means) - set(metrics))
     generation: Counter[str] = Counter()
     judging: Counter[str] = Counter()
     values: dict[str, list[float]] = {metric: [] for metric in metrics}
@@ -199,7 +199,7 @@ def render_report(
     batch: list[dict[str, Any]] = []
     # One pass, keeping only rows and compressed chunks: a 100,000-case run
     # never holds all its case details at once.
-    for ordinal, detail in enumerate(iter_case_details(store, run_id)):
+    for ordinal, detail in enumerate(iter_case_details(store, run_id, snapshot=snapshot)):
         count_tokens(detail, generation, judging)
         for score in detail.scores:
             values[score.metric_id].append(score.value)

@@ -54,6 +54,8 @@ class TalkativeGenerator:
             ],
             token_usage={"input_tokens": 11, "output_tokens": 7},
             latency_ms=12.5,
+            # Where the provider adapters record the model that answered.
+            artifacts={"model": self.model},
         )
 
 

@@ -66,9 +66,10 @@ def test_inspect_runs_shows_generator_failures_and_means(
     path, _ = talkative_store
     (row,) = ok_json(themis("inspect", "runs", "--path", path, "--json", cwd=path.parent))
     assert row["generator"] == "test/talkative"
+    assert row["model"] == "talker"  # from the candidates' artifacts, as adapters record it
     assert row["failed_cases"] == 1 and row["metric_means"]["builtin/exact_match"] == 0.75
     table = ok(themis("inspect", "runs", "--path", path, cwd=path.parent)).stdout
-    assert "test/talkative" in table and "5 (1 failed)" in table
+    assert "test/talkative · talker" in table and "5 (1 failed)" in table
 
 
 def test_the_model_comes_from_the_generator_options() -> None:

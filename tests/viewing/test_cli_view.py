@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import urllib.error
 import urllib.request
@@ -12,20 +13,28 @@ from pathlib import Path
 from tests.cli.helpers import THEMIS, themis, user_error
 
 
-def test_view_serves_the_store_on_a_free_local_port(talkative_store: tuple[Path, str]) -> None:
-    path, run_id = talkative_store
+def start_viewer(*args: str, cwd: Path) -> tuple[subprocess.Popen[str], str]:
+    """A ``themis view`` process and the URL it printed."""
     process = subprocess.Popen(
-        [THEMIS, "view", "--store", str(path)],
+        [THEMIS, "view", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=cwd,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "Themis viewer of the sqlite store" not in line:
+        process.terminate()
+        raise AssertionError(f"{line}{process.communicate(timeout=10)[1]}")
+    return process, line.strip().rsplit(" ", 1)[-1]
+
+
+def test_view_serves_the_store_on_a_free_local_port(talkative_store: tuple[Path, str]) -> None:
+    path, run_id = talkative_store
+    process, url = start_viewer("--store", str(path), cwd=path.parent)
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert "Themis viewer of the sqlite store" in line, line
-        url = line.strip().rsplit(" ", 1)[-1]
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0/")
         with urllib.request.urlopen(url, timeout=10) as response:
             assert run_id in response.read().decode()
@@ -43,6 +52,24 @@ def test_view_serves_the_store_on_a_free_local_port(talkative_store: tuple[Path,
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_view_finds_the_one_store_in_dot_themis(
+    talkative_store: tuple[Path, str], tmp_path: Path
+) -> None:
+    path, run_id = talkative_store
+    (tmp_path / ".themis").mkdir()
+    shutil.copyfile(path, tmp_path / ".themis" / "runs.sqlite")
+    process, url = start_viewer(cwd=tmp_path)
+    try:
+        with urllib.request.urlopen(f"{url}api/runs", timeout=10) as response:
+            assert [run["run_id"] for run in json.load(response)] == [run_id]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    shutil.copyfile(path, tmp_path / ".themis" / "other.sqlite")
+    line = user_error(themis("view", cwd=tmp_path))
+    assert "several stores in ./.themis" in line and "--store PATH" in line
 
 
 def test_view_without_a_store_says_which_to_name(tmp_path: Path) -> None:

@@ -119,11 +119,14 @@ def test_comparison_of_three_runs_pairs_each_with_the_baseline() -> None:
     assert "minus baseline" in html and html.count('<svg class="plot"') == 4
 
 
-def test_comparison_needs_two_runs() -> None:
+def test_comparison_needs_two_runs_and_is_a_format_of_export_comparison() -> None:
     store = InMemoryRunStore()
     run = talkative_experiment(TalkativeGenerator()).run(store=store)
+    other = talkative_experiment(TalkativeGenerator(wrong=())).run(store=store)
     with pytest.raises(ValueError, match="at least two runs"):
         Reporter(store).export_comparison_html([run.run_id])
+    page = Reporter(store).export_comparison(run.run_id, other.run_id, format="html")
+    assert [row[0] for row in inline_data(page)["rows"]] == ["arith::c1"]
 
 
 def test_without_the_stats_extra_the_report_shows_means_only(tmp_path: Path) -> None:

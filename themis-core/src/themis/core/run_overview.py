@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 
 from pydantic import Field
 
+from themis.core.events import GenerationCompletedEvent
 from themis.core.models import ComponentRef, FrozenModel, RunStatus
 from themis.core.stores.base import RunStore, StoredRun
 
@@ -29,6 +30,7 @@ class RunOverview(FrozenModel):
     """When the run was first started (epoch seconds), from its first event."""
     generator: str
     model: str | None = None
+    """From the generator's options, else from the ``model`` artifact adapters record."""
     datasets: list[str] = Field(default_factory=list)
     dataset_cases: dict[str, int] = Field(default_factory=dict)
     cases: int = 0
@@ -54,14 +56,34 @@ def component_label(ref: ComponentRef) -> str:
     return ref.component_id if ref.name == ref.component_id else f"{ref.name} ({ref.component_id})"
 
 
+EVENTS_SEARCHED_FOR_MODEL = 200
+"""Events read from the start of a run to find the model a candidate names."""
+
+
+def _first_events(store: RunStore, run_id: str) -> tuple[float | None, str | None]:
+    """When the run started, and the model its first candidate says answered it.
+
+    Adapters record the served model in a candidate's artifacts (``model``);
+    a generator passed as an object has no options in its ref to name it.
+    """
+    started_at: float | None = None
+    for number, event in enumerate(store.iter_events(run_id)):
+        if started_at is None:
+            started_at = event.created_at
+        if isinstance(event, GenerationCompletedEvent):
+            artifacts = event.candidate.artifacts or {}
+            model = artifacts.get("model")
+            return started_at, model if isinstance(model, str) and model else None
+        if number >= EVENTS_SEARCHED_FOR_MODEL:
+            break
+    return started_at, None
+
+
 def run_overview(store: RunStore, run: StoredRun) -> RunOverview:
     """Summarise one stored run without folding its events."""
     snapshot = run.snapshot
     identity = snapshot.identity
-    started_at = None
-    for event in store.iter_events(run.run_id):
-        started_at = event.created_at
-        break
+    started_at, answered_by = _first_events(store, run.run_id)
     states: Counter[str] = Counter()
     failed_cases: set[str] = set()
     for item in store.work_items(run.run_id):
@@ -81,7 +103,7 @@ def run_overview(store: RunStore, run: StoredRun) -> RunOverview:
         completed_through_stage=run.completed_through_stage,
         started_at=started_at,
         generator=component_label(generator),
-        model=model_of(generator),
+        model=model_of(generator) or answered_by,
         datasets=[d.dataset_id for d in identity.datasets],
         dataset_cases={d.dataset_id: d.case_count for d in identity.datasets},
         cases=sum(d.case_count for d in identity.datasets),

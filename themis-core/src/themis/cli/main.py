@@ -24,6 +24,7 @@ from themis.cli import (
     view,
 )
 from themis.cli.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, USER_ERRORS, one_line
+from themis.core import distributions
 
 _debug = {"enabled": False}
 
@@ -43,7 +44,7 @@ class CommandsInOrder(click.Group):
 @click.option(
     "--debug", is_flag=True, envvar="THEMIS_DEBUG", help="Show the traceback of any error."
 )
-@click.version_option(package_name="themis-core", prog_name="themis")
+@click.version_option(package_name=distributions.CORE, prog_name="themis")
 def cli(debug: bool) -> None:
     """Evaluate LLMs and LLM systems: reproducible, durable, inspectable runs.
 

@@ -130,6 +130,7 @@ def main() -> None:
             store=store, runtime=RuntimeConfig(max_concurrent_tasks=64, progress="off")
         )
         run_s = time.perf_counter() - started
+        rss_before_export = peak_rss_mib()
         started = time.perf_counter()
         html = Reporter(store).export_html(result.run_id)
         export_s = time.perf_counter() - started
@@ -150,6 +151,7 @@ def main() -> None:
                 "run_s": round(run_s, 1),
                 "export_html_s": round(export_s, 1),
                 "html_mib": round(len(html.encode()) / 2**20, 1),
+                "peak_rss_after_run_mib": round(rss_before_export, 1),
                 "peak_rss_mib": round(peak_rss_mib(), 1),
                 "browser": browser,
                 "machine": machine(),

@@ -35,9 +35,9 @@ def off_the_loop(work: Callable[[], T]) -> T:
         return pool.submit(work).result()
 
 
-def screenshot(page: WatchedPage, tmp_path: Path, name: str) -> Path:
+def screenshot(page: WatchedPage, tmp_path: Path, name: str, *, full_page: bool = False) -> Path:
     shot = tmp_path / f"{name}.png"
-    page.page.screenshot(path=str(shot))
+    page.page.screenshot(path=str(shot), full_page=full_page)
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
     if os.environ.get("THEMIS_UPDATE_SCREENSHOTS") == "1":
         DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ def test_html_report_search_and_drill_down(
     p.wait_for_selector("body[data-ready=true]")
     assert "12 cases" in p.inner_text("#count")
     assert p.locator("#metrics svg.plot").count() == 2
-    screenshot(page, tmp_path, "report")
+    screenshot(page, tmp_path, "report", full_page=True)
     # Filter by status: the one failed case.
     p.select_option("#status-filter", "failed")
     p.wait_for_function("document.querySelectorAll('#case-table tbody tr').length === 1")

@@ -142,6 +142,9 @@
       const arrow = i === sortColumn ? (sortDescending ? " ▼" : " ▲") : "";
       const th = el("th", { text: column.label + arrow, title: "sort by " + column.label,
         className: column.type === "score" ? "num" : "" });
+      // Fixed widths for the short columns; text columns share what is left.
+      const width = { key: "13%", dataset: "7%", status: "8%", score: "8%" }[column.type];
+      if (width) th.style.width = width;
       th.addEventListener("click", () => {
         sortDescending = sortColumn === i ? !sortDescending : false;
         sortColumn = i;

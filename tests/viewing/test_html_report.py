@@ -134,17 +134,21 @@ def test_without_the_stats_extra_the_report_shows_means_only(tmp_path: Path) -> 
     store_path = tmp_path / "runs.sqlite"
     store = SqliteRunStore(store_path)
     run = talkative_experiment(TalkativeGenerator(), count=4).run(store=store)
+    other = talkative_experiment(TalkativeGenerator(wrong=()), count=4).run(store=store)
     store.close()
     script = (
         "import sys\n"
         "sys.modules['numpy'] = None\n"
         "sys.modules['scipy'] = None\n"
         "from themis import Reporter, SqliteRunStore\n"
-        f"print(Reporter(SqliteRunStore({str(store_path)!r})).export_html({run.run_id!r}))\n"
+        f"reporter = Reporter(SqliteRunStore({str(store_path)!r}))\n"
+        f"print(reporter.export_html({run.run_id!r}))\n"
+        f"print(reporter.export_comparison_html([{run.run_id!r}, {other.run_id!r}]))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "Means only: confidence intervals need themis-eval-core[stats]" in done.stdout
+    assert "Means only: confidence intervals need the stats extra: pip install " in done.stdout
+    assert "themis-eval-core[stats]" in done.stdout
     assert '<td class="num">0.667</td>' in done.stdout  # exact match: 2 of 3 scored
 
 

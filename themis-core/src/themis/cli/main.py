@@ -14,6 +14,7 @@ import click
 
 from themis.cli import (
     artifacts,
+    campaigns,
     components,
     inspection,
     quick_eval,
@@ -79,6 +80,7 @@ for _command in (
     scaffold.init_command,
     quick_eval.quick_eval,
     components.components_command,
+    campaigns.campaign,
 ):
     cli.add_command(_command)
 

@@ -167,9 +167,10 @@ class CallPolicy:
                 return result
             except Exception as exc:
                 verdict = classify(exc)
-                if not isinstance(exc, CircuitOpenError) and verdict.retryable:
+                retryable = verdict.retryable or verdict.category in self.runtime.retryable_errors
+                if not isinstance(exc, CircuitOpenError) and retryable:
                     breaker.record_failure()
-                if not verdict.retryable or attempt + 1 >= attempts:
+                if not retryable or attempt + 1 >= attempts:
                     record_attempts(exc, attempt + 1, earlier)
                     raise
                 earlier.append(f"{type(exc).__name__}: {exc}"[:500])

@@ -9,11 +9,12 @@ from typing import Any
 from themis.core.case_details import CaseDetail, iter_case_details
 from themis.core.html import svg
 from themis.core.html.page import DETAIL_CHUNK, asset, detail_chunk, document, number, table, when
-from themis.core.html.report import STATS_EXTRA, text_of
+from themis.core.html.report import text_of
 from themis.core.inspection import get_run_snapshot
 from themis.core.models import JSONValue
 from themis.core.run_overview import RunOverview, run_overview
-from themis.core.stats import RunComparison, StatsEngine, format_p
+from themis.core.stats import RunComparison, StatsEngine, StatsUnavailableError, format_p
+from themis.core.stats.extra import INSTALL_HINT
 from themis.core.stores.base import RunStore, UnknownRunError
 
 
@@ -76,8 +77,8 @@ def _comparisons(
 ) -> tuple[list[RunComparison], str | None]:
     try:
         return [stats.compare(store, run_ids[0], other) for other in run_ids[1:]], None
-    except ImportError as exc:
-        return [], f"paired statistics need {STATS_EXTRA} ({exc})"
+    except StatsUnavailableError:
+        return [], f"paired statistics need the stats extra: {INSTALL_HINT}"
 
 
 def _stats_section(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from html import escape
 from typing import Any
 
@@ -12,13 +12,12 @@ from themis.core.html.page import DETAIL_CHUNK, asset, detail_chunk, document, n
 from themis.core.inspection import get_run_snapshot
 from themis.core.models import JSONValue, RunSnapshot
 from themis.core.run_overview import RunOverview, component_label, model_of, run_overview
-from themis.core.stats import MetricSummary, StatsEngine
+from themis.core.stats import MetricSummary, StatsEngine, StatsUnavailableError, summarize_means
+from themis.core.stats.extra import INSTALL_HINT
 from themis.core.stores.base import RunStore, UnknownRunError
 
 SNIPPET = 240
 """Characters of a case's output (and input) kept in the table row."""
-
-STATS_EXTRA = "themis-eval-core[stats]"
 
 
 def text_of(value: JSONValue, limit: int = SNIPPET) -> str:
@@ -33,29 +32,16 @@ def text_of(value: JSONValue, limit: int = SNIPPET) -> str:
 def metric_summaries(
     store: RunStore, snapshot: RunSnapshot, stats: StatsEngine
 ) -> tuple[list[MetricSummary], str | None]:
-    """Means with confidence intervals, or means alone (and why) when the
-    statistics extra is not installed."""
+    """Means with confidence intervals, or means alone and why, when the
+    ``stats`` extra (numpy, scipy) is not installed."""
+    by_dataset = len(snapshot.datasets) > 1
     try:
-        return stats.summarize(store, snapshot.run_id, by_dataset=len(snapshot.datasets) > 1), None
-    except ImportError as exc:
-        values: dict[str, list[float]] = defaultdict(list)
-        errors: Counter[str] = Counter()
-        for row in store.score_rows(snapshot.run_id):
-            if row.value is None:
-                errors[row.metric_id] += 1
-            else:
-                values[row.metric_id].append(row.value)
-        summaries = [
-            MetricSummary(
-                metric_id=metric,
-                n=len(values[metric]),
-                errors=errors[metric],
-                mean=sum(values[metric]) / len(values[metric]) if values[metric] else None,
-                confidence=stats.confidence,
-            )
-            for metric in sorted(set(values) | set(errors))
-        ]
-        return summaries, f"confidence intervals need {STATS_EXTRA} ({exc})"
+        return stats.summarize(store, snapshot.run_id, by_dataset=by_dataset), None
+    except StatsUnavailableError:
+        means = summarize_means(
+            store, snapshot.run_id, by_dataset=by_dataset, confidence=stats.confidence
+        )
+        return means, f"confidence intervals need the stats extra: {INSTALL_HINT}"
 
 
 def count_tokens(detail: CaseDetail, generation: Counter[str], judging: Counter[str]) -> None:

@@ -178,6 +178,9 @@ def test_viewer_lists_runs_opens_a_report_and_compares(
     p.click("#compare")
     p.wait_for_selector("body[data-ready=true]")
     assert p.locator("#case-table tbody tr").count() == 2
+    # Ticked in a newest-first list, compared with the oldest run as the baseline.
+    baseline_row = p.locator("table.static tbody tr").first.inner_text()
+    assert baseline_row.startswith("baseline") and first in baseline_row
     assert page.problems == []
 
 

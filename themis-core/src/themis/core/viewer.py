@@ -98,6 +98,11 @@ class RunViewer:
             )
         return self._remember(key, page)
 
+    def oldest_first(self, run_ids: list[str]) -> list[str]:
+        """``run_ids`` by start time, oldest first (the baseline of a comparison)."""
+        started = {o.run_id: o.started_at or 0.0 for o in self.overviews()}
+        return sorted(run_ids, key=lambda run_id: started.get(run_id, 0.0))
+
     def comparison_version(self, run_ids: list[str]) -> str:
         return ";".join(self.run_version(run_id) for run_id in run_ids)
 
@@ -128,8 +133,9 @@ class RunViewer:
             "first; this page refreshes when a run changes.</p></header>"
             '<form action="/compare" method="get"><section><table class="static" id="runs">'
             f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+            '<input type="hidden" name="baseline" value="oldest">'
             '<p><button type="submit" id="compare">compare selected runs</button> '
-            '<span class="muted">(two or more; the first selected is the baseline)</span></p>'
+            '<span class="muted">(two or more; the oldest is the baseline)</span></p>'
             "</section></form>"
         )
         if not overviews:
@@ -178,6 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(self.viewer.report(parts[1]))
             elif parts == ["compare"]:
                 runs = query.get("run", [])
+                if query.get("baseline") == ["oldest"]:
+                    runs = self.viewer.oldest_first(runs)
                 if len(runs) < 2:
                     self._error(HTTPStatus.BAD_REQUEST, "select two or more runs to compare")
                     return

@@ -139,3 +139,13 @@ def test_failed_cases_exit_three(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stdout + done.stderr
     assert json.loads(done.stdout)["status"] == "failed"
     assert "failed d::a at parse" in done.stderr
+
+
+def test_run_says_what_it_reused_and_a_rerun_reuses_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    first = ok_json(themis("run", "-c", config, "--json", cwd=tmp_path))
+    assert first["reused_work_items"] == 0 and first["work_items"] == 16
+    again = ok_json(themis("run", "-c", config, "--json", cwd=tmp_path))
+    assert again["reused_work_items"] == again["work_items"] == 16
+    rerun = ok(themis("run", "-c", config, "--existing-run-policy", "rerun", cwd=tmp_path)).stdout
+    assert "reused: computed all 16 work items" in rerun

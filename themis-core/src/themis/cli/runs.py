@@ -10,6 +10,7 @@ import click
 from themis.cli.errors import UserError
 from themis.cli.options import (
     config_options,
+    existing_run_policy_option,
     json_option,
     metric_option,
     progress_option,
@@ -22,11 +23,17 @@ from themis.core.experiment import Experiment
 from themis.core.stores.base import RunStore
 
 
-def _runtime(experiment: Experiment, progress: str | None) -> RuntimeConfig:
-    """The config's runtime settings, with ``--progress`` when given (never part of the run id)."""
-    if progress is None:
-        return experiment.runtime
-    return experiment.runtime.model_copy(update={"progress": progress})
+def _runtime(
+    experiment: Experiment, progress: str | None, existing_run_policy: str | None = None
+) -> RuntimeConfig:
+    """The config's runtime settings, with ``--progress`` and ``--existing-run-policy``
+    when given (runtime settings are never part of the run id)."""
+    update = {
+        key: value
+        for key, value in (("progress", progress), ("existing_run_policy", existing_run_policy))
+        if value is not None
+    }
+    return experiment.runtime.model_copy(update=update) if update else experiment.runtime
 
 
 def _stored_states(store: RunStore, run_id: str) -> Counter[str]:
@@ -47,14 +54,21 @@ def _reused(store: RunStore, run_id: str, before: Counter[str]) -> ReuseCount:
 @config_options()
 @until_stage_option
 @progress_option
+@existing_run_policy_option
 @json_option
 def run(
-    config: Path, overrides: tuple[str, ...], until_stage: str, progress: str | None, as_json: bool
+    config: Path,
+    overrides: tuple[str, ...],
+    until_stage: str,
+    progress: str | None,
+    existing_run_policy: str | None,
+    as_json: bool,
 ) -> None:
     """Compile and run an experiment; prints metric means and the run id.
 
     Results already in the store are reused, so running the same config again
-    only does the work that is missing.
+    only does the work that is missing (--existing-run-policy error refuses a
+    stored run instead, rerun recomputes it).
 
     \b
     Example:
@@ -63,10 +77,13 @@ def run(
     experiment = load_experiment(config, overrides)
     store = experiment_store(experiment)
     run_id = experiment.compile().run_id
-    before = _stored_states(store, run_id)
+    runtime = _runtime(experiment, progress, existing_run_policy)
+    # A rerun recomputes what the run stored: none of it counts as reused.
+    rerun = runtime.existing_run_policy == "rerun"
+    before = Counter[str]() if rerun else _stored_states(store, run_id)
     result = experiment.run(
         until_stage=until_stage,  # type: ignore[arg-type]
-        runtime=_runtime(experiment, progress),
+        runtime=runtime,
         store=store,
     )
     print_result(result, as_json, reused=_reused(store, run_id, before))

@@ -54,6 +54,7 @@ def cli(debug: bool) -> None:
       themis init my-eval                                  a starter project
       themis run --config my-eval/experiment.yaml          run it
       themis report --config my-eval/experiment.yaml       report it
+      themis view --config my-eval/experiment.yaml         browse what the model said
       themis quick-eval file data.jsonl --model ID         score a data file
 
     Results go to stdout, progress and diagnostics to stderr. Exit codes: 0 ok,

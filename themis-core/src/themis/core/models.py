@@ -183,6 +183,10 @@ class StageError(FrozenModel):
     category: str = "component_error"
     retryable: bool = False
     work_key: str | None = None
+    attempts: int = 1
+    """Calls made before giving up (more than one when the error was retried)."""
+    earlier_errors: list[str] = Field(default_factory=list)
+    """``Type: message`` of each failed attempt before the last, oldest first."""
 
 
 class CaseResult(FrozenModel):

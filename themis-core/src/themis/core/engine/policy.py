@@ -7,6 +7,7 @@ All of it is runtime-only (RuntimeConfig) and never part of a run id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import random
 import time
@@ -157,6 +158,7 @@ class CallPolicy:
         breaker = self._breaker(component_id)
         limits = self._limits_for(component_id)
         attempts = self.runtime.max_retries + 1 if retry else 1
+        earlier: list[str] = []
         for attempt in range(attempts):
             try:
                 breaker.check(component_id)
@@ -169,7 +171,9 @@ class CallPolicy:
                 if not isinstance(exc, CircuitOpenError) and retryable:
                     breaker.record_failure()
                 if not retryable or attempt + 1 >= attempts:
+                    record_attempts(exc, attempt + 1, earlier)
                     raise
+                earlier.append(f"{type(exc).__name__}: {exc}"[:500])
                 self.retries += 1
                 await asyncio.sleep(self.backoff_s(attempt, verdict.retry_after_s))
         raise AssertionError("unreachable")
@@ -187,3 +191,13 @@ class CallPolicy:
         if timeout is None:
             return await make_call()
         return await asyncio.wait_for(make_call(), timeout)
+
+
+ATTEMPTS_ATTRIBUTE = "themis_attempts"
+
+
+def record_attempts(exc: BaseException, attempts: int, earlier: list[str]) -> None:
+    """Mark an exception with its retry history, for the stored StageError."""
+    # An exception type with __slots__ keeps no history.
+    with contextlib.suppress(AttributeError):
+        setattr(exc, ATTEMPTS_ATTRIBUTE, (attempts, list(earlier)))

@@ -40,7 +40,7 @@ from themis.core.engine.plan import (
     case_count,
     iter_plans,
 )
-from themis.core.engine.policy import CallPolicy, Invoker, provider_of
+from themis.core.engine.policy import ATTEMPTS_ATTRIBUTE, CallPolicy, Invoker, provider_of
 from themis.core.engine.results import (
     build_run_result,
     completed_through,
@@ -1095,6 +1095,7 @@ def stage_error(stage: str, component_id: str | None, exc: BaseException, key: s
         )
     verdict = classify(exc)
     category = verdict.category
+    attempts, earlier = getattr(exc, ATTEMPTS_ATTRIBUTE, (1, []))
     if isinstance(exc, MissingUpstreamError):
         category = ErrorCategory.not_found
     elif type(exc).__name__ in ("ParseFailure",) or stage == "parse":
@@ -1109,4 +1110,6 @@ def stage_error(stage: str, component_id: str | None, exc: BaseException, key: s
         category=category.value,
         retryable=verdict.retryable,
         work_key=key,
+        attempts=attempts,
+        earlier_errors=earlier,
     )

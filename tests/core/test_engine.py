@@ -388,10 +388,10 @@ def test_a_failing_store_stops_the_run_and_keeps_what_was_committed(
 ) -> None:
     """Both ways a case's later stages run: inline after a quick generation,
     and in a task of their own after one that waited."""
-    from themis.core.engine import runner
+    from themis.core.engine import scheduler
     from themis.core.engine.writer import StoreWriteError
 
-    monkeypatch.setattr(runner, "HANDOFF_AFTER_S", handoff_after_s)
+    monkeypatch.setattr(scheduler, "HANDOFF_AFTER_S", handoff_after_s)
 
     class DiskFull(InMemoryRunStore):
         def __init__(self) -> None:

@@ -7,14 +7,32 @@ moving a store never changes a run id.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Required, TypeAlias, TypedDict
 
 from pydantic import Field, PositiveInt, field_validator
 
 from themis.core.models import FrozenModel, JSONValue
 from themis.core.prompts import PromptSpec
 
-ComponentSpec = Any
+if TYPE_CHECKING:
+    from themis.core.protocols import Component
+
+
+class ComponentMapping(TypedDict, total=False):
+    """A component named by id, with its options and the name results go under."""
+
+    id: Required[str]
+    name: str
+    options: dict[str, Any]
+
+
+if TYPE_CHECKING:
+    ComponentSpec: TypeAlias = "str | ComponentMapping | Component"
+else:
+    # pydantic builds no schema for a Protocol: a spec is checked by
+    # _check_component_spec here and against its kind's contract by the
+    # registry when the experiment compiles (with the field's path either way).
+    ComponentSpec = Any
 """A component id (``"builtin/exact_match"``), a mapping
 ``{"id": ..., "name": ..., "options": {...}}``, or a component object."""
 

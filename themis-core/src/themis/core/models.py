@@ -49,9 +49,33 @@ STAGES: tuple[str, ...] = ("generate", "reduce", "parse", "score", "judge")
 """Pipeline stages in execution order."""
 
 
+CASE_KEY_SEPARATOR = "::"
+
+
 def case_key_for(dataset_id: str, case_id: str) -> str:
-    """Identify a case within a run: two datasets may reuse a case id."""
-    return f"{dataset_id}::{case_id}"
+    """Identify a case within a run: two datasets may reuse a case id.
+
+    The key is ``dataset_id::case_id``, as users type it. It must be
+    injective (two cases never share a key, or the store merges them), so
+    the dataset id's own ``%`` and ``:`` are percent-encoded (``%25``,
+    ``%3A``): the key's first ``::`` then always ends the dataset id, and a
+    case id may contain anything. Ordinary ids (no ``:`` or ``%`` in the
+    dataset id) keep the plain form.
+    """
+    if "%" in dataset_id or ":" in dataset_id:
+        dataset_id = dataset_id.replace("%", "%25").replace(":", "%3A")
+    return f"{dataset_id}{CASE_KEY_SEPARATOR}{case_id}"
+
+
+def split_case_key(case_key: str) -> tuple[str, str]:
+    """``(dataset_id, case_id)`` of a key made by :func:`case_key_for`."""
+    encoded, separator, case_id = case_key.partition(CASE_KEY_SEPARATOR)
+    if not separator:
+        raise ValueError(
+            f"case key {case_key!r} has no {CASE_KEY_SEPARATOR!r}: a case key is "
+            "'dataset_id::case_id'"
+        )
+    return encoded.replace("%3A", ":").replace("%25", "%"), case_id
 
 
 class Case(FrozenModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -818,7 +819,9 @@ class RunEngine:
         try:
             self.hooks.call("before_score", metric_id=item.metric_id, parsed=parsed, ctx=ctx)
             raw = await self.invoker.call(metric.score, parsed, plan.case, ctx)
-            outcome = as_score(raw, item.metric_id, ref.component_id)
+            outcome = finite_or_error(
+                as_score(raw, item.metric_id, ref.component_id), plan.case_key
+            )
             self.hooks.call("after_score", result=outcome, ctx=ctx)
         except Exception as exc:
             latest[item.work_key] = self._failed(
@@ -884,6 +887,9 @@ class RunEngine:
             policy=self._policy,
             invoker=self.invoker,
         )
+        result = finite_or_error(trace.result, plan.case_key)
+        if result is not trace.result:
+            trace = trace.model_copy(update={"result": result})
         self.hooks.call("after_judge", result=trace.result, ctx=ctx)
         execution = trace.model_dump(mode="json")
         if isinstance(trace.result, Score):
@@ -981,6 +987,21 @@ def as_score(value: Any, metric_id: str, component_id: str) -> Score | ScoreErro
     if outcome.metric_id != metric_id:
         outcome = outcome.model_copy(update={"metric_id": metric_id})
     return outcome
+
+
+def finite_or_error(outcome: Score | ScoreError, case_key: str) -> Score | ScoreError:
+    """A NaN or infinite score becomes the metric's error: JSON has no such
+    numbers, and one would make every mean and the stored run unreadable."""
+    if isinstance(outcome, ScoreError) or math.isfinite(outcome.value):
+        return outcome
+    return ScoreError(
+        metric_id=outcome.metric_id,
+        reason=(
+            f"metric {outcome.metric_id!r} returned a score that is not a finite number "
+            f"({outcome.value}) for case {case_key!r}; a score must be a finite number"
+        ),
+        details={"category": ErrorCategory.component_error.value, "value": str(outcome.value)},
+    )
 
 
 def stage_error(stage: str, component_id: str | None, exc: BaseException, key: str) -> StageError:

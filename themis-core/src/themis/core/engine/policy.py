@@ -14,40 +14,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from themis.core.config import RuntimeConfig
-from themis.core.errors import CircuitOpenError, classify
+from themis.core.engine.breaker import CircuitBreaker
+from themis.core.errors import ProviderError, classify
 
 T = TypeVar("T")
 
 SLOW_CALL_S = 0.002
 """A sync parser or metric whose calls average above this moves to a thread."""
-
-
-class CircuitBreaker:
-    """Opens after ``threshold`` consecutive failures; lets a probe through
-    after ``cooldown_s``; closes again on the first success."""
-
-    def __init__(self, threshold: int, cooldown_s: float) -> None:
-        self.threshold = threshold
-        self.cooldown_s = cooldown_s
-        self.consecutive_failures = 0
-        self.opened_at: float | None = None
-
-    def check(self, component_id: str) -> None:
-        if self.opened_at is None:
-            return
-        remaining = self.opened_at + self.cooldown_s - time.monotonic()
-        if remaining > 0:
-            raise CircuitOpenError(component_id, remaining)
-        self.opened_at = None  # half-open: this call is the probe
-
-    def record_success(self) -> None:
-        self.consecutive_failures = 0
-        self.opened_at = None
-
-    def record_failure(self) -> None:
-        self.consecutive_failures += 1
-        if self.consecutive_failures >= self.threshold:
-            self.opened_at = time.monotonic()
 
 
 class Invoker:
@@ -135,8 +108,13 @@ class CallPolicy:
     def _breaker(self, component_id: str) -> CircuitBreaker:
         breaker = self._breakers.get(component_id)
         if breaker is None:
+            runtime = self.runtime
             breaker = CircuitBreaker(
-                self.runtime.circuit_breaker_threshold, self.runtime.circuit_breaker_cooldown_s
+                component_id,
+                threshold=runtime.circuit_breaker_threshold,
+                cooldown_s=runtime.circuit_breaker_cooldown_s,
+                first_wait_s=runtime.retry_initial_delay_s,
+                give_up_after=runtime.max_retries + 1,
             )
             self._breakers[component_id] = breaker
         return breaker
@@ -154,23 +132,36 @@ class CallPolicy:
     async def call(
         self, component_id: str, make_call: Callable[[], Awaitable[T]], *, retry: bool = True
     ) -> T:
+        """One component call under the run's limits, retried with backoff.
+
+        A call waiting for an open circuit spends none of its retries; only
+        attempts that reach the component do (see ``engine.breaker``).
+        """
         breaker = self._breaker(component_id)
         limits = self._limits_for(component_id)
         attempts = self.runtime.max_retries + 1 if retry else 1
         for attempt in range(attempts):
+            probe = await breaker.admit()
             try:
-                breaker.check(component_id)
                 result = await self._within(limits, make_call)
-                breaker.record_success()
-                return result
             except Exception as exc:
                 verdict = classify(exc)
-                if not isinstance(exc, CircuitOpenError) and verdict.retryable:
-                    breaker.record_failure()
+                if verdict.retryable:
+                    breaker.record_failure(probe, exc, verdict.retry_after_s)
+                elif isinstance(exc, ProviderError):
+                    breaker.record_success(probe)  # it answered: the request was at fault
+                else:
+                    breaker.release_probe(probe)
                 if not verdict.retryable or attempt + 1 >= attempts:
                     raise
                 self.retries += 1
                 await asyncio.sleep(self.backoff_s(attempt, verdict.retry_after_s))
+                continue
+            except BaseException:
+                breaker.release_probe(probe)
+                raise
+            breaker.record_success(probe)
+            return result
         raise AssertionError("unreachable")
 
     async def _within(

@@ -24,6 +24,7 @@ other cases' failures opened the circuit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from enum import StrEnum
 
@@ -89,10 +90,8 @@ class CircuitBreaker:
                 )
             timeout = None if self._probing else self.probe_at - now
             changed = self._changed
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout)
-            except TimeoutError:
-                pass
 
     # -- outcomes ----------------------------------------------------------
 

@@ -137,7 +137,7 @@ class CircuitBreaker:
             self._notify()
 
     def _wait_s(self, retry_after_s: float | None) -> float:
-        wait = min(self.cooldown_s, self.first_wait_s * 2**self.failed_probes)
+        wait: float = min(self.cooldown_s, self.first_wait_s * 2.0**self.failed_probes)
         if retry_after_s is not None:
             wait = max(wait, min(retry_after_s, self.cooldown_s))
         return wait

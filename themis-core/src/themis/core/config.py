@@ -100,4 +100,17 @@ class RuntimeConfig(FrozenModel):
     circuit_breaker_threshold: int = Field(default=10, ge=1)
     circuit_breaker_cooldown_s: float = Field(default=30.0, ge=0)
     task_timeout_s: float | None = Field(default=None, gt=0)
+    """Per-call limit for every component call: each generator or judge
+    attempt (a timeout is retried), and each selector, reducer, parser,
+    metric and workflow-step call (its case fails as a timeout)."""
+    component_timeout_s: float | None = Field(default=300.0, gt=0)
+    """The limit when ``task_timeout_s`` is unset, so that a hung component
+    fails its case, never the run. None (with ``task_timeout_s`` unset) lifts it."""
     progress: Literal["auto", "on", "off"] = "auto"
+
+    @property
+    def call_timeout_s(self) -> float | None:
+        """The limit on each component call."""
+        if self.task_timeout_s is not None:
+            return self.task_timeout_s
+        return self.component_timeout_s

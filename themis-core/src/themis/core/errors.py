@@ -71,6 +71,11 @@ class ProviderUnavailableError(ProviderError):
         )
 
 
+class ComponentTimeoutError(TimeoutError):
+    """A component call did not return within its time limit
+    (``RuntimeConfig.task_timeout_s``, else ``component_timeout_s``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
     category: ErrorCategory

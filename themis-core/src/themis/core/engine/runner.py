@@ -187,7 +187,7 @@ class RunEngine:
         self.hooks = hooks or LifecycleHooks(load_plugins=False)
         self.tracing: TracingProvider = tracing or NullTracer()
         self.on_case_done = on_case_done
-        self.invoker = Invoker()
+        self.invoker = Invoker(runtime.call_timeout_s)
         self.workflows = DefaultWorkflowRunner()
         self._policy: CallPolicy | None = None
         self._writer: EventWriter | None = None
@@ -700,7 +700,9 @@ class RunEngine:
             started = time.perf_counter()
 
             async def call() -> Any:
-                return await self.invoker.call(generator.generate, plan.case, ctx, blocking=True)
+                return await self.invoker.call(
+                    generator.generate, plan.case, ctx, blocking=True, timeout_s=None
+                )
 
             raw = await self._policy.call(ref.component_id, call)
             candidate: GenerationResult = as_model(

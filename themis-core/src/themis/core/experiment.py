@@ -70,13 +70,17 @@ def run_sync(coroutine: Coroutine[Any, Any, T], *, async_name: str) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        result: T = asyncio.run(_boxed(coroutine)).value
-        return result
-    coroutine.close()
-    raise RuntimeError(
-        f"this synchronous API cannot run inside a running event loop (a notebook or an async "
-        f"app); use `await ...{async_name}(...)` instead"
-    )
+        pass  # no loop running: the usual case
+    else:
+        coroutine.close()
+        raise RuntimeError(
+            f"this synchronous API cannot run inside a running event loop (a notebook or an "
+            f"async app); use `await ...{async_name}(...)` instead"
+        )
+    # Outside the ``except`` block, so that an error from the run is raised
+    # alone, not chained to the "no running event loop" probe above.
+    result: T = asyncio.run(_boxed(coroutine)).value
+    return result
 
 
 class Experiment(FrozenModel):

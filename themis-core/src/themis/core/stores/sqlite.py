@@ -24,7 +24,7 @@ from typing import Any, Literal
 from themis.core.events import RunEvent, event_from_json
 from themis.core.models import RunSnapshot, RunStatus
 from themis.core.projections import ScoreRow, WorkItemRow, project
-from themis.core.stores.base import StoredRun
+from themis.core.stores.base import StoredRun, StoreNotFoundError, StoreOpenError
 
 SCHEMA_VERSION = 1
 
@@ -128,9 +128,41 @@ class SqliteRunStore:
         with self._write_lock:
             if self._initialized:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = self._open_schema()
+            self._make_parent()
+            if self.path.is_dir():
+                raise StoreOpenError(
+                    f"storage path {self.path} is a directory; a SQLite store is a file: "
+                    f"use a file path such as {self.path / 'runs.sqlite'}"
+                )
+            try:
+                self._writer = self._open_schema()
+            except sqlite3.DatabaseError as exc:
+                if _is_busy(exc):
+                    raise
+                raise StoreOpenError(
+                    f"{self.path} is not a usable Themis SQLite store ({exc}); point the "
+                    "storage path at a Themis store file, or at a new path to create one"
+                ) from None
             self._initialized = True
+
+    def _make_parent(self) -> None:
+        """The store's directory, or an error saying which part of the path is in the way."""
+        parent = self.path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            blocker = next(
+                (p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), parent
+            )
+            raise StoreOpenError(
+                f"cannot create the store {self.path}: {blocker} is a file, not a directory; "
+                "choose a storage path whose folders are folders"
+            ) from None
+        except OSError as exc:
+            raise StoreOpenError(
+                f"cannot create the folder {parent} for the store {self.path}: "
+                f"{exc.strerror or exc}"
+            ) from None
 
     def _open_schema(self) -> sqlite3.Connection:
         """A writer connection on a file in WAL mode with the schema in place.
@@ -149,8 +181,7 @@ class SqliteRunStore:
                 return conn
             except sqlite3.OperationalError as exc:
                 conn.close()
-                busy = "locked" in str(exc) or "busy" in str(exc)
-                if not busy or time.monotonic() >= deadline:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
                     raise
                 time.sleep(pause)
                 pause = min(pause * 2, 0.1)
@@ -177,6 +208,11 @@ class SqliteRunStore:
             )
 
     def _read(self) -> sqlite3.Connection:
+        if not self._initialized and not self.path.exists():
+            raise StoreNotFoundError(
+                f"no Themis store at {self.path}: nothing has been run into it yet "
+                "(reading never creates a store); check the path"
+            )
         self.initialize()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -372,7 +408,15 @@ class SqliteRunStore:
 
 
 def sqlite_store(path: str | Path, **options: Any) -> SqliteRunStore:
-    """A ready-to-use SQLite store at ``path`` (created if missing)."""
+    """A SQLite store at ``path``. A run creates the file if it is missing;
+    reading a missing store raises :class:`StoreNotFoundError` and creates
+    nothing. A file that is not a Themis store raises :class:`StoreOpenError`."""
     store = SqliteRunStore(path, **options)
-    store.initialize()
+    if store.path.exists():
+        store.initialize()  # a file that is not a store fails here, not at first use
     return store
+
+
+def _is_busy(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text

@@ -235,6 +235,16 @@ class LLMRubric(BuiltinComponent):
     component_id = "builtin/llm_rubric"
     version = "1"
     metric_family = "llm"
+    judge_config_keys = frozenset({"aggregation", "rubric"})
+
+    def check_judge_config(self, config: dict[str, Any]) -> None:
+        """Refuse settings that would fail every case, before any is generated."""
+        method = config.get("aggregation", "mean")
+        if method not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {list(AGGREGATIONS)}, got {method!r}")
+        rubric = config.get("rubric")
+        if rubric is not None and not isinstance(rubric, str):
+            raise ValueError(f"rubric must be text, got {type(rubric).__name__}")
 
     def build_workflow(self, subject: EvaluationSubject, ctx: EvalScoreContext) -> RubricWorkflow:
         _require_judges(ctx)

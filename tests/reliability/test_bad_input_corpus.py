@@ -116,7 +116,10 @@ CORPUS = [
     Bad("a text seed", _set("seeds", ["seven"]), "seeds[0]: a seed is a whole number"),
     Bad(
         "an option of the wrong type",
-        _set("generation.generator", {"id": "builtin/demo_generator", "options": {"error_rate": "0.1"}}),
+        _set(
+            "generation.generator",
+            {"id": "builtin/demo_generator", "options": {"error_rate": "0.1"}},
+        ),
         "option 'error_rate' must be float, got str '0.1'",
     ),
     Bad(
@@ -126,13 +129,24 @@ CORPUS = [
     ),
     Bad(
         "an input JSON cannot hold",
-        _set("datasets", [{"dataset_id": "d", "cases": [{"case_id": "a", "input": {"on": "2024-01-05"}}]}]),
+        _set(
+            "datasets",
+            [{"dataset_id": "d", "cases": [{"case_id": "a", "input": {"on": "2024-01-05"}}]}],
+        ),
         "input['on'] is a date",
     ),
     Bad("a store path below a file", _store_at(_a_file), "afile is a file, not a directory"),
-    Bad("a store file that is not SQLite", _store_at(_not_sqlite), "is not a usable Themis SQLite store"),
-    Bad("a store path that is a folder", _store_at(_a_directory), "is a directory; a SQLite store is a file"),
-]  # fmt: skip
+    Bad(
+        "a store file that is not SQLite",
+        _store_at(_not_sqlite),
+        "is not a usable Themis SQLite store",
+    ),
+    Bad(
+        "a store path that is a folder",
+        _store_at(_a_directory),
+        "is a directory; a SQLite store is a file",
+    ),
+]
 
 
 def _config(tmp_path: Path, bad: Bad) -> Path:

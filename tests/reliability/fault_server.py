@@ -17,6 +17,7 @@ recorded, so a test can say what the run went through.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -59,6 +60,7 @@ class FaultServer(FakeOpenAIServer):
         self._fault_lock = threading.Lock()
         self.outages: list[Outage] = []
         self.served: Counter[str] = Counter()
+        self.echo_headers = False
 
     def start_outage(self, length_s: float, *, after_s: float = 0.0) -> Outage:
         """Answer 503 to every completion request for ``length_s`` seconds,
@@ -94,6 +96,12 @@ class FaultServer(FakeOpenAIServer):
     def _reply_for(self, method: str, path: str, body: Any) -> Reply:
         if method != "POST" or path not in COMPLETION_PATHS:
             return super()._reply_for(method, path, body)
+        if self.echo_headers:
+            # A careless server quoting the request back, credentials and all
+            # (tests using this send one request at a time).
+            headers = self.requests[-1].headers
+            text = "bad request; you sent: " + json.dumps(headers)
+            return Reply(status=400, body={"error": {"message": text, "headers": headers}})
         with self._fault_lock:
             if self._in_outage(time.monotonic()):
                 self.served["outage"] += 1

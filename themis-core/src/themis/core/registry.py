@@ -23,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from stevedore import DriverManager, ExtensionManager
 
 from themis.core.models import ComponentRef
+from themis.core.scrubbing import redact_urls_in
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +282,7 @@ def resolve(kind: str, spec: Any, *, where: str) -> tuple[Any, ComponentRef]:
             name=name or spec,
             version=str(component.version),
             fingerprint=str(component.fingerprint()),
-            options=options,
+            options=redact_urls_in(options),
             family=_family(kind, component),
             distribution=info.distribution,
             distribution_version=info.distribution_version,

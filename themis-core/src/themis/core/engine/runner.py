@@ -86,6 +86,13 @@ from themis.core.models import (
 )
 from themis.core.progress import snapshot_of
 from themis.core.prompts import PromptSpec
+from themis.core.scrubbing import (
+    install_log_filter,
+    known_secrets,
+    scrub_model,
+    scrub_text,
+    themis_loggers,
+)
 from themis.core.stores.base import RunStore
 from themis.core.tracing import NullTracer, TracingProvider
 from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject
@@ -187,6 +194,7 @@ class RunEngine:
         self.hooks = hooks or LifecycleHooks(load_plugins=False)
         self.tracing: TracingProvider = tracing or NullTracer()
         self.on_case_done = on_case_done
+        install_log_filter(*themis_loggers())
         self.invoker = Invoker(runtime.call_timeout_s)
         self.workflows = DefaultWorkflowRunner()
         self._policy: CallPolicy | None = None
@@ -239,6 +247,8 @@ class RunEngine:
             work_key=key,
             **payload,
         )
+        if fresh or known_secrets():  # failures quote URLs and provider messages
+            event = scrub_model(event)
         self._emit(event)
         return event
 
@@ -433,7 +443,7 @@ class RunEngine:
                         error=StageError(
                             stage="run",
                             error_type=type(exc).__name__,
-                            message=str(exc) or repr(exc),
+                            message=scrub_text(str(exc) or repr(exc)),
                         ),
                     )
                 )
@@ -530,7 +540,7 @@ class RunEngine:
                 await self.invoker.call(check, blocking=True)
             except Exception as exc:
                 raise PreflightError(
-                    f"{component_id} is not ready: {type(exc).__name__}: {exc}"
+                    scrub_text(f"{component_id} is not ready: {type(exc).__name__}: {exc}")
                 ) from exc
 
     async def _release(self) -> None:

@@ -106,6 +106,10 @@ class RuntimeConfig(FrozenModel):
     component_timeout_s: float | None = Field(default=300.0, gt=0)
     """The limit when ``task_timeout_s`` is unset, so that a hung component
     fails its case, never the run. None (with ``task_timeout_s`` unset) lifts it."""
+    store_lock_timeout_s: float | None = Field(default=600.0, gt=0)
+    """How long the run waits out another process holding the store's write
+    lock (retrying, with a notice on stderr and new work paused) before it
+    fails; None waits for ever."""
     progress: Literal["auto", "on", "off"] = "auto"
 
     @property

@@ -304,7 +304,12 @@ class RunEngine:
         loop = asyncio.get_running_loop()
         await self._open_store_and_preflight()
         self._policy = CallPolicy(self.runtime, self._providers())
-        self._writer = EventWriter(self.store, loop, self._on_persisted)
+        self._writer = EventWriter(
+            self.store,
+            loop,
+            self._on_persisted,
+            lock_timeout_s=self.runtime.store_lock_timeout_s,
+        )
         self._writer.save_snapshot(self.snapshot)
         total = case_count(self.snapshot)
         progress = ProgressCounter(total_cases=total)

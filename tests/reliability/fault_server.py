@@ -61,6 +61,8 @@ class FaultServer(FakeOpenAIServer):
         self.outages: list[Outage] = []
         self.served: Counter[str] = Counter()
         self.echo_headers = False
+        # A client killed mid-request resets its connection: expected here, not news.
+        self._httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
 
     def start_outage(self, length_s: float, *, after_s: float = 0.0) -> Outage:
         """Answer 503 to every completion request for ``length_s`` seconds,

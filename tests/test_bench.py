@@ -54,3 +54,10 @@ def test_resume_bench_repeats_no_stored_work() -> None:
 def test_memory_bench() -> None:
     report = run_bench("memory.py", "--cases", "300")
     assert report["status"] == "completed"
+
+
+def test_durability_window_bench_reports_the_uncommitted_window() -> None:
+    report = run_bench("durability_window.py", "--cases", "400", "--sample-ms", "5")
+    assert report["status"] == "completed" and report["samples"] > 0
+    assert report["uncommitted_answers_peak"] >= report["uncommitted_answers_p95"] >= 0
+    assert report["oldest_uncommitted_ms_peak"] >= report["oldest_uncommitted_ms_p95"] >= 0

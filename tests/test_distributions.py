@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRIBUTIONS = [
-    "themis-core",
+    "themis-eval-core",
     "themis-adapters-openai",
     "themis-adapters-vllm",
     "themis-adapters-langgraph",
@@ -60,10 +60,10 @@ def test_every_distribution_builds_its_own_wheel(wheels: dict[str, Path]) -> Non
 
 
 def test_core_wheel_registers_builtins_and_the_cli(wheels: dict[str, Path]) -> None:
-    points = _entry_points(wheels["themis-core"])
+    points = _entry_points(wheels["themis-eval-core"])
     assert "[themis.metrics]" in points and "builtin/exact_match" in points
     assert "[console_scripts]" in points and "themis = themis.cli.main:main" in points
-    with zipfile.ZipFile(wheels["themis-core"]) as archive:
+    with zipfile.ZipFile(wheels["themis-eval-core"]) as archive:
         names = archive.namelist()
     assert "themis/core/engine/runner.py" in names
     assert not any(n.startswith(("themis_adapters", "themis_catalog")) for n in names)

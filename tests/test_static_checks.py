@@ -1,4 +1,4 @@
-"""The codebase stays ruff-clean and mypy --strict clean on themis-core.
+"""The codebase stays ruff-clean and mypy --strict clean on themis-eval-core.
 
 These run as tests so that the one test command (`./dev test`, which CI
 calls) enforces them too.

@@ -220,7 +220,7 @@ def test_newer_schema_is_refused(generation_file: tuple[Path, str], target: Any)
     def change(document: dict[str, Any]) -> None:
         document["schema_version"] = BUNDLE_SCHEMA_VERSION + 1
 
-    _refused(target, _rewrite(path, change), "schema_version 2", "upgrade themis-core")
+    _refused(target, _rewrite(path, change), "schema_version 2", "upgrade themis-eval-core")
 
 
 def test_not_a_bundle_and_wrong_kind_are_refused(

@@ -16,7 +16,7 @@ SHIPPED = ["aime2025", "gpqa_diamond", "gsm8k", "humaneval", "math500", "mmlu_pr
 def test_benchmarks_are_entry_point_components_third_parties_can_publish() -> None:
     ids = catalog.list_benchmark_ids()
     assert set(SHIPPED) <= set(ids)
-    # themis-acme-plugin depends on themis-core only, and publishes a benchmark.
+    # themis-acme-plugin depends on themis-eval-core only, and publishes a benchmark.
     assert "acme_arith" in ids
     entry = catalog.get_benchmark("acme_arith")
     assert entry.distribution == "themis-acme-plugin"

@@ -11,7 +11,7 @@ def test_components_table_shows_ids_versions_distributions_and_failures(tmp_path
     done = ok(themis("components", cwd=tmp_path))
     lines = done.stdout.splitlines()
     demo = next(line for line in lines if "builtin/demo_generator" in line)
-    assert "generator" in demo and "themis-core" in demo
+    assert "generator" in demo and "themis-eval-core" in demo
     shouting = next(line for line in lines if "acme/shouting" in line)
     assert "metric" in shouting and "themis-acme-plugin 0.3.0" in shouting
     assert "failed to load" in done.stdout
@@ -24,7 +24,7 @@ def test_components_json_filters_by_kind(tmp_path: Path) -> None:
     listing = ok_json(themis("components", "--kind", "metric", "--json", cwd=tmp_path))
     assert {row["kind"] for row in listing["components"]} == {"metric"}
     exact = next(row for row in listing["components"] if row["id"] == "builtin/exact_match")
-    assert exact["version"] == "1" and exact["distribution"] == "themis-core"
+    assert exact["version"] == "1" and exact["distribution"] == "themis-eval-core"
     assert exact["entry_point"] == "themis.builtins.metrics:ExactMatch"
     failure = next(row for row in listing["failures"] if row["id"] == "acme/broken")
     assert failure["distribution"] == "themis-acme-plugin"

@@ -23,7 +23,7 @@ def test_snapshot_holds_a_ref_for_every_component() -> None:
     refs = snapshot.component_refs
     assert refs.generator.component_id == "builtin/demo_generator"
     assert refs.generator.kind == "generator"
-    assert refs.generator.distribution == "themis-core"
+    assert refs.generator.distribution == "themis-eval-core"
     assert refs.generator.entry_point == "themis.builtins.generators:DemoGenerator"
     assert len(refs.generator.fingerprint) == 64
     assert refs.reducer.component_id == "builtin/majority_vote"

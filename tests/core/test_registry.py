@@ -13,7 +13,7 @@ from themis.core.config import EvaluationConfig
 
 def test_builtins_are_registered_through_core_entry_points() -> None:
     infos = {info.component_id: info for info in registry.list_components("metric")}
-    assert infos["builtin/exact_match"].distribution == "themis-core"
+    assert infos["builtin/exact_match"].distribution == "themis-eval-core"
     assert infos["builtin/exact_match"].entry_point == "themis.builtins.metrics:ExactMatch"
 
 
@@ -43,7 +43,7 @@ def test_broken_plugin_is_reported_with_its_distribution_and_breaks_nothing_else
     failures = {f.component_id: f for f in registry.load_failures("metric")}
     assert failures["acme/broken"].distribution == "themis-acme-plugin"
     assert "deliberately broken" in failures["acme/broken"].error
-    assert not [f for f in failures.values() if f.distribution == "themis-core"]
+    assert not [f for f in failures.values() if f.distribution == "themis-eval-core"]
     with pytest.raises(registry.ComponentLoadError, match="themis-acme-plugin"):
         registry.resolve("metric", "acme/broken", where="evaluation.metrics[0]")
     # Every other metric still loads.

@@ -1,4 +1,4 @@
-"""The catalog API behind the ``themis.catalog`` facade of themis-core.
+"""The catalog API behind the ``themis.catalog`` facade of themis-eval-core.
 
 Registered as the ``catalog`` entry point of the ``themis.adapters`` group;
 every public function here is what ``themis.catalog.<function>`` calls.

@@ -76,8 +76,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
+    from themis.core.distributions import CORE
+
     try:
-        return version("themis-core")
+        return version(CORE)
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0+unknown"
 

@@ -1,6 +1,6 @@
 """Benchmark authoring: declarative, hashable definitions of named benchmarks.
 
-These models live in themis-core so a third party can publish a benchmark
+These models live in themis-eval-core so a third party can publish a benchmark
 (under the ``themis.benchmarks`` entry-point group) without depending on
 themis-catalog; ``themis.catalog`` runs them.
 """

@@ -6,7 +6,7 @@ becomes a case, which slices exist, how the model is prompted (one or more
 prompt variants), how its answer is parsed and how it is scored, and which
 scores need judge models. It holds no code, only references to registered
 components and to a record transform by import path, so a third party can
-publish a benchmark with themis-core alone, under the ``themis.benchmarks``
+publish a benchmark with themis-eval-core alone, under the ``themis.benchmarks``
 entry-point group. The definition is identity-bearing: running it compiles
 to an ordinary :class:`~themis.core.experiment.Experiment` whose run id
 covers the data, the rendered prompts and every component.

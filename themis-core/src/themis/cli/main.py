@@ -20,6 +20,7 @@ from themis.cli.errors import (
     USER_ERRORS,
     one_line,
 )
+from themis.core import distributions
 from themis.core.engine.writer import StoreLockedError
 
 _debug = {"enabled": False}
@@ -40,7 +41,7 @@ class CommandsInOrder(click.Group):
 @click.option(
     "--debug", is_flag=True, envvar="THEMIS_DEBUG", help="Show the traceback of any error."
 )
-@click.version_option(package_name="themis-core", prog_name="themis")
+@click.version_option(package_name=distributions.CORE, prog_name="themis")
 def cli(debug: bool) -> None:
     """Evaluate LLMs and LLM systems: reproducible, durable, inspectable runs.
 

@@ -342,7 +342,7 @@ def _load_huggingface(
     except ImportError:
         raise UserError(
             "quick-eval huggingface needs the `datasets` library: "
-            "pip install 'themis-core[huggingface]'"
+            "pip install 'themis-eval-core[huggingface]'"
         ) from None
     local = Path(name)
     try:

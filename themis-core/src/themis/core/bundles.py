@@ -576,7 +576,7 @@ def _parse_json(text: str | bytes, source: str) -> Any:
 def _newer_schema(source: str, version: object) -> BundleError:
     return BundleError(
         f"{source}: bundle schema_version {version!r} is not supported; this Themis reads "
-        f"bundle schema 1 to {BUNDLE_SCHEMA_VERSION}: upgrade themis-core to import it"
+        f"bundle schema 1 to {BUNDLE_SCHEMA_VERSION}: upgrade themis-eval-core to import it"
     )
 
 

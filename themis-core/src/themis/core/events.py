@@ -208,7 +208,7 @@ def event_from_dict(payload: dict[str, Any]) -> RunEvent:
     if not isinstance(version, int) or version > EVENT_SCHEMA_VERSION:
         raise UnsupportedEventSchemaError(
             f"event {payload.get('event_id')!r} has schema_version {version!r}; this Themis "
-            f"reads up to {EVENT_SCHEMA_VERSION}: upgrade themis-core"
+            f"reads up to {EVENT_SCHEMA_VERSION}: upgrade themis-eval-core"
         )
     event: RunEvent = _EVENT_ADAPTER.validate_python(_repair_non_finite_score(payload))
     return event

@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from themis.core import registry
+from themis.core import distributions, registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
 from themis.core.engine.runner import (
     ReplayScope,
@@ -47,7 +47,7 @@ DEFAULT_SEEDS = (0,)
 
 def themis_version() -> str:
     # None only when running from a source tree that was never installed.
-    return registry.installed_version("themis-core") or "0+unknown"
+    return registry.installed_version(distributions.CORE) or "0+unknown"
 
 
 class _Box:

@@ -1,7 +1,7 @@
 """Tracing: one span per run, case and stage through a TracingProvider.
 
 :class:`NullTracer` is the default. :class:`OpenTelemetryTracer` bridges to
-OpenTelemetry; it needs the ``otel`` extra (``pip install themis-core[otel]``).
+OpenTelemetry; it needs the ``otel`` extra (``pip install themis-eval-core[otel]``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class OpenTelemetryTracer:
             from opentelemetry import trace
         except ImportError as exc:  # pragma: no cover - exercised without the extra
             raise ImportError(
-                "OpenTelemetryTracer needs OpenTelemetry: pip install 'themis-core[otel]'"
+                "OpenTelemetryTracer needs OpenTelemetry: pip install 'themis-eval-core[otel]'"
             ) from exc
         self._trace = trace
         provider = tracer_provider or trace.get_tracer_provider()

@@ -1,4 +1,4 @@
-"""A third-party benchmark, published with themis-core alone (no themis-catalog)."""
+"""A third-party benchmark, published with themis-eval-core alone (no themis-catalog)."""
 
 from __future__ import annotations
 

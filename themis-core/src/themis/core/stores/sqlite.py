@@ -204,7 +204,7 @@ class SqliteRunStore:
         elif version > SCHEMA_VERSION:
             raise RuntimeError(
                 f"{self.path} was written by a newer Themis (store schema {version}, "
-                f"this Themis reads {SCHEMA_VERSION}); upgrade themis-core"
+                f"this Themis reads {SCHEMA_VERSION}); upgrade themis-eval-core"
             )
 
     def _read(self) -> sqlite3.Connection:

@@ -1,0 +1,101 @@
+"""`./dev`, the README's set-up command, works whatever PATH holds.
+
+On a fresh machine uv is not on PATH: `./dev` installs it with pip and must
+hand the tests a uv they can run from inside the project venv, where
+`python3` is the venv's interpreter (which has no uv module). CI machines
+often have uv on PATH, which hid this; so this test takes uv off PATH itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+UV_NAMES = {"uv", "uvx"}
+
+# Runs inside the venv through ./dev: what tests/test_distributions.py does with THEMIS_UV.
+INSIDE = """
+import os, shlex, shutil, subprocess, sys
+assert shutil.which("uv") is None, shutil.which("uv")
+assert sys.prefix != sys.base_prefix, "not inside the project venv"
+uv = shlex.split(os.environ["THEMIS_UV"])
+print(subprocess.run([*uv, "--version"], check=True, capture_output=True, text=True).stdout)
+"""
+
+
+def _path_without_uv(shadow: Path) -> str:
+    """PATH as a user's shell has it (no project venv), minus every uv.
+
+    A folder that holds uv is replaced by ``shadow``, which links to everything
+    in it except uv, so python3 and the shell tools stay reachable.
+    """
+    shadow.mkdir()
+    entries: list[str] = []
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        folder = Path(entry) if entry else None
+        if folder is None or folder.resolve() == VENV_BIN.resolve() or not folder.is_dir():
+            continue
+        if not any((folder / name).exists() for name in UV_NAMES):
+            entries.append(entry)
+            continue
+        for item in folder.iterdir():
+            if item.name not in UV_NAMES and not (shadow / item.name).exists():
+                (shadow / item.name).symlink_to(item)
+        if str(shadow) not in entries:
+            entries.append(str(shadow))
+    # `python3` must be a real interpreter, not the project venv's.
+    python3 = shadow / "python3"
+    if not python3.exists() and not any((Path(e) / "python3").exists() for e in entries):
+        python3.symlink_to(Path(sys.base_prefix) / "bin" / "python3")
+    return os.pathsep.join(entries)
+
+
+def _install_probe() -> Path:
+    """Install a distribution that no dependency group of the workspace names,
+    as an installer would (a dist-info folder with its RECORD), so a sync that
+    removes extraneous packages would remove it."""
+    site = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    probe = site / "themis_dev_probe-0.0.0.dist-info"
+    probe.mkdir()
+    (probe / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: themis-dev-probe\nVersion: 0.0.0\n"
+    )
+    (probe / "INSTALLER").write_text("uv\n")
+    records = [f"{probe.name}/{name},," for name in ("METADATA", "INSTALLER", "RECORD")]
+    (probe / "RECORD").write_text("\n".join(records) + "\n")
+    return probe
+
+
+@pytest.mark.slow
+def test_dev_runs_with_uv_absent_from_path_and_keeps_other_packages(tmp_path: Path) -> None:
+    probe = _install_probe()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # What `uv run` and ./dev set for the suite; a user's shell has none of it.
+        if key not in {"UV", "THEMIS_UV", "VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH"}
+    }
+    env["PATH"] = _path_without_uv(tmp_path / "bin")
+    try:
+        done = subprocess.run(
+            ["/bin/sh", "./dev", "python", "-c", INSIDE],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.startswith("uv "), done.stdout
+        # A plain `uv sync` removes what other dependency groups installed
+        # (the realmodel group, after every `./dev test`); ./dev must not.
+        assert (probe / "METADATA").is_file(), "./dev uninstalled a package it did not install"
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)

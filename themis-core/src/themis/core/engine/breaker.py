@@ -82,16 +82,20 @@ class CircuitBreaker:
                 self._probing = True
                 return True
             if self.state is BreakerState.unavailable:
-                raise ProviderUnavailableError(
-                    self.component_id,
-                    self.failed_probes,
-                    now - self.opened_at,
-                    self.last_error or "unknown",
-                )
+                raise self.unavailable()
             timeout = None if self._probing else self.probe_at - now
             changed = self._changed
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout)
+
+    def unavailable(self) -> ProviderUnavailableError:
+        """The error of a call given up on while the provider is down."""
+        return ProviderUnavailableError(
+            self.component_id,
+            self.failed_probes,
+            time.monotonic() - self.opened_at,
+            self.last_error or "unknown",
+        )
 
     # -- outcomes ----------------------------------------------------------
 

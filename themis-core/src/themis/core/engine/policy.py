@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 from themis.core.config import RuntimeConfig
-from themis.core.engine.breaker import CircuitBreaker
+from themis.core.engine.breaker import BreakerState, CircuitBreaker
 from themis.core.engine.offload import SHARED_POOL
 from themis.core.errors import ComponentTimeoutError, ProviderError, classify
 
@@ -192,7 +192,12 @@ class CallPolicy:
                     breaker.record_success(probe)  # it answered: the request was at fault
                 else:
                     breaker.release_probe(probe)
-                if not verdict.retryable or attempt + 1 >= attempts:
+                if not verdict.retryable:
+                    raise
+                if attempt + 1 >= attempts:
+                    if breaker.state is not BreakerState.closed:
+                        # Its last attempts were probes of a provider that is down.
+                        raise breaker.unavailable() from exc
                     raise
                 self.retries += 1
                 await asyncio.sleep(self.backoff_s(attempt, verdict.retry_after_s))

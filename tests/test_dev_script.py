@@ -63,7 +63,7 @@ def _install_probe() -> Path:
     removes extraneous packages would remove it."""
     site = Path(next(p for p in sys.path if p.endswith("site-packages")))
     probe = site / "themis_dev_probe-0.0.0.dist-info"
-    probe.mkdir()
+    probe.mkdir(exist_ok=True)  # left over if an earlier run was killed
     (probe / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: themis-dev-probe\nVersion: 0.0.0\n"
     )

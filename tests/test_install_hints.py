@@ -35,6 +35,8 @@ MAY_NAME_THE_OLD_NAME = {
     "dev",
     "themis-core/src/themis/core/distributions.py",
     "docs/getting-started.md",
+    "README.md",
+    "themis-core/README.md",
 }
 
 

@@ -56,6 +56,8 @@ class FakeOpenAIServer:
 
     def __init__(self, models: tuple[str, ...] = ("test-model",), *, health: bool = True) -> None:
         self.models = list(models)
+        self.model_details: dict[str, dict[str, Any]] = {}
+        """More fields of a model's ``/v1/models`` entry, by model name (vLLM's ``root`` ...)."""
         self.health_status: int | None = 200 if health else None
         self.answer: Callable[[str, Any], str] = lambda path, body: "4"
         self.requests: list[Received] = []
@@ -170,7 +172,15 @@ class FakeOpenAIServer:
                 return Reply(status=404, body={"detail": "Not Found"})
             return Reply(status=self.health_status, body=b"")
         if method == "GET" and path == "/v1/models":
-            data = [{"id": name, "object": "model", "owned_by": "test"} for name in self.models]
+            data = [
+                {
+                    "id": name,
+                    "object": "model",
+                    "owned_by": "test",
+                    **self.model_details.get(name, {}),
+                }
+                for name in self.models
+            ]
             return Reply(body={"object": "list", "data": data})
         if method == "POST" and path in (
             "/v1/responses",

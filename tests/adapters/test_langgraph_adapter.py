@@ -95,11 +95,10 @@ def sums(*pairs: tuple[int, int]) -> Dataset:
 
 def test_captured_trace_and_conversation_from_a_real_graph(runtime: RuntimeConfig) -> None:
     tool_calls: Counter[str] = Counter()
-    generator = langgraph(
+    generator = langgraph(  # the trace is captured by default
         build_graph(tool_calls),
         graph_id="calculator",
         output_key="answer",
-        capture_trace=True,
         instructions="Use the add tool.",
     )
     result = experiment(generator, datasets=[sums((2, 3), (10, 4))]).run(runtime=runtime)
@@ -142,12 +141,54 @@ def test_captured_trace_and_conversation_from_a_real_graph(runtime: RuntimeConfi
         Message(role="assistant", content="5"),
     ]
     assert candidate.token_usage == {"input_tokens": 12, "output_tokens": 4, "total_tokens": 16}
+    assert (candidate.artifacts or {})["final_state_source"] == "stream"
     assert result.cases[0].scores[0].value == 1.0
+
+
+class StreamOnly:
+    """A graph-like object whose stream reports steps but never the root graph's end."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def ainvoke(self, payload: object) -> object:
+        self.calls.append("ainvoke")
+        return {"answer": "4"}
+
+    async def astream_events(self, payload: object, *, version: str) -> Any:
+        self.calls.append("astream_events")
+        yield {"name": "plan", "event": "step", "data": {"input": payload, "output": {"x": 1}}}
+
+
+def test_a_stream_without_a_final_state_falls_back_to_ainvoke_and_says_so(
+    runtime: RuntimeConfig,
+) -> None:
+    graph = StreamOnly()
+    result = experiment(langgraph(graph, "fake", "answer"), datasets=[sums((2, 2))]).run(
+        runtime=runtime
+    )
+    assert result.status is RunStatus.completed
+    candidate = result.cases[0].generated_candidates[0]
+    assert graph.calls == ["astream_events", "ainvoke"]
+    assert candidate.final_output == "4"
+    assert [step.step_name for step in candidate.trace or []] == ["plan"]
+    assert (candidate.artifacts or {})["final_state_source"] == (
+        "ainvoke (stream had no final state)"
+    )
+
+
+def test_a_real_graph_is_run_once_with_the_trace_on_by_default(runtime: RuntimeConfig) -> None:
+    tool_calls: Counter[str] = Counter()
+    generator = langgraph(build_graph(tool_calls), "calculator", "answer")
+    assert generator.capture_trace is True
+    result = experiment(generator, datasets=[sums((4, 5))]).run(runtime=runtime)
+    assert tool_calls["add"] == 1  # one graph run, not a stream and an invoke
+    assert result.cases[0].generated_candidates[0].trace
 
 
 def test_without_trace_capture_the_graph_is_invoked_once(runtime: RuntimeConfig) -> None:
     tool_calls: Counter[str] = Counter()
-    generator = langgraph(build_graph(tool_calls), "calculator", "answer")
+    generator = langgraph(build_graph(tool_calls), "calculator", "answer", capture_trace=False)
     spec = PromptSpec(prefix="Add these:")
     result = experiment(
         generator,
@@ -221,7 +262,7 @@ def test_graph_id_and_version_are_identity(
     assert tool_calls["add"] == 1  # reused: same graph id and version
     run(graph_version="2")
     assert tool_calls["add"] == 2
-    run(graph_version="2", capture_trace=True)
+    run(graph_version="2", capture_trace=False)
     assert tool_calls["add"] == 3
     fingerprints = {langgraph(graph, graph_id, "answer").fingerprint() for graph_id in ("a", "b")}
     assert len(fingerprints) == 2
@@ -230,10 +271,10 @@ def test_graph_id_and_version_are_identity(
 @pytest.mark.parametrize(
     ("arguments", "error"),
     [
-        ({"graph": object(), "graph_id": "g", "output_key": "a"}, "has no ainvoke"),
+        ({"graph": object(), "graph_id": "g", "output_key": "a"}, "has no astream_events"),
         (
-            {"graph": object(), "graph_id": "g", "output_key": "a", "capture_trace": True},
-            "has no astream_events",
+            {"graph": object(), "graph_id": "g", "output_key": "a", "capture_trace": False},
+            r"has no ainvoke\(\)",
         ),
         ({"graph": build_graph(Counter()), "graph_id": " ", "output_key": "a"}, "graph_id"),
         ({"graph": build_graph(Counter()), "graph_id": "g", "output_key": ""}, "output_key"),

@@ -18,16 +18,16 @@ def test_planned_work_per_stage_without_running_anything() -> None:
         generation=GenerationConfig(
             generator=refusing, candidate_policy={"num_samples": 3}, reducer="builtin/majority_vote"
         ),
-        seeds=[1, 2],
+        seeds=[1],
     )
     store = InMemoryRunStore()
     estimate = experiment.estimate(store=store)
     assert isinstance(estimate, RunEstimate)
-    assert (estimate.cases, estimate.seeds, estimate.samples_per_seed) == (5, 2, 3)
+    assert (estimate.cases, estimate.seeds, estimate.candidates_per_case) == (5, 1, 3)
     planned = {stage: s.planned for stage, s in estimate.stages.items()}
-    assert planned == {"generate": 30, "reduce": 5, "parse": 5, "score": 10, "judge": 0}
+    assert planned == {"generate": 15, "reduce": 5, "parse": 5, "score": 10, "judge": 0}
     assert all(s.cached == 0 and s.to_run == s.planned for s in estimate.stages.values())
-    assert estimate.generator_calls == 30 and estimate.judge_calls == 0
+    assert estimate.generator_calls == 15 and estimate.judge_calls == 0
     assert estimate.cache_hits == 0
     assert list(store.list_runs()) == []  # nothing was run or stored
 

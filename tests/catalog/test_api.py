@@ -59,11 +59,14 @@ def test_load_returns_components_and_selected_definitions() -> None:
 
 
 def test_component_ids_and_refs_of_what_the_catalog_ships() -> None:
+    # builtin/math_answer: the reference's id, shipped by the catalog beside its own.
     assert catalog.list_component_ids(kind="metric") == [
+        "builtin/math_answer",
         "catalog/math_equivalence",
         "catalog/pass_at_k",
     ]
     assert catalog.list_component_ids(kind="parser") == [
+        "builtin/math_answer",
         "catalog/choice_letter",
         "catalog/math_answer",
         "catalog/python_code",

@@ -42,7 +42,7 @@ def test_quick_eval_inline_matches_evaluate(tmp_path: Path) -> None:
             "quick-eval", "inline", "--model", "builtin/demo_generator",
             "--model-option", "error_rate=0.5", "--samples", "3",
             "--reducer", "builtin/majority_vote", "--parser", "builtin/number",
-            "--seed", "1", "--seed", "2",
+            "--seed", "1", "--seed", "2", "--seed", "3",
             "--input", "2+2", "--expected", "4", "--input", "6*7", "--expected", "42",
             "--input", "9-3", "--expected", "6", "--json",
             cwd=tmp_path,
@@ -59,7 +59,7 @@ def test_quick_eval_inline_matches_evaluate(tmp_path: Path) -> None:
         parser="builtin/number",
         samples=3,
         reducer="builtin/majority_vote",
-        seeds=[1, 2],
+        seeds=[1, 2, 3],
     )
     assert cli["run_id"] == python.run_id
     assert cli["metric_means"] == python.metric_means

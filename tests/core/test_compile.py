@@ -167,10 +167,10 @@ def test_from_config_yaml_and_toml_with_overrides(tmp_path: Path, name: str, tex
     result = experiment.run()
     assert result.metric_means == {"builtin/exact_match": 1.0}
     overridden = Experiment.from_config(
-        path, overrides=["generation.candidate_policy.num_samples=3", "seeds=[1, 2]"]
+        path, overrides=["generation.candidate_policy.num_samples=3", "seeds=[1, 2, 3]"]
     )
     assert overridden.generation.candidate_policy.num_samples == 3
-    assert overridden.seeds == [1, 2]
+    assert overridden.seeds == [1, 2, 3]
     assert overridden.compile().run_id != experiment.compile().run_id
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import arithmetic_dataset, make_experiment
-from themis import InMemoryRunStore, RuntimeConfig, evaluate, evaluate_async
+from themis import Experiment, InMemoryRunStore, RuntimeConfig, evaluate, evaluate_async
 from themis.core.config import EvaluationConfig, GenerationConfig
 from themis.core.contexts import GenerateContext
 from themis.core.events import GenerationCompletedEvent, ScoreCompletedEvent
@@ -198,11 +198,11 @@ def test_evaluate_with_ids_and_list_of_dicts() -> None:
         parser="builtin/number",
         samples=3,
         reducer="builtin/majority_vote",
-        seeds=[1, 2],
+        seeds=[1, 2, 3],
     )
     assert result.status is RunStatus.completed
     assert result.metric_means == {"builtin/exact_match": 1.0, "builtin/numeric_tolerance": 1.0}
-    assert len(result.cases[0].generated_candidates) == 6
+    assert len(result.cases[0].generated_candidates) == 3
 
 
 def test_evaluate_async_with_objects() -> None:
@@ -230,26 +230,90 @@ def test_evaluate_async_with_objects() -> None:
         asyncio.run(nested())
 
 
-def test_seeds_reach_the_generator_and_are_reproducible() -> None:
-    seen: list[tuple[int, int, int]] = []
+class SeedRecorder(CountingGenerator):
+    """Records (base_seed, sample_index, seed) of every call."""
 
-    class Recorder(CountingGenerator):
-        async def generate(self, case: Case, ctx: GenerateContext) -> GenerationResult:
-            seen.append((ctx.base_seed, ctx.sample_index, ctx.seed))
-            return await super().generate(case, ctx)
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.seen: list[tuple[int, int, int]] = []
 
-    experiment = make_experiment(
-        generation=GenerationConfig(generator=Recorder(0), candidate_policy={"num_samples": 2}),  # type: ignore[arg-type]
+    async def generate(self, case: Case, ctx: GenerateContext) -> GenerationResult:
+        self.seen.append((ctx.base_seed, ctx.sample_index, ctx.seed))
+        return await super().generate(case, ctx)
+
+
+def seeded(recorder: SeedRecorder, seeds: list[int], num_samples: int | None) -> Experiment:
+    policy = {} if num_samples is None else {"num_samples": num_samples}
+    return make_experiment(
+        generation=GenerationConfig(generator=recorder, candidate_policy=policy),  # type: ignore[arg-type]
         datasets=[arithmetic_dataset(count=1)],
-        seeds=[5, 9],
+        seeds=seeds,
     )
+
+
+def test_as_many_seeds_as_samples_give_each_candidate_its_seed() -> None:
+    recorder = SeedRecorder()
+    result = seeded(recorder, [5, 9, 11], 3).run()
+    assert len(result.cases[0].generated_candidates) == 3  # not 3 seeds x 3 samples
+    assert sorted(recorder.seen) == [(5, 0, 5), (9, 1, 9), (11, 2, 11)]
+
+
+def test_one_seed_with_several_samples_derives_a_seed_per_candidate() -> None:
+    recorder = SeedRecorder()
+    experiment = seeded(recorder, [5], 3)
     experiment.run()
-    first = sorted(seen)
-    seen.clear()
-    experiment.model_copy().run(store=InMemoryRunStore())
-    assert sorted(seen) == first
-    assert {(b, i) for b, i, _ in first} == {(5, 0), (5, 1), (9, 0), (9, 1)}
-    assert (5, 0, 5) in first  # the first sample sees the experiment seed itself
+    first = sorted(recorder.seen)
+    assert [(b, i) for b, i, _ in first] == [(5, 0), (5, 1), (5, 2)]
+    assert first[0][2] == 5  # the first candidate sees the experiment seed itself
+    assert len({seed for _, _, seed in first}) == 3
+    # Derived from the seed alone, never from the run id: another experiment
+    # (another run id) with the same seed gives its candidates the same seeds.
+    recorder.seen.clear()
+    other = seeded(recorder, [5], 3).model_copy(
+        update={"environment_metadata": {"x": "y"}, "datasets": [arithmetic_dataset(count=2)]}
+    )
+    assert other.compile().run_id != experiment.compile().run_id
+    other.run(store=InMemoryRunStore())
+    assert {seed for _, _, seed in recorder.seen} == {seed for _, _, seed in first}
+
+
+def test_seeds_unset_num_samples_gives_one_candidate_per_seed() -> None:
+    recorder = SeedRecorder()
+    result = seeded(recorder, [1, 2, 3], None).run()
+    assert len(result.cases[0].generated_candidates) == 3
+    assert sorted(seed for _, _, seed in recorder.seen) == [1, 2, 3]
+    snapshot = seeded(SeedRecorder(), [1, 2, 3], None).compile()
+    assert snapshot.identity.candidate_policy == {"num_samples": 3, "candidate_seeds": [1, 2, 3]}
+
+
+@pytest.mark.parametrize(("seeds", "num_samples"), [([1, 2], 3), ([1, 2, 3], 2), ([1, 2, 3], 1)])
+def test_a_seed_count_that_fits_no_candidate_layout_is_a_compile_error(
+    seeds: list[int], num_samples: int
+) -> None:
+    experiment = seeded(SeedRecorder(), seeds, num_samples)
+    with pytest.raises(ValueError, match=rf"{len(seeds)} seeds .* num_samples {num_samples}"):
+        experiment.compile()
+
+
+def test_evaluate_samples_and_seeds_give_one_candidate_per_seed() -> None:
+    recorder = SeedRecorder()
+    result = evaluate(
+        model=recorder, data=arithmetic_dataset(count=1), metric=[], samples=2, seeds=[3, 4]
+    )
+    assert len(result.cases[0].generated_candidates) == 2
+    with pytest.raises(ValueError, match="3 seeds"):
+        evaluate(
+            model=recorder, data=arithmetic_dataset(count=1), metric=[], samples=2, seeds=[3, 4, 5]
+        )
+
+
+def test_seeds_are_reproducible_across_runs() -> None:
+    recorder = SeedRecorder()
+    seeded(recorder, [5], 2).run()
+    first = sorted(recorder.seen)
+    recorder.seen.clear()
+    seeded(recorder, [5], 2).run(store=InMemoryRunStore())
+    assert sorted(recorder.seen) == first
 
 
 def test_events_carry_work_keys_and_results() -> None:

@@ -4,6 +4,12 @@ These values were computed by the first release of the key derivation and
 checked unchanged after planning was rewritten for speed. If this test
 fails, stored results stop being found (no resume, no cache hits): change
 identity only on purpose, with a note in the changelog.
+
+Changed once, on purpose (issue 16): ``num_samples`` became the number of
+candidates per case, seeds laid one per candidate, so the golden experiment
+(seeds [0, 5], two samples) now has two candidates, not four. Its run id and
+the keys of its second candidate changed; an experiment with one candidate
+per case kept its run id and every key (the second test).
 """
 
 from __future__ import annotations
@@ -51,16 +57,39 @@ def test_run_id_and_work_keys_are_unchanged() -> None:
     snapshot = golden_experiment().compile()
     keys = [plan.all_keys() for plan in plan_cases(snapshot)]
 
-    assert snapshot.run_id == "run-fa165a84eadf07db3f6179a2"
+    assert snapshot.run_id == "run-191c05ae2ff119524a266f88"
     assert keys[0] == [
-        "8ddbd8a10cbb2f9f28f4e791a9458c81",  # generate: seed 0, samples 0 and 1
-        "53c23d6e5cafae2097f44a0204b10675",
-        "05971956ac7e4717dfacc46e03c93770",  # generate: seed 5, samples 0 and 1
-        "d9511fcecc1843ec69fe849634a280e0",
-        "f4d64bba93b17608742b8568889788f9",  # reduce
-        "6c64df025a871185fa4b497cf5dda385",  # parse
-        "11a888789d166f16be2cd72f09f36273",  # score: exact_match
-        "4bee3b9dff93bf36e21b5dc5ae020b86",  # judge: llm_rubric
+        "8ddbd8a10cbb2f9f28f4e791a9458c81",  # generate: candidate 0, seed 0 (key as before)
+        "3d7ef31d968a8d4cadea368b46fbcca4",  # generate: candidate 1, seed 5
+        "8b45c189565d0b0235daaa3704a902f6",  # reduce
+        "6da4581896c9f735e07755b875bfea32",  # parse
+        "aa8920ebec40372ce82d7038401dfcf4",  # score: exact_match
+        "012b0b68ca0c19df079a4241d7567139",  # judge: llm_rubric
     ]
     every_key = hashlib.sha256(json.dumps(keys).encode()).hexdigest()
-    assert every_key == "dfbfd53e7beda5117bfa1e24f5f5cb378eb48360bd4594b27a184382d1956bda"
+    assert every_key == "c36d2ef7bded25daa5872b2dede8ccf56caedabd3502608ed08ad9bb0e942626"
+
+
+def test_one_candidate_per_case_keeps_its_run_id_and_keys() -> None:
+    """Computed by the release before issue 16, and unchanged by it."""
+    experiment = Experiment(
+        generation=GenerationConfig(
+            generator="builtin/demo_generator", reducer="builtin/majority_vote"
+        ),
+        evaluation=EvaluationConfig(metrics=["builtin/exact_match"], parsers=["builtin/number"]),
+        datasets=[
+            Dataset(
+                dataset_id="golden",
+                cases=[Case(case_id="b", input="3*3", expected_output="9")],
+            )
+        ],
+        seeds=[7],
+    )
+    snapshot = experiment.compile()
+    assert snapshot.run_id == "run-28afdf38c774daf0353f319e"
+    assert plan_cases(snapshot)[0].all_keys() == [
+        "db69477e9cf7afe31faa6804331f2b81",
+        "2a059a10a96586f0789481dd1326bda7",
+        "7f537d4d754f87dd74f4e76df8f16e3c",
+        "8f50a8454f25b6520a90958a88c9abb2",
+    ]

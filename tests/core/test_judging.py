@@ -16,7 +16,16 @@ from themis.core.events import (
     GenerationCompletedEvent,
     ScoreCompletedEvent,
 )
-from themis.core.models import Case, Dataset, GenerationResult, RunStatus, TraceStep
+from themis.core.models import (
+    Case,
+    Dataset,
+    GenerationResult,
+    RunStatus,
+    Score,
+    ScoreError,
+    TraceStep,
+)
+from themis.core.workflows import WorkflowTrace
 
 STRICT = {"id": "builtin/demo_judge", "name": "strict", "options": {"behaviour": "fail"}}
 LENIENT = {"id": "builtin/demo_judge", "name": "lenient", "options": {"behaviour": "pass"}}
@@ -56,8 +65,12 @@ def test_panel_of_two_disagreeing_judges_is_aggregated_with_agreement() -> None:
     assert majority.metric_means == {"builtin/llm_rubric": 0.0}
     execution = get_evaluation_execution(store, result.run_id, "c1", "builtin/llm_rubric")
     assert execution is not None
-    calls = execution.trace["calls"]
-    assert [call["judge_model_id"] for call in calls] == ["strict", "lenient"]
+    assert [call.judge_model_id for call in execution.judge_calls] == ["strict", "lenient"]
+    assert [r.model for r in execution.judge_responses] == ["strict", "lenient"]
+    assert [j["verdict"] for j in execution.parsed_judgments] == ["fail", "pass"]  # type: ignore[index, call-overload]
+    assert len(execution.scores) == 2
+    assert isinstance(execution.aggregation_output, Score)
+    assert execution.aggregation_output.value == 0.5
 
 
 def test_unparseable_judge_answer_is_retried_then_a_scoring_error() -> None:
@@ -74,6 +87,14 @@ def test_unparseable_judge_answer_is_retried_then_a_scoring_error() -> None:
     assert len(failed) == 4
     assert failed[0].execution["calls"][0]["attempts"] == 3
     assert failed[0].execution["calls"][0]["response_text"] == "I would rather not say."
+    execution = get_evaluation_execution(store, result.run_id, "c0", "builtin/llm_rubric")
+    assert execution is not None and execution.status == "failed"
+    assert execution.score is None and isinstance(execution.aggregation_output, ScoreError)
+    (failure,) = execution.failures
+    assert failure.call_id == execution.judge_calls[0].call_id
+    assert "unparseable judgment" in failure.error
+    assert execution.parsed_judgments == [] and execution.scores == []
+    assert [r.text for r in execution.judge_responses] == ["I would rather not say."]
 
 
 def test_every_judge_call_is_stored_and_inspectable() -> None:
@@ -81,14 +102,23 @@ def test_every_judge_call_is_stored_and_inspectable() -> None:
     result = rubric_experiment(COMPARE).run(store=store)
     execution = get_evaluation_execution(store, result.run_id, "c2", "builtin/llm_rubric")
     assert execution is not None and execution.score is not None
-    (call,) = execution.trace["calls"]
-    prompt_text = " ".join(message["content"] for message in call["prompt"])
+    assert execution.status == "completed" and execution.failures == []
+    assert execution.subject_kind == "reduced_candidate"
+    assert isinstance(execution.trace, WorkflowTrace)
+    assert execution.trace.metric_id == "builtin/llm_rubric"
+    assert execution.execution_id in {e.event_id for e in store.iter_events(result.run_id)}
+    (call,) = execution.judge_calls
+    assert execution.trace.calls == [call]
+    (prompt,) = execution.rendered_prompts
+    prompt_text = " ".join(message["content"] for message in prompt)  # type: ignore[index, union-attr]
     assert "Rubric:\npass if the answer is correct" in prompt_text
     assert "Candidate answer:\n4" in prompt_text
-    assert call["response_text"].startswith("VERDICT: PASS")
-    assert call["judgment"] == {"verdict": "pass", "score": 1.0}
-    assert call["token_usage"]["output_tokens"] == 12
-    assert call["latency_ms"] >= 0
+    (response,) = execution.judge_responses
+    assert response.text.startswith("VERDICT: PASS")
+    assert execution.parsed_judgments == [{"verdict": "pass", "score": 1.0}]
+    assert call.token_usage is not None and call.token_usage["output_tokens"] == 12
+    assert call.latency_ms is not None and call.latency_ms >= 0
+    assert execution.aggregation_output == execution.score
 
 
 def test_duplicate_case_ids_across_datasets_need_dataset_id() -> None:
@@ -335,7 +365,7 @@ def test_pairwise_preference_scores_the_selected_candidate() -> None:
             judge_models=[COMPARE],
         ),
         datasets=[dataset],
-        seeds=[1, 2, 3],
+        seeds=[1, 2, 3, 4],
     )
     result = experiment.run(runtime=RuntimeConfig(max_concurrent_tasks=4))
     scores = {s.metric_id: s for s in result.cases[0].scores}

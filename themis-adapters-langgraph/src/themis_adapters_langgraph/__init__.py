@@ -1,8 +1,8 @@
 """Themis adapter for LangGraph: a generator over a compiled graph.
 
 ``from themis.adapters import langgraph`` resolves :func:`langgraph` through
-the ``themis.adapters`` entry point. With ``capture_trace=True`` the graph's
-event stream becomes the candidate's trace.
+the ``themis.adapters`` entry point. By default the graph's event stream
+becomes the candidate's trace (``capture_trace=False`` turns that off).
 """
 
 from __future__ import annotations

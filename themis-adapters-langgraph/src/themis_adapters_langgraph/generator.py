@@ -41,7 +41,7 @@ class LangGraphGenerator:
         graph_id: str,
         output_key: str,
         graph_version: str | None = None,
-        capture_trace: bool = False,
+        capture_trace: bool = True,
         instructions: str | None = None,
         input_builder: InputBuilder | None = None,
         config: Mapping[str, Any] | None = None,
@@ -51,10 +51,12 @@ class LangGraphGenerator:
             raise ValueError(f"{where}: graph_id must be a non-empty name for the graph")
         if not isinstance(output_key, str) or not output_key:
             raise ValueError(f"{where}: output_key must name a key of the graph's final state")
-        needed = "astream_events" if capture_trace else "ainvoke"
-        if not callable(getattr(graph, needed, None)):
+        can_stream = callable(getattr(graph, "astream_events", None))
+        can_invoke = callable(getattr(graph, "ainvoke", None))
+        if not can_invoke and not (capture_trace and can_stream):
+            needed = "astream_events() nor ainvoke()" if capture_trace else "ainvoke()"
             raise TypeError(
-                f"{where}: {type(graph).__name__} has no {needed}(); pass a compiled graph "
+                f"{where}: {type(graph).__name__} has no {needed}; pass a compiled graph "
                 "(StateGraph(...).compile())"
             )
         self.graph = graph
@@ -86,8 +88,13 @@ class LangGraphGenerator:
         messages = render_messages(ctx.prompt_spec, case.input, instructions=self.instructions)
         payload = self.input_builder(case, messages)
         trace: list[TraceStep] | None = None
+        artifacts: dict[str, JSONValue] = {
+            "graph_id": self.graph_id,
+            "graph_version": self.graph_version,
+        }
         if self.capture_trace:
-            state, trace = await self._stream(payload)
+            state, trace, source = await self._captured(payload)
+            artifacts["final_state_source"] = source
         else:
             state = await self.graph.ainvoke(payload, **self._call_options())
         history = self._get(state, "messages")
@@ -97,49 +104,53 @@ class LangGraphGenerator:
             trace=trace,
             conversation=conversation(history),
             token_usage=token_usage(history),
-            artifacts={"graph_id": self.graph_id, "graph_version": self.graph_version},
+            artifacts=artifacts,
         )
+
+    async def _captured(self, payload: Any) -> tuple[Any, list[TraceStep], str]:
+        """The final state, the trace, and where the state came from.
+
+        ``"stream"``: one graph run, the state from its root end event. A
+        stream without one (a graph-like object, not a LangGraph graph), or an
+        object without ``astream_events``, falls back to ``ainvoke`` for the
+        state: ``"ainvoke (stream had no final state)"`` or ``"ainvoke (no
+        astream_events)"``, recorded in the candidate's artifacts because the
+        graph then ran twice, or untraced.
+        """
+        if not callable(getattr(self.graph, "astream_events", None)):
+            state = await self.graph.ainvoke(payload, **self._call_options())
+            return state, [], "ainvoke (no astream_events)"
+        found, final, steps = await self._stream(payload)
+        if found:
+            return final, steps, "stream"
+        if not callable(getattr(self.graph, "ainvoke", None)):
+            raise ValueError(
+                f"{self.where}: the event stream ended without the root graph's end event "
+                "(its final state), and the graph has no ainvoke() to fall back to"
+            )
+        state = await self.graph.ainvoke(payload, **self._call_options())
+        return state, steps, "ainvoke (stream had no final state)"
 
     def _call_options(self) -> dict[str, Any]:
         return {"config": self.config} if self.config is not None else {}
 
-    async def _stream(self, payload: Any) -> tuple[Any, list[TraceStep]]:
-        """One streamed run: the trace from its events, the final state from its root end.
-
-        A stream without a root end event (a graph-like object that is not a
-        LangGraph graph) falls back to the last output holding ``output_key``.
-        """
+    async def _stream(self, payload: Any) -> tuple[bool, Any, list[TraceStep]]:
+        """One streamed run: whether it ended with the root graph's end event,
+        the final state that event carries, and the trace from the other events."""
         steps: list[TraceStep] = []
         final: Any = None
-        last_with_output: Any = None
         found_final = False
         stream = self.graph.astream_events(payload, version="v2", **self._call_options())
         async for event in stream:
-            data = event.get("data") or {}
-            output = data.get("output") if isinstance(data, Mapping) else None
             if is_final(event):
-                final, found_final = output, True
+                data = event.get("data") or {}
+                final = data.get("output") if isinstance(data, Mapping) else None
+                found_final = True
                 continue
-            if self._has_output(output):
-                last_with_output = output
             step = trace_step(event)
             if step is not None:
                 steps.append(step)
-        if not found_final:
-            if last_with_output is None:
-                raise ValueError(
-                    f"{self.where}: the event stream ended without a final state holding "
-                    f"{self.output_key!r}"
-                )
-            final = last_with_output
-        return final, steps
-
-    def _has_output(self, output: Any) -> bool:
-        try:
-            self._get(output, self.output_key, strict=True)
-        except LookupError:
-            return False
-        return True
+        return found_final, final, steps
 
     @staticmethod
     def _get(state: Any, key: str, *, strict: bool = False) -> Any:
@@ -170,7 +181,7 @@ def langgraph(
     output_key: str,
     *,
     graph_version: str | None = None,
-    capture_trace: bool = False,
+    capture_trace: bool = True,
     instructions: str | None = None,
     input_builder: InputBuilder | None = None,
     config: Mapping[str, Any] | None = None,
@@ -183,9 +194,13 @@ def langgraph(
     output is ``final_state[output_key]`` (a message's text when it is a
     message); the final state's ``messages`` become the conversation.
 
-    With ``capture_trace`` the graph runs through ``astream_events`` instead of
-    ``ainvoke``: its node, tool and model steps become the candidate's trace
-    and the final state is taken from the stream itself. ``config`` is passed
+    The trace is captured by default (``capture_trace=True``): the graph runs
+    once, through ``astream_events``; its node, tool and model steps become
+    the candidate's trace and the final state is the root graph's end event.
+    Only where a stream yields no final state does the generator fall back to
+    ``ainvoke`` for it, and says so in the candidate's artifacts
+    (``final_state_source``). ``capture_trace=False`` runs ``ainvoke`` alone,
+    with no trace. ``config`` is passed
     to the graph as given (a ``thread_id`` for a checkpointer, a recursion
     limit).
 

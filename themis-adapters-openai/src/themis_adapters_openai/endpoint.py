@@ -106,6 +106,26 @@ class CompatibleEndpoint:
         text = output_text(self.api_mode, response.payload, self.transport.where)
         return Completion(request, response, text, token_usage(response.payload))
 
+    async def server_provenance(self) -> dict[str, JSONValue] | None:
+        """What the server says about this model, for the run snapshot's provenance:
+        its ``/v1/models`` entry (vLLM's names the weights behind the model,
+        ``root``, and its context length, ``max_model_len``). Server-side
+        settings such as a chat template are not part of the run id, so this
+        is the record of what answered. None when the endpoint cannot say."""
+        entries_of = getattr(self.transport, "model_entries", None)
+        entries = None if entries_of is None else await entries_of()
+        if entries is None:
+            return None
+        url_of = getattr(self.transport, "server_url", None)
+        described = {
+            "component_id": self.component_id,
+            "model": self.model,
+            "server": None if url_of is None else url_of(),
+            "models_entry": next((e for e in entries if e.get("id") == self.model), None),
+        }
+        scrubbed: dict[str, JSONValue] = scrub(described, self.transport.secrets())
+        return scrubbed
+
     async def aclose(self) -> None:
         """At the end of a run: close the connections opened in its event loop
         (a transport written before ``aclose`` was part of the protocol has none)."""

@@ -17,13 +17,16 @@ from typing import Any, Generic, Protocol, TypeVar
 import openai as openai_sdk
 
 from themis.core.errors import ErrorCategory, ProviderError
+from themis.core.models import JSONValue
 from themis.core.scrubbing import register_secrets, secret_header_values, secrets_in_url
 from themis_adapters_openai.wire import (
     MalformedResponseError,
     WireRequest,
     WireResponse,
+    as_json,
     error_for_status,
     lower_headers,
+    public_url,
     scrub,
 )
 
@@ -39,6 +42,14 @@ class Transport(Protocol):
 
     async def served_models(self) -> list[str] | None:
         """The model names the endpoint serves, or None when it cannot say."""
+        ...
+
+    async def model_entries(self) -> list[dict[str, JSONValue]] | None:
+        """The endpoint's ``/v1/models`` entries as JSON objects, or None when it cannot say."""
+        ...
+
+    def server_url(self) -> str | None:
+        """The API root requests go to, without credentials, or None when unknown."""
         ...
 
     def secrets(self) -> list[str]:
@@ -174,6 +185,10 @@ class SDKTransport:
             raise self.provider_error(exc) from None
 
     async def served_models(self) -> list[str] | None:
+        entries = await self.model_entries()
+        return None if entries is None else [str(entry.get("id")) for entry in entries]
+
+    async def model_entries(self) -> list[dict[str, JSONValue]] | None:
         models = getattr(self.client(), "models", None)
         if models is None or not callable(getattr(models, "list", None)):
             return None
@@ -181,7 +196,18 @@ class SDKTransport:
             page = await models.list()
         except openai_sdk.OpenAIError as exc:
             raise self.provider_error(exc) from None
-        return [str(getattr(model, "id", model)) for model in getattr(page, "data", page)]
+        entries: list[dict[str, JSONValue]] = []
+        for model in getattr(page, "data", page):
+            entry = as_json(model)
+            entries.append(entry if isinstance(entry, dict) else {"id": str(model)})
+        return entries
+
+    def server_url(self) -> str | None:
+        try:
+            url = getattr(self.client(), "base_url", None)
+        except (RuntimeError, ProviderError):  # no running loop, or no client to make
+            return None
+        return None if url is None else public_url(str(url))
 
     def provider_error(self, exc: openai_sdk.OpenAIError) -> ProviderError:
         """The SDK's exception in the engine's vocabulary, with secrets scrubbed."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit, urlunsplit
 
 from themis.core.errors import ErrorCategory, ProviderError, parse_retry_after
 from themis.core.models import JSONValue, Message
@@ -87,6 +88,15 @@ def _responses_text_format(response_format: dict[str, JSONValue]) -> dict[str, J
     return {"type": "json_schema", **spec}
 
 
+def _logprobs_fields(api_mode: ApiMode, top: int) -> dict[str, JSONValue]:
+    """Each API's way of asking for the ``top`` most likely tokens per position."""
+    if api_mode == "chat_completions":
+        return {"logprobs": True, "top_logprobs": top}
+    if api_mode == "completions":
+        return {"logprobs": top}
+    return {"top_logprobs": top, "include": ["message.output_text.logprobs"]}
+
+
 def build_request(
     api_mode: ApiMode,
     model: str,
@@ -119,6 +129,8 @@ def build_request(
     if api_mode != "responses":
         settings["seed"] = params.seed if params.seed is not None else seed
         settings["stop"] = params.stop
+    if params.logprobs is not None:
+        settings.update(_logprobs_fields(api_mode, params.logprobs))
     if params.response_format is not None:
         if api_mode == "responses":
             settings["text"] = {"format": _responses_text_format(params.response_format)}
@@ -227,6 +239,16 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
         if seconds is not None:
             return seconds / 1000
     return parse_retry_after(headers.get("retry-after"))
+
+
+def public_url(url: str) -> str:
+    """``url`` without user, password, query or fragment: safe to record."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def as_json(payload: Any) -> JSONValue:

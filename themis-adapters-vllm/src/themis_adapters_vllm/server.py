@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from themis.core.errors import ErrorCategory, ProviderError
+from themis.core.models import JSONValue
 from themis.core.scrubbing import redact_url, register_secrets, secrets_in_url
 from themis_adapters_openai.transport import PerEventLoop, Transport
 from themis_adapters_openai.wire import (
@@ -35,6 +36,7 @@ from themis_adapters_openai.wire import (
     error_detail,
     error_for_status,
     lower_headers,
+    public_url,
     scrub,
 )
 
@@ -202,14 +204,23 @@ class VLLMServer:
         return WireResponse(payload, response.headers)
 
     async def served_models(self) -> list[str] | None:
+        return [str(entry["id"]) for entry in await self.model_entries()]
+
+    async def model_entries(self) -> list[dict[str, JSONValue]]:
         response = await self._request("GET", f"{self.base_url}/models")
         if response.status >= 400:
             raise self._error(response)
         try:
             data = response.json()["data"]
-            return [str(model["id"]) for model in data]
+            entries = [dict(entry) for entry in data]
+            for entry in entries:
+                entry["id"]  # every entry names its model
         except (ValueError, KeyError, TypeError) as exc:
             raise MalformedResponseError(self.where, f"model list: {exc!r}") from None
+        return entries
+
+    def server_url(self) -> str:
+        return public_url(self.base_url)
 
     async def check_health(self) -> None:
         """``GET /health``; a server without that endpoint (404) passes on to the model check."""

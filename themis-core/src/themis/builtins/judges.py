@@ -1,14 +1,19 @@
 """Judge models and judge-backed metrics.
 
 - ``builtin/demo_judge``: a deterministic judge model for tests and tutorials.
-  It compares the candidate with the reference it finds in the prompt; it is
-  not a real grader and says so in every answer.
+  It compares the candidate with the reference it finds in the prompt (or,
+  shown none, with its own answer to a plain arithmetic question); it is not a
+  real grader and says so in every answer.
 - ``builtin/llm_rubric``: an LLM metric. Each configured judge model grades the
   reduced candidate against a rubric; verdicts are aggregated (mean, majority,
   min or max) and inter-judge agreement is reported.
-- ``builtin/pairwise_preference``: a selection metric. Judges compare the
-  reduced candidate with every other distinct candidate of the case, in both
-  orders to cancel position bias; the score is the reduced candidate's win rate.
+- ``builtin/majority_vote_judge``: ``builtin/llm_rubric`` with the panel's
+  majority verdict as the score (``builtin/panel_of_judges`` is
+  ``builtin/llm_rubric`` itself, under the reference's name).
+- ``builtin/pairwise_preference`` (also ``builtin/pairwise_judge``): a
+  selection metric. Judges compare the reduced candidate with every other
+  distinct candidate of the case, in both orders to cancel position bias; the
+  score is the reduced candidate's win rate.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import re
 from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
+from themis.builtins.generators import solve_arithmetic
 from themis.core.contexts import EvalScoreContext
 from themis.core.models import JSONValue, Score, ScoreError
 from themis.core.prompts import case_input_text
@@ -94,6 +100,10 @@ class DemoJudge(BuiltinComponent):
         if self.behaviour == "garbage":
             return JudgeResponse(text="I would rather not say.", token_usage=usage, model="demo")
         reference = _section(text, "Reference answer")
+        if reference is None:
+            # No reference shown (a best-of-n duel): solve a plain arithmetic
+            # question as the demo generator does; anything else stays unjudged.
+            reference = solve_arithmetic(_section(text, "Question") or "")
         if "Response A:\n" in text:
             a_ok = _matches(_section(text, "Response A"), reference)
             b_ok = _matches(_section(text, "Response B"), reference)
@@ -128,8 +138,8 @@ def _agreement(verdicts: list[str]) -> float:
     return sum(a == b for a, b in pairs) / len(pairs)
 
 
-def _aggregation(ctx: EvalScoreContext) -> str:
-    method = str(ctx.judge_config.get("aggregation", "mean"))
+def _aggregation(ctx: EvalScoreContext, default: str = "mean") -> str:
+    method = str(ctx.judge_config.get("aggregation", default))
     if method not in AGGREGATIONS:
         raise WorkflowBuildError(
             f"judge_config.aggregation for {ctx.metric_id!r} must be one of {AGGREGATIONS}, "
@@ -235,11 +245,12 @@ class LLMRubric(BuiltinComponent):
     component_id = "builtin/llm_rubric"
     version = "1"
     metric_family = "llm"
+    default_aggregation = "mean"
     judge_config_keys = frozenset({"aggregation", "rubric"})
 
     def check_judge_config(self, config: dict[str, Any]) -> None:
         """Refuse settings that would fail every case, before any is generated."""
-        method = config.get("aggregation", "mean")
+        method = config.get("aggregation", self.default_aggregation)
         if method not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {list(AGGREGATIONS)}, got {method!r}")
         rubric = config.get("rubric")
@@ -251,7 +262,19 @@ class LLMRubric(BuiltinComponent):
         rubric = ctx.judge_config.get("rubric") or ctx.workflow_overrides.get("rubric")
         if rubric is not None and not isinstance(rubric, str):
             raise WorkflowBuildError(f"rubric for {ctx.metric_id!r} must be text, got {rubric!r}")
-        return RubricWorkflow(rubric or DEFAULT_RUBRIC, len(ctx.judge_models), _aggregation(ctx))
+        return RubricWorkflow(
+            rubric or DEFAULT_RUBRIC,
+            len(ctx.judge_models),
+            _aggregation(ctx, self.default_aggregation),
+        )
+
+
+class MajorityVoteJudge(LLMRubric):
+    """A panel's majority verdict: ``builtin/llm_rubric`` aggregated by ``majority``
+    unless ``judge_config`` names another aggregation."""
+
+    component_id = "builtin/majority_vote_judge"
+    default_aggregation = "majority"
 
 
 class PairwiseWorkflow:

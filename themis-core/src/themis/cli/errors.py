@@ -11,9 +11,12 @@ locked by another process longer than ``runtime.store_lock_timeout_s``
 from __future__ import annotations
 
 from themis.core.config_files import ConfigError
-from themis.core.engine.runner import PreflightError
+from themis.core.engine.runner import ExistingRunError, PreflightError
 from themis.core.registry import ComponentLoadError, InvalidComponentError, UnknownComponentError
+from themis.core.stats.extra import StatsUnavailableError
 from themis.core.stores.base import UnknownRunError
+from themis.core.stores.blobs import BlobError
+from themis.core.stores.postgres import PostgresStoreError
 
 EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
@@ -35,13 +38,20 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     InvalidComponentError,
     UnknownRunError,
     PreflightError,
+    ExistingRunError,
+    StatsUnavailableError,
+    PostgresStoreError,
+    BlobError,
     ValueError,
     OSError,
 )
 """Exceptions that mean "the input is wrong", not "Themis is broken".
 
 pydantic's ValidationError is a ValueError, so a bad bundle or model field
-lands here too; OSError covers files that cannot be read or written.
+lands here too; OSError covers files that cannot be read or written;
+StatsUnavailableError names the extra to install; PostgresStoreError a
+database that cannot be reached (its message hides the password) and BlobError
+a missing or corrupted blob.
 """
 
 

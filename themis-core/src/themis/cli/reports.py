@@ -270,7 +270,8 @@ def estimate(config: Path, overrides: tuple[str, ...], as_json: bool) -> None:
         return
     click.echo(
         f"run_id: {result.run_id}\n"
-        f"cases: {result.cases} x {result.seeds} seeds x {result.samples_per_seed} samples"
+        f"cases: {result.cases} x {result.candidates_per_case} candidates "
+        f"({result.seeds} seed(s))"
     )
     emit_table(
         None,

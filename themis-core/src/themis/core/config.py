@@ -45,9 +45,16 @@ def _check_component_spec(value: Any, where: str) -> Any:
 
 
 class CandidatePolicy(FrozenModel):
-    """How many candidates to generate for each case and seed."""
+    """How many candidates to generate for each case.
 
-    num_samples: int = Field(default=1, ge=1)
+    ``num_samples`` is the number of candidates per case. The experiment's
+    seeds are laid over them: as many seeds as candidates give candidate ``i``
+    the seed ``seeds[i]``; a single seed is spread over all candidates (the
+    first sees it, the others a stable derivation of it); any other count is
+    a compile error. Left unset, it is one candidate per seed.
+    """
+
+    num_samples: int | None = Field(default=None, ge=1)
 
 
 class GenerationConfig(FrozenModel):
@@ -88,8 +95,24 @@ class StorageConfig(FrozenModel):
     parameters: dict[str, JSONValue] = Field(default_factory=dict)
 
 
+def check_error_categories(categories: list[str]) -> list[str]:
+    """Refuse a name that is not an :class:`~themis.core.errors.ErrorCategory`."""
+    from themis.core.errors import ErrorCategory
+
+    known = [category.value for category in ErrorCategory]
+    unknown = sorted(set(categories) - set(known))
+    if unknown:
+        raise ValueError(f"unknown error categories {unknown}; known: {known}")
+    return categories
+
+
 class RuntimeConfig(FrozenModel):
     """How a run executes. Runtime-only: never part of the run id."""
+
+    @field_validator("retryable_errors")
+    @classmethod
+    def _known_categories(cls, categories: list[str]) -> list[str]:
+        return check_error_categories(categories)
 
     max_concurrent_tasks: int = Field(default=32, ge=1)
     component_concurrency: dict[str, PositiveInt] = Field(default_factory=dict)
@@ -110,7 +133,16 @@ class RuntimeConfig(FrozenModel):
     """How long the run waits out another process holding the store's write
     lock (retrying, with a notice on stderr and new work paused) before it
     fails; None waits for ever."""
+    retryable_errors: list[str] = Field(default_factory=list)
+    """Error categories (``invalid_request``, ``not_found``...) retried besides the
+    transient ones (rate_limit, timeout, connection, server_error)."""
     progress: Literal["auto", "on", "off"] = "auto"
+    existing_run_policy: Literal["auto", "error", "rerun"] = "auto"
+    """What ``run()`` does when the store already holds this run id: ``auto``
+    reuses what is stored (a resume, or cache hits); ``error`` refuses before
+    any work starts; ``rerun`` recomputes every stage for this run id, its new
+    events recorded beside the old ones, which stay readable. Replay and
+    rejudge ignore it."""
 
     @property
     def call_timeout_s(self) -> float | None:

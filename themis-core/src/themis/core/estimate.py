@@ -51,7 +51,7 @@ class RunEstimate(FrozenModel):
     run_id: str
     cases: int
     seeds: int
-    samples_per_seed: int
+    candidates_per_case: int
     stages: dict[str, StageEstimate]
     generator_calls: int
     judge_calls: int
@@ -126,7 +126,7 @@ def estimate_run(snapshot: RunSnapshot, store: RunStore | None = None) -> RunEst
         run_id=snapshot.run_id,
         cases=len(plans),
         seeds=len(identity.seeds),
-        samples_per_seed=int(identity.candidate_policy.get("num_samples", 1)),
+        candidates_per_case=int(identity.candidate_policy.get("num_samples", 1)),
         stages=stages,
         generator_calls=stages["generate"].to_run,
         judge_calls=sum(by_metric.values()),

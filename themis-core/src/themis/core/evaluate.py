@@ -61,7 +61,9 @@ def build_experiment(
     return Experiment(
         generation=GenerationConfig(
             generator=model,
-            candidate_policy={"num_samples": samples},
+            # samples=1 is the default: left unset, several seeds give one
+            # candidate each, as they do in an Experiment.
+            candidate_policy={"num_samples": samples} if samples != 1 else {},
             reducer=reducer,
         ),
         evaluation=EvaluationConfig(

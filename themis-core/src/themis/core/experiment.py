@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from themis.core import distributions, registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
+from themis.core.engine.plan import candidate_seeds, resolve_num_samples
 from themis.core.engine.runner import (
     ReplayScope,
     ResolvedComponents,
@@ -221,7 +222,9 @@ class Experiment(FrozenModel):
             prompt_spec=(
                 generation.prompt_spec.model_dump(mode="json") if generation.prompt_spec else None
             ),
-            candidate_policy=generation.candidate_policy.model_dump(mode="json"),
+            candidate_policy=candidate_policy_identity(
+                self.seeds, generation.candidate_policy.num_samples
+            ),
             judge_config=dict(evaluation.judge_config),
             workflow_overrides=dict(evaluation.workflow_overrides),
             seeds=list(self.seeds),
@@ -466,6 +469,19 @@ class Experiment(FrozenModel):
             raise ValueError(
                 f"metric_ids: unknown metric(s) {unknown}; this experiment has {known}"
             )
+
+
+def candidate_policy_identity(seeds: list[int], num_samples: int | None) -> dict[str, Any]:
+    """The candidate policy as the run identity records it: the resolved number
+    of candidates and, when there are several, the seed each one sees. A run
+    with one candidate per case keeps the identity it always had; one with
+    several records its seed layout, so runs compiled before candidates and
+    seeds were one-to-one (seeds x samples) never share its run id."""
+    resolved = resolve_num_samples(seeds, num_samples)
+    policy: dict[str, Any] = {"num_samples": resolved}
+    if resolved > 1:
+        policy["candidate_seeds"] = [seed for seed, _ in candidate_seeds(seeds, resolved)]
+    return policy
 
 
 def check_judge_config(

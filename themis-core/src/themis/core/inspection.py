@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -35,6 +35,7 @@ from themis.core.models import (
     case_key_for,
 )
 from themis.core.stores.base import RunStore, UnknownRunError
+from themis.core.workflows import JudgeCallRecord, JudgeResponse, WorkflowTrace
 
 
 class WorkFailure(FrozenModel):
@@ -56,17 +57,45 @@ class ExecutionState(FrozenModel):
     failures: list[WorkFailure] = Field(default_factory=list)
 
 
+class JudgeCallFailure(FrozenModel):
+    """Why a workflow or one of its judge calls failed (``call_id`` None: the workflow)."""
+
+    call_id: str | None
+    error: str
+
+
 class EvaluationExecution(FrozenModel):
-    """One stored judge-backed metric execution for one case."""
+    """One stored judge-backed metric execution for one case.
+
+    ``judge_calls`` holds one record per judge call, in the order the
+    workflow asked for them; ``rendered_prompts`` has every call's prompt in
+    that order; ``judge_responses``, ``parsed_judgments`` and ``scores`` (the
+    per-call scores handed to ``aggregate``) hold those of the calls that got
+    that far (each record in ``judge_calls`` says how far it got).
+    ``aggregation_output`` is what the workflow's ``aggregate`` returned (or
+    the error that stopped it); ``score`` / ``score_error`` repeat it by
+    kind. ``trace`` is the whole stored :class:`WorkflowTrace`; None only for
+    an execution imported without one.
+    """
 
     run_id: str
     case_key: str
     dataset_id: str
     case_id: str
     metric_id: str
+    execution_id: str
+    subject_kind: str | None = None
+    status: Literal["completed", "failed"]
+    judge_calls: list[JudgeCallRecord] = Field(default_factory=list)
+    rendered_prompts: list[JSONValue] = Field(default_factory=list)
+    judge_responses: list[JudgeResponse] = Field(default_factory=list)
+    parsed_judgments: list[JSONValue] = Field(default_factory=list)
+    scores: list[JSONValue] = Field(default_factory=list)
+    failures: list[JudgeCallFailure] = Field(default_factory=list)
+    aggregation_output: Score | ScoreError | None = None
     score: Score | None = None
     score_error: ScoreError | None = None
-    trace: dict[str, JSONValue] = Field(default_factory=dict)
+    trace: WorkflowTrace | None = None
     cached_from: str | None = None
 
 
@@ -177,16 +206,50 @@ def get_evaluation_execution(
             found = event
     if found is None:
         return None
+    return evaluation_execution(found)
+
+
+def evaluation_execution(
+    event: EvaluationCompletedEvent | EvaluationFailedEvent,
+) -> EvaluationExecution:
+    """The EvaluationExecution a stored evaluation event records."""
+    trace = WorkflowTrace.model_validate(event.execution) if event.execution else None
+    calls = trace.calls if trace is not None else []
+    outcome: Score | ScoreError | None = (
+        event.score if isinstance(event, EvaluationCompletedEvent) else event.score_error
+    )
+    failures = [JudgeCallFailure(call_id=c.call_id, error=c.error) for c in calls if c.error]
+    if isinstance(outcome, ScoreError) and not failures:
+        failures.append(JudgeCallFailure(call_id=None, error=outcome.reason))
     return EvaluationExecution(
-        run_id=run_id,
-        case_key=found.case_key,
-        dataset_id=found.dataset_id,
-        case_id=found.case_id,
-        metric_id=metric_id,
-        score=found.score if isinstance(found, EvaluationCompletedEvent) else None,
-        score_error=found.score_error if isinstance(found, EvaluationFailedEvent) else None,
-        trace=dict(found.execution),
-        cached_from=found.cached_from,
+        run_id=event.run_id,
+        case_key=event.case_key,
+        dataset_id=event.dataset_id,
+        case_id=event.case_id,
+        metric_id=event.metric_id,
+        execution_id=event.event_id,
+        subject_kind=trace.subject_kind if trace is not None else None,
+        status="completed" if isinstance(event, EvaluationCompletedEvent) else "failed",
+        judge_calls=list(calls),
+        rendered_prompts=[c.prompt for c in calls],
+        judge_responses=[
+            JudgeResponse(
+                text=c.response_text,
+                token_usage=c.token_usage,
+                raw=c.raw_response,
+                model=c.judge_model_id,
+            )
+            for c in calls
+            if c.response_text is not None
+        ],
+        parsed_judgments=[c.judgment for c in calls if c.error is None and c.judgment is not None],
+        scores=[c.score for c in calls if c.error is None and c.score is not None],
+        failures=failures,
+        aggregation_output=outcome,
+        score=outcome if isinstance(outcome, Score) else None,
+        score_error=outcome if isinstance(outcome, ScoreError) else None,
+        trace=trace,
+        cached_from=event.cached_from,
     )
 
 

@@ -347,12 +347,20 @@ class RunIdentity(FrozenModel):
 
 
 class RunProvenance(FrozenModel):
-    """Where and with what a run was compiled; never part of the run id."""
+    """Where and with what a run was compiled; never part of the run id.
+
+    ``servers`` holds what each server-backed component read from its server
+    when the run started, such as the served model's ``/v1/models`` entry.
+    Server-side settings (a chat template, a quantisation, the weights behind
+    a model name) can change without the run id changing: this is the record
+    of what answered.
+    """
 
     themis_version: str
     python_version: str
     platform: str
     environment_metadata: dict[str, str] = Field(default_factory=dict)
+    servers: list[dict[str, JSONValue]] = Field(default_factory=list)
 
 
 class RunSnapshot(FrozenModel):

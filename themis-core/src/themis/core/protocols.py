@@ -8,7 +8,7 @@ be sync or async, and Themis awaits or offloads accordingly.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from themis.core.contexts import (
     EvalScoreContext,
@@ -233,11 +233,23 @@ class LifecycleSubscriber(
     """
 
 
+SpanStatus = Literal["ok", "error"]
+
+
 @runtime_checkable
 class TracingProvider(Protocol):
-    """Protocol for span-based tracing integrations."""
+    """Protocol for span-based tracing integrations.
 
-    def start_span(self, name: str, attributes: dict[str, Any], parent: Any = None) -> Any:
-        """Start a span; ``parent`` is the span returned for the enclosing scope."""
+    Span names are the stage names: ``run`` once per run, and ``generate``,
+    ``reduce``, ``parse``, ``score``, ``judge`` once per case and stage, with
+    attributes such as ``themis.run_id`` and ``themis.case_key``. Parenting is
+    the provider's business: a stage span is started while the run span is
+    open, in the same (asyncio) context, so OpenTelemetry's current context
+    nests it under the run.
+    """
 
-    def end_span(self, span: Any, *, error: BaseException | None = None) -> None: ...
+    def start_span(self, name: str, attributes: dict[str, Any]) -> Any:
+        """Start a span and return it; it is handed back to ``end_span``."""
+
+    def end_span(self, span: Any, status: SpanStatus) -> None:
+        """End ``span``; ``status`` is ``"ok"`` or ``"error"``."""

@@ -5,6 +5,8 @@ snapshot) and its events; nothing is re-run, so a report of a run reopened in
 another process, or imported from bundles, reads exactly like the original.
 Markdown and LaTeX tables give each metric's mean with a bootstrap confidence
 interval and the number of cases behind it, ready to paste into a paper.
+Without numpy and scipy (the ``stats`` extra) reports show the means alone
+and say how to get the intervals; comparisons need the extra.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from themis.core.stats import (
     MetricSummary,
     RunComparison,
     StatsEngine,
+    StatsUnavailableError,
     format_p,
     p_phrase,
+    summarize_means,
 )
+from themis.core.stats.extra import INSTALL_HINT
 from themis.core.stats.models import TEST_LABELS
 from themis.core.stores.base import RunStore
 
@@ -52,6 +57,12 @@ SCORE_COLUMNS: tuple[str, ...] = (
 """Columns of :meth:`Reporter.export_score_table` rows and of the CSV export."""
 
 MAX_LISTED_FAILURES = 20
+
+MEANS_ONLY_NOTE = (
+    "No confidence intervals: they need numpy and scipy, "
+    f"which the stats extra installs ({INSTALL_HINT})."
+)
+"""What a report says in place of intervals when the ``stats`` extra is missing."""
 
 
 class Reporter:
@@ -111,10 +122,20 @@ class Reporter:
 
     # -- one run -----------------------------------------------------------
 
-    def _summaries(self, snapshot: RunSnapshot) -> list[MetricSummary]:
-        return self.stats.summarize(
-            self.store, snapshot.run_id, by_dataset=len(snapshot.datasets) > 1
-        )
+    def _summaries(self, snapshot: RunSnapshot) -> tuple[list[MetricSummary], bool]:
+        """The run's metric summaries, and whether they carry confidence intervals
+        (not without the ``stats`` extra: the report then shows means alone)."""
+        by_dataset = len(snapshot.datasets) > 1
+        try:
+            return self.stats.summarize(self.store, snapshot.run_id, by_dataset=by_dataset), True
+        except StatsUnavailableError:
+            means = summarize_means(
+                self.store,
+                snapshot.run_id,
+                by_dataset=by_dataset,
+                confidence=self.stats.confidence,
+            )
+            return means, False
 
     def export_json(self, run_id: str) -> str:
         """Export all major persisted projections for a run as formatted JSON.
@@ -122,11 +143,13 @@ class Reporter:
         Keys: ``format``, ``schema_version``, ``run`` (snapshot summary),
         ``status``, ``execution_state``, ``failures_by_category``, ``metrics``
         (means with confidence intervals), ``cases`` (status and errors of
-        each case) and ``scores`` (the score table).
+        each case) and ``scores`` (the score table). Without the ``stats``
+        extra the intervals are null and ``note`` says how to get them.
         """
         snapshot = get_run_snapshot(self.store, run_id)
         state = get_execution_state(self.store, run_id)
         result = load_run_result(self.store, run_id)
+        summaries, intervals = self._summaries(snapshot)
         report: dict[str, Any] = {
             "format": REPORT_FORMAT,
             "schema_version": REPORT_SCHEMA_VERSION,
@@ -137,7 +160,7 @@ class Reporter:
             "failures_by_category": dict(
                 sorted(Counter(f.error.category for f in state.failures).items())
             ),
-            "metrics": [summary.model_dump(mode="json") for summary in self._summaries(snapshot)],
+            "metrics": [summary.model_dump(mode="json") for summary in summaries],
             "cases": [
                 {
                     "case_key": case.case_key,
@@ -152,6 +175,8 @@ class Reporter:
             ],
             "scores": self.export_score_table(run_id),
         }
+        if not intervals:
+            report["note"] = MEANS_ONLY_NOTE
         return json.dumps(report, indent=2, sort_keys=False, default=str)
 
     def export_markdown(self, run_id: str) -> str:
@@ -159,7 +184,7 @@ class Reporter:
         snapshot = get_run_snapshot(self.store, run_id)
         state = get_execution_state(self.store, run_id)
         result = load_run_result(self.store, run_id)
-        summaries = self._summaries(snapshot)
+        summaries, intervals = self._summaries(snapshot)
         refs = snapshot.component_refs
         statuses = Counter(case.status.value for case in result.cases)
         lines = [
@@ -188,13 +213,13 @@ class Reporter:
             lines.append(f"| Judge models | {_md(', '.join(map(_component, refs.judge_models)))} |")
         lines += [
             f"| Seeds | {', '.join(map(str, snapshot.identity.seeds))} |",
-            f"| Samples per seed | {snapshot.identity.candidate_policy.get('num_samples', 1)} |",
+            f"| Candidates per case | {snapshot.identity.candidate_policy.get('num_samples', 1)} |",
             f"| Themis | {snapshot.provenance.themis_version} |",
             "",
             "## Metrics",
             "",
         ]
-        lines += _markdown_metric_table(summaries, self.stats)
+        lines += _markdown_metric_table(summaries, self.stats, intervals=intervals)
         lines += [
             "",
             "## Stages",
@@ -247,34 +272,36 @@ class Reporter:
 
         One row per metric (and per dataset when the run has several): mean,
         bootstrap confidence interval and number of scored cases. Uses the
-        ``booktabs`` package.
+        ``booktabs`` package. Without the ``stats`` extra the interval column
+        is left out and a comment above the table says how to get it.
         """
         snapshot = get_run_snapshot(self.store, run_id)
-        summaries = self._summaries(snapshot)
+        summaries, intervals = self._summaries(snapshot)
         per_dataset = any(summary.dataset_id is not None for summary in summaries)
         level = f"{self.stats.confidence:.0%}".replace("%", r"\%")
-        header = (["Dataset"] if per_dataset else []) + ["Metric", "Mean", f"{level} CI", "$n$"]
+        header = (["Dataset"] if per_dataset else []) + ["Metric", "Mean"]
+        header += [f"{level} CI", "$n$"] if intervals else ["$n$"]
         body = []
         for summary in summaries:
             cells = [_latex(summary.dataset_id or "all")] if per_dataset else []
-            cells += [
-                _latex(summary.metric_id),
-                _number(summary.mean),
-                _interval(summary.ci_low, summary.ci_high),
-                str(summary.n),
-            ]
+            cells += [_latex(summary.metric_id), _number(summary.mean)]
+            if intervals:
+                cells.append(_interval(summary.ci_low, summary.ci_high))
+            cells.append(str(summary.n))
             body.append(" & ".join(cells) + r" \\")
-        caption = (
-            f"Results of run \\texttt{{{_latex(run_id)}}}: mean score with {level} percentile "
-            f"bootstrap confidence interval ({self.stats.resamples} resamples) over $n$ scored "
-            "cases."
+        described = (
+            f"mean score with {level} percentile bootstrap confidence interval "
+            f"({self.stats.resamples} resamples) over $n$ scored cases."
+            if intervals
+            else "mean score over $n$ scored cases."
         )
         return _latex_table(
-            "l" * (2 if per_dataset else 1) + "rcr",
+            "l" * (2 if per_dataset else 1) + ("rcr" if intervals else "rr"),
             header,
             body,
-            caption,
+            f"Results of run \\texttt{{{_latex(run_id)}}}: {described}",
             f"tab:{_label(run_id)}",
+            note=None if intervals else MEANS_ONLY_NOTE,
         )
 
     # -- two runs ----------------------------------------------------------
@@ -344,26 +371,31 @@ def _interval(low: float | None, high: float | None, *, signed: bool = False) ->
     return f"[{show(low)}, {show(high)}]"
 
 
-def _markdown_metric_table(summaries: Sequence[MetricSummary], stats: StatsEngine) -> list[str]:
+def _markdown_metric_table(
+    summaries: Sequence[MetricSummary], stats: StatsEngine, *, intervals: bool
+) -> list[str]:
     if not summaries:
         return ["No metric is configured for this run."]
     per_dataset = any(summary.dataset_id is not None for summary in summaries)
     level = f"{stats.confidence:.0%}"
-    head = ("| Dataset " if per_dataset else "") + f"| Metric | Mean | {level} CI | n | Errors |"
-    rule = ("|---" if per_dataset else "") + "|---|---:|---|---:|---:|"
+    ci_head, ci_rule = (f" {level} CI |", "---|") if intervals else ("", "")
+    head = ("| Dataset " if per_dataset else "") + f"| Metric | Mean |{ci_head} n | Errors |"
+    rule = ("|---" if per_dataset else "") + f"|---|---:|{ci_rule}---:|---:|"
     lines = [head, rule]
     for summary in summaries:
         dataset = f"| {_md(summary.dataset_id or 'all')} " if per_dataset else ""
+        ci = f" {_interval(summary.ci_low, summary.ci_high)} |" if intervals else ""
         lines.append(
-            f"{dataset}| {_md(summary.metric_id)} | {_number(summary.mean)} | "
-            f"{_interval(summary.ci_low, summary.ci_high)} | {summary.n} | {summary.errors} |"
+            f"{dataset}| {_md(summary.metric_id)} | {_number(summary.mean)} |{ci} "
+            f"{summary.n} | {summary.errors} |"
         )
-    lines += [
-        "",
+    described = (
         f"Means over scored cases; {level} percentile bootstrap intervals "
-        f"({stats.resamples} resamples, seed {stats.seed}). Errors are cases a metric "
-        "could not score; they are not in n.",
-    ]
+        f"({stats.resamples} resamples, seed {stats.seed})."
+        if intervals
+        else f"Means over scored cases. {MEANS_ONLY_NOTE}"
+    )
+    lines += ["", f"{described} Errors are cases a metric could not score; they are not in n."]
     return lines
 
 
@@ -395,11 +427,18 @@ def _label(text: str) -> str:
 
 
 def _latex_table(
-    columns: str, header: Iterable[str], body: Sequence[str], caption: str, label: str
+    columns: str,
+    header: Iterable[str],
+    body: Sequence[str],
+    caption: str,
+    label: str,
+    *,
+    note: str | None = None,
 ) -> str:
     return (
         "\n".join(
             [
+                *([f"% {note}"] if note else []),
                 r"% Requires \usepackage{booktabs}.",
                 r"\begin{table}[t]",
                 r"\centering",

@@ -89,14 +89,26 @@ class JudgeCallRecord(FrozenModel):
     error: str | None = None
 
 
+SUBJECT_KINDS = {"llm": "reduced_candidate", "selection": "candidate_set", "trace": "trace"}
+"""What a judge-backed metric family evaluates: the reduced candidate (an
+LLMMetric), all generated candidates (a SelectionMetric), or the candidates'
+traces and conversations (a TraceMetric)."""
+
+
 class WorkflowTrace(FrozenModel):
-    """The record of one workflow execution for one case and metric."""
+    """The record of one workflow execution for one case and metric.
+
+    ``calls`` holds every judge call in the order the workflow asked for them;
+    ``result`` is what ``aggregate`` returned (or the error that stopped the
+    workflow); ``subject_kind`` what was judged (see ``SUBJECT_KINDS``).
+    """
 
     metric_id: str
     calls: list[JudgeCallRecord] = Field(default_factory=list)
     result: Score | ScoreError
     started_at: float
     duration_ms: float
+    subject_kind: str | None = None
 
 
 @runtime_checkable
@@ -205,6 +217,7 @@ class DefaultWorkflowRunner:
             result=result,
             started_at=started_at,
             duration_ms=(time.perf_counter() - started) * 1000,
+            subject_kind=SUBJECT_KINDS.get(str(getattr(metric, "metric_family", "llm"))),
         )
 
     async def _run_call(
@@ -271,6 +284,28 @@ class DefaultWorkflowRunner:
             break
         record["latency_ms"] = (time.perf_counter() - started) * 1000
         return JudgeCallRecord(**record)
+
+
+class PolicedJudge:
+    """A judge model whose calls take the run's policy (concurrency limits,
+    retries, circuit breaker), as judge calls inside workflows do. What a
+    selector that asks a judge (``builtin/best_of_n``) is handed."""
+
+    def __init__(self, judge: Any, policy: Any, invoker: Any) -> None:
+        self.wrapped = judge
+        self.component_id = str(getattr(judge, "component_id", "judge"))
+        self.version = str(getattr(judge, "version", ""))
+        self._policy = policy
+        self._invoker = invoker
+
+    def fingerprint(self) -> str:
+        return str(self.wrapped.fingerprint())
+
+    async def judge(self, prompt: Any, *, seed: int | None = None) -> Any:
+        method = functools.partial(self.wrapped.judge, prompt, seed=seed)
+        return await self._policy.call(
+            self.component_id, lambda: self._invoker.call(method, blocking=True)
+        )
 
 
 def _failure_category(failed: list[JudgeCallRecord]) -> str:

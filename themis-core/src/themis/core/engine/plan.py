@@ -9,7 +9,7 @@ is found by any other run that would compute the same thing (DESIGN.md,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from themis.core.identity import canonical_json, short_hash, short_hash_encoded
@@ -26,9 +26,43 @@ def derived_seed(base_seed: int, sample_index: int) -> int:
     return int(short_hash("sample-seed", base_seed, sample_index)[:8], 16)
 
 
+class CandidateSeedsError(ValueError):
+    """The seeds cannot be laid out over the candidates of a case."""
+
+
+def candidate_seeds(seeds: Sequence[int], num_samples: int) -> list[tuple[int, int]]:
+    """``(seed, base_seed)`` for each candidate of a case, in candidate order.
+
+    ``num_samples`` is the number of candidates per case. As many seeds as
+    candidates give candidate ``i`` the seed ``seeds[i]``; a single seed is
+    spread over the candidates (the first sees it, the others a stable
+    derivation of it, never of the run id). Any other count is an error.
+    """
+    if len(seeds) == num_samples:
+        return [(seed, seed) for seed in seeds]
+    if len(seeds) == 1:
+        return [(derived_seed(seeds[0], index), seeds[0]) for index in range(num_samples)]
+    raise CandidateSeedsError(
+        f"seeds: {len(seeds)} seeds {list(seeds)} for num_samples {num_samples}; each candidate "
+        "of a case gets one seed, so give one seed per candidate "
+        f"(generation.candidate_policy.num_samples={len(seeds)}) or a single seed to derive "
+        f"{num_samples} from"
+    )
+
+
+def resolve_num_samples(seeds: Sequence[int], num_samples: int | None) -> int:
+    """Candidates per case: ``num_samples`` when given, else one per seed."""
+    resolved = len(seeds) if num_samples is None else num_samples
+    candidate_seeds(seeds, resolved)  # raises when the seeds do not fit
+    return resolved
+
+
 @dataclass(frozen=True, slots=True)
 class GenerationWorkItem:
-    """One candidate to generate: a case, a seed and a sample index, keyed."""
+    """One candidate to generate: a case, a seed and a sample index, keyed.
+
+    ``sample_index`` is the candidate's index within its case; ``base_seed``
+    the experiment seed its ``seed`` comes from."""
 
     work_key: str
     seed: int
@@ -95,8 +129,11 @@ def iter_plans(snapshot: RunSnapshot) -> Iterator[CasePlan]:
         canonical_json(refs.generator.identity()),
         canonical_json(identity.prompt_spec),
     ]
+    # A selector may ask the experiment's judges (SelectContext.judge_models),
+    # so with a selector they are part of the selection's identity.
     reducer_identity = canonical_json(
         [refs.reducer.identity(), refs.selector.identity() if refs.selector else None]
+        + ([[ref.identity() for ref in refs.judge_models]] if refs.selector else [])
     )
     parser_identity = canonical_json([ref.identity() for ref in refs.parsers])
     judge_shared = [
@@ -108,10 +145,20 @@ def iter_plans(snapshot: RunSnapshot) -> Iterator[CasePlan]:
         (ref, metric_stage(ref.family or "pure"), canonical_json(ref.identity()))
         for ref in refs.metrics
     ]
+    # A generation key hashes the seed the candidate sees and its index, so a
+    # first candidate keeps the key it always had. Later candidates add a
+    # marker: before candidates and seeds were one-to-one, (seed s, index i)
+    # named a candidate that saw a seed derived from s, and a store written
+    # then must never hand that candidate out as this one.
     samples = [
-        (base_seed, sample_index, canonical_json(base_seed), canonical_json(sample_index))
-        for base_seed in identity.seeds
-        for sample_index in range(num_samples)
+        (
+            seed,
+            base_seed,
+            index,
+            canonical_json(seed),
+            canonical_json(index) if index == 0 else canonical_json([index, "candidate-seed"]),
+        )
+        for index, (seed, base_seed) in enumerate(candidate_seeds(identity.seeds, num_samples))
     ]
     reduce_tag, parse_tag = canonical_json("reduce"), canonical_json("parse")
     score_tag, judge_tag = canonical_json("score"), canonical_json("judge")
@@ -127,11 +174,11 @@ def iter_plans(snapshot: RunSnapshot) -> Iterator[CasePlan]:
                     work_key=short_hash_encoded(
                         *generate_prefix, dataset_id, case_id, case_input, metadata, seed, index
                     ),
-                    seed=derived_seed(base_seed, sample_index),
+                    seed=candidate_seed,
                     base_seed=base_seed,
                     sample_index=sample_index,
                 )
-                for base_seed, sample_index, seed, index in samples
+                for candidate_seed, base_seed, sample_index, seed, index in samples
             )
             generation_keys = canonical_json([item.work_key for item in generations])
             reduce_key = short_hash_encoded(reduce_tag, reducer_identity, generation_keys)

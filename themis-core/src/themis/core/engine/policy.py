@@ -186,13 +186,14 @@ class CallPolicy:
                 result = await self._within(limits, component_id, make_call)
             except Exception as exc:
                 verdict = classify(exc)
-                if verdict.retryable:
+                retryable = verdict.retryable or verdict.category in self.runtime.retryable_errors
+                if retryable:
                     breaker.record_failure(probe, exc, verdict.retry_after_s)
                 elif isinstance(exc, ProviderError):
                     breaker.record_success(probe)  # it answered: the request was at fault
                 else:
                     breaker.release_probe(probe)
-                if not verdict.retryable:
+                if not retryable:
                     raise
                 if attempt + 1 >= attempts:
                     if breaker.state is not BreakerState.closed:

@@ -75,10 +75,12 @@ from themis.core.models import (
     CaseResult,
     ComponentRef,
     GenerationResult,
+    JSONValue,
     ParsedOutput,
     ReducedCandidate,
     RunResult,
     RunSnapshot,
+    RunStatus,
     Score,
     ScoreError,
     StageCounts,
@@ -86,6 +88,7 @@ from themis.core.models import (
 )
 from themis.core.progress import snapshot_of
 from themis.core.prompts import PromptSpec
+from themis.core.redaction import redact_secrets
 from themis.core.scrubbing import (
     install_log_filter,
     known_secrets,
@@ -94,8 +97,8 @@ from themis.core.scrubbing import (
     themis_loggers,
 )
 from themis.core.stores.base import RunStore
-from themis.core.tracing import NullTracer, TracingProvider
-from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject
+from themis.core.tracing import NullTracer, SpanStatus, TracingProvider
+from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject, PolicedJudge
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +155,10 @@ class MissingUpstreamError(LookupError):
     """Replay needs a stored upstream result that the store does not hold."""
 
 
+class ExistingRunError(RuntimeError):
+    """The store already holds this run and the policy says not to run over it."""
+
+
 class PreflightError(RuntimeError):
     """A component's ``preflight()`` check failed; no work was started."""
 
@@ -202,6 +209,10 @@ class RunEngine:
         self._released = False
         spec = snapshot.identity.prompt_spec
         self.prompt_spec = None if spec is None else PromptSpec.model_validate(spec)
+        # The seed of the case-level stages (select to judge): the experiment's
+        # first; each candidate's own seed is on its GenerateContext.
+        self.case_seed: int | None = snapshot.identity.seeds[0] if snapshot.identity.seeds else None
+        self._policed_judges: tuple[Any, ...] | None = None
 
     # -- events ------------------------------------------------------------
 
@@ -303,6 +314,8 @@ class RunEngine:
     async def _execute(self) -> RunResult:
         loop = asyncio.get_running_loop()
         await self._open_store_and_preflight()
+        mode = await self._apply_existing_run_policy()
+        await self._record_servers()
         self._policy = CallPolicy(self.runtime, self._providers())
         self._writer = EventWriter(
             self.store,
@@ -313,14 +326,14 @@ class RunEngine:
         self._writer.save_snapshot(self.snapshot)
         total = case_count(self.snapshot)
         progress = ProgressCounter(total_cases=total)
-        run_span = self.tracing.start_span("themis.run", {"themis.run_id": self.run_id})
+        run_span = self._start_span("run", {"themis.run_id": self.run_id})
         try:
             self._emit(
                 RunStartedEvent(
                     event_id=self._event_id("run_started", "", fresh=True),
                     run_id=self.run_id,
                     until_stage=self.until_stage,
-                    mode="replay" if self.replay else "run",
+                    mode=mode,
                 )
             )
             results: list[CaseResult | None] = [None] * total
@@ -341,16 +354,10 @@ class RunEngine:
                 stored: dict[str, RunEvent],
                 latest: dict[str, RunEvent],
                 candidates: list[GenerationResult] | None,
-                case_span: Any,
             ) -> None:
                 try:
-                    try:
-                        if candidates is not None:
-                            await self._later_stages(plan, candidates, stored, latest, case_span)
-                    except BaseException as exc:
-                        self.tracing.end_span(case_span, error=exc)
-                        raise
-                    self.tracing.end_span(case_span)
+                    if candidates is not None:
+                        await self._later_stages(plan, candidates, stored, latest)
                     case_result = fold_case(plan, latest, self.until_stage)
                     results[index] = case_result
                     count_states(counts, plan, latest)
@@ -378,26 +385,18 @@ class RunEngine:
                         open_cases.release()
                         return
                     latest: dict[str, RunEvent] = {}
-                    case_span = self.tracing.start_span(
-                        "themis.case",
-                        {"themis.run_id": self.run_id, "themis.case_key": plan.case_key},
-                        parent=run_span,
-                    )
                     started = time.perf_counter()
                     try:
-                        candidates = await self._generate_stage(plan, stored, latest, case_span)
-                    except BaseException as exc:
-                        self.tracing.end_span(case_span, error=exc)
+                        candidates = await self._generate_stage(plan, stored, latest)
+                    except BaseException:
                         open_cases.release()
                         raise
                     if time.perf_counter() - started < HANDOFF_AFTER_S:
                         # Nothing was waited for (a cache hit, an instant model):
                         # a task would cost more than finishing right here.
-                        await finish(index, plan, stored, latest, candidates, case_span)
+                        await finish(index, plan, stored, latest, candidates)
                         continue
-                    task = loop.create_task(
-                        finish(index, plan, stored, latest, candidates, case_span)
-                    )
+                    task = loop.create_task(finish(index, plan, stored, latest, candidates))
                     finishing.add(task)
                     task.add_done_callback(finished)
 
@@ -434,10 +433,10 @@ class RunEngine:
                 await self._writer.close()
             finally:
                 await releasing
-            self.tracing.end_span(run_span)
+            self._end_span(run_span, "error" if status is RunStatus.failed else "ok")
             return result
         except BaseException as exc:
-            self.tracing.end_span(run_span, error=exc)
+            self._end_span(run_span, "error")
             if self._writer is not None and self._writer.error is None:
                 # Keep what finished: record why the run stopped, and wait for
                 # queued events to commit before the error propagates.
@@ -454,6 +453,27 @@ class RunEngine:
                 )
                 await asyncio.shield(self._writer.close())
             raise
+
+    async def _apply_existing_run_policy(self) -> str:
+        """``RuntimeConfig.existing_run_policy`` for a run the store already holds:
+        ``auto`` reuses what is stored, ``error`` refuses before any work,
+        ``rerun`` recomputes every stage, its new events beside the old ones.
+        Replays are reruns by definition and ignore it. Returns the run's mode."""
+        if self.replay is not None:
+            return "replay"
+        policy = self.runtime.existing_run_policy
+        if policy == "auto":
+            return "run"
+        stored = await asyncio.to_thread(self.store.get_snapshot, self.run_id)
+        if stored is None:
+            return "run"
+        if policy == "error":
+            raise ExistingRunError(
+                f"run {self.run_id} is already in the store and runtime.existing_run_policy is "
+                "'error'; use 'auto' to reuse what it stored (resume) or 'rerun' to recompute it"
+            )
+        self.replay = ReplayScope(from_stage="generate")
+        return "rerun"
 
     @staticmethod
     async def _start_workers(
@@ -548,6 +568,30 @@ class RunEngine:
                     scrub_text(f"{component_id} is not ready: {type(exc).__name__}: {exc}")
                 ) from exc
 
+    async def _record_servers(self) -> None:
+        """Put what each server-backed component reads from its server (a component
+        may define ``server_provenance()``, sync or async, returning a JSON object
+        or None) into the snapshot's provenance before it is stored. Provenance
+        only: the run id does not change, and a server that cannot say is logged,
+        never an error. A resumed run keeps the record of its first start."""
+        servers: list[dict[str, JSONValue]] = []
+        for component_id, describe in self._lifecycle_methods("server_provenance"):
+            try:
+                entry = await self.invoker.call(describe, blocking=True)
+            except Exception as exc:
+                log.warning(
+                    "%s: could not read its server's description: %s: %s",
+                    component_id,
+                    type(exc).__name__,
+                    exc,
+                )
+                continue
+            if isinstance(entry, dict) and redact_secrets(entry) not in servers:
+                servers.append(redact_secrets(entry))
+        if servers:
+            provenance = self.snapshot.provenance.model_copy(update={"servers": servers})
+            self.snapshot = self.snapshot.model_copy(update={"provenance": provenance})
+
     async def _release(self) -> None:
         """Let components close what they opened in this run's event loop
         (HTTP sessions, mostly): a component may define ``aclose()``, sync or
@@ -563,23 +607,55 @@ class RunEngine:
                 )
 
     def _span(
-        self, name: str, attributes: dict[str, Any], parent: Any = None
+        self, name: str, plan: CasePlan, latest: dict[str, RunEvent]
     ) -> AbstractContextManager[Any]:
-        """A span around a block; nothing at all when tracing is off (the common case,
-        entered five times per case)."""
+        """A stage's span around a block; nothing at all when tracing is off (the
+        common case, entered five times per case)."""
         if isinstance(self.tracing, NullTracer):
             return _NO_SPAN
-        return self._traced(name, attributes, parent)
+        return self._traced(name, plan, latest)
 
     @contextmanager
-    def _traced(self, name: str, attributes: dict[str, Any], parent: Any) -> Iterator[Any]:
-        span = self.tracing.start_span(name, attributes, parent=parent)
+    def _traced(self, name: str, plan: CasePlan, latest: dict[str, RunEvent]) -> Iterator[Any]:
+        """The span ends ``"error"`` when the block raised or recorded a failure
+        of its stage for the case (a component's error), else ``"ok"``."""
+        attributes = {
+            "themis.run_id": self.run_id,
+            "themis.stage": name,
+            "themis.case_key": plan.case_key,
+            "themis.case_id": plan.case.case_id,
+            "themis.dataset_id": plan.dataset_id,
+        }
+        span = self._start_span(name, attributes)
         try:
             yield span
-        except BaseException as exc:
-            self.tracing.end_span(span, error=exc)
+        except BaseException:
+            self._end_span(span, "error")
             raise
-        self.tracing.end_span(span)
+        failed = any(
+            getattr(event, "error", None) is not None and getattr(event, "stage", None) == name
+            for event in latest.values()
+        )
+        self._end_span(span, "error" if failed else "ok")
+
+    def _start_span(self, name: str, attributes: dict[str, Any]) -> Any:
+        """``start_span(name, attributes)``, the reference's protocol; the provider
+        parents spans itself (OpenTelemetry's current context does). A tracer
+        that fails is logged and the run goes on, as a failing subscriber is."""
+        try:
+            return self.tracing.start_span(name, attributes)
+        except Exception as exc:
+            log.warning(
+                "tracing provider failed to start span %r: %s: %s", name, type(exc).__name__, exc
+            )
+            return None
+
+    def _end_span(self, span: Any, status: SpanStatus) -> None:
+        """``end_span(span, status)`` with status ``"ok"`` or ``"error"``."""
+        try:
+            self.tracing.end_span(span, status)
+        except Exception as exc:
+            log.warning("tracing provider failed to end a span: %s: %s", type(exc).__name__, exc)
 
     def _with_stored_results(
         self, plans: Iterator[CasePlan]
@@ -622,11 +698,9 @@ class RunEngine:
         plan: CasePlan,
         stored: dict[str, RunEvent],
         latest: dict[str, RunEvent],
-        case_span: Any,
     ) -> list[GenerationResult] | None:
         """The case's candidates; None when one failed or the run stops at generation."""
-        attributes = {"themis.case_key": plan.case_key}
-        with self._span("themis.stage.generate", attributes, case_span):
+        with self._span("generate", plan, latest):
             outcomes = await gather_all(
                 [self._generate(plan, item, stored, latest) for item in plan.generations]
             )
@@ -640,19 +714,17 @@ class RunEngine:
         candidates: list[GenerationResult],
         stored: dict[str, RunEvent],
         latest: dict[str, RunEvent],
-        case_span: Any,
     ) -> None:
         """Reduce, parse, score and judge, each only when the one before succeeded."""
-        attributes = {"themis.case_key": plan.case_key}
-        with self._span("themis.stage.reduce", attributes, case_span):
+        with self._span("reduce", plan, latest):
             reduced = await self._reduce(plan, candidates, stored, latest)
         if reduced is None or self.until_index < 2:
             return
-        with self._span("themis.stage.parse", attributes, case_span):
+        with self._span("parse", plan, latest):
             parsed = await self._parse(plan, reduced, stored, latest)
         if parsed is None or self.until_index < 3:
             return
-        with self._span("themis.stage.score", attributes, case_span):
+        with self._span("score", plan, latest):
             await gather_all(
                 [
                     self._score(plan, item, parsed, stored, latest)
@@ -665,7 +737,7 @@ class RunEngine:
         subject = EvaluationSubject(
             case=plan.case, candidates=candidates, reduced=reduced, parsed=parsed
         )
-        with self._span("themis.stage.judge", attributes, case_span):
+        with self._span("judge", plan, latest):
             await gather_all(
                 [
                     self._judge(plan, item, subject, stored, latest)
@@ -673,6 +745,27 @@ class RunEngine:
                     if item.stage == "judge"
                 ]
             )
+
+    def _selection_judges(self) -> tuple[Any, ...]:
+        """The experiment's judge models for a selector, their calls under the run's policy."""
+        if self._policed_judges is None:
+            self._policed_judges = tuple(
+                PolicedJudge(model, self._policy, self.invoker)
+                for _, model in self.components.judge_models
+            )
+        return self._policed_judges
+
+    def _case_fields(self, plan: CasePlan) -> dict[str, Any]:
+        """What every case-level stage context says about its case."""
+        return {
+            "run_id": self.run_id,
+            "case": plan.case,
+            "case_key": plan.case_key,
+            "dataset_id": plan.dataset_id,
+            "case_id": plan.case.case_id,
+            "seed": self.case_seed,
+            "metadata": plan.case.metadata,
+        }
 
     def _missing_upstream(self, stage: str) -> MissingUpstreamError:
         return MissingUpstreamError(
@@ -709,6 +802,7 @@ class RunEngine:
                 base_seed=item.base_seed,
                 sample_index=item.sample_index,
                 prompt_spec=self.prompt_spec,
+                metadata=plan.case.metadata,
             )
             self.hooks.call("before_generate", case=plan.case, ctx=ctx)
             assert self._policy is not None
@@ -759,13 +853,17 @@ class RunEngine:
             if self.components.selector is not None:
                 component_id = refs.selector.component_id if refs.selector else component_id
                 select_ctx = SelectContext(
-                    run_id=self.run_id, case=plan.case, case_key=plan.case_key
+                    **self._case_fields(plan),
+                    candidate_ids=[c.candidate_id for c in candidates],
+                    judge_models=self._selection_judges(),
                 )
                 selected = list(
                     await self.invoker.call(self.components.selector.select, candidates, select_ctx)
                 )
                 component_id = refs.reducer.component_id
-            ctx = ReduceContext(run_id=self.run_id, case=plan.case, case_key=plan.case_key)
+            ctx = ReduceContext(
+                **self._case_fields(plan), candidate_ids=[c.candidate_id for c in selected]
+            )
             self.hooks.call("before_reduce", candidates=selected, ctx=ctx)
             raw = await self.invoker.call(self.components.reducer.reduce, selected, ctx)
             reduced: ReducedCandidate = as_model(ReducedCandidate, raw, "reducer", component_id)
@@ -798,7 +896,7 @@ class RunEngine:
         try:
             if self.replay is not None and self.replay.requires_stored("parse"):
                 raise self._missing_upstream("parse")
-            ctx = ParseContext(run_id=self.run_id, case=plan.case, case_key=plan.case_key)
+            ctx = ParseContext(**self._case_fields(plan))
             self.hooks.call("before_parse", candidate=reduced, ctx=ctx)
             outputs: list[ParsedOutput] = []
             current = reduced
@@ -830,9 +928,7 @@ class RunEngine:
             latest[item.work_key] = reused
             return
         ref, metric = self.components.metrics[item.metric_id]
-        ctx = ScoreContext(
-            run_id=self.run_id, case=plan.case, case_key=plan.case_key, dataset_id=plan.dataset_id
-        )
+        ctx = ScoreContext(**self._case_fields(plan), parsed_output=parsed)
         try:
             self.hooks.call("before_score", metric_id=item.metric_id, parsed=parsed, ctx=ctx)
             raw = await self.invoker.call(metric.score, parsed, plan.case, ctx)
@@ -892,7 +988,9 @@ class RunEngine:
             judge_models=tuple(model for _, model in judges),
             workflow_overrides=dict(identity.workflow_overrides),
             judge_config=judge_config,
-            seed=identity.seeds[0] if identity.seeds else None,
+            seed=self.case_seed,
+            case_id=plan.case.case_id,
+            metadata=plan.case.metadata,
         )
         assert self._policy is not None
         self.hooks.call("before_judge", metric_id=item.metric_id, ctx=ctx)

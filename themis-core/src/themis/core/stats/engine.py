@@ -114,32 +114,15 @@ class StatsEngine:
     def summarize(
         self, store: RunStore, run_id: str, *, by_dataset: bool = False
     ) -> list[MetricSummary]:
-        """Every metric of a stored run, over all datasets (and per dataset if asked)."""
-        snapshot = get_run_snapshot(store, run_id)
-        rows = store.score_rows(run_id)
-        order = _metric_order([ref.name for ref in snapshot.component_refs.metrics], rows)
-        groups: list[str | None] = [None]
-        if by_dataset:
-            groups += [dataset.dataset_id for dataset in snapshot.datasets]
-        summaries: list[MetricSummary] = []
-        for metric_id in order:
-            for dataset_id in groups:
-                selected = [
-                    row
-                    for row in rows
-                    if row.metric_id == metric_id
-                    and (dataset_id is None or row.dataset_id == dataset_id)
-                ]
-                ordered = sorted(selected, key=lambda row: row.case_key)
-                summaries.append(
-                    self.summarize_values(
-                        metric_id,
-                        [row.value for row in ordered if row.value is not None],
-                        errors=sum(row.value is None for row in ordered),
-                        dataset_id=dataset_id,
-                    )
-                )
-        return summaries
+        """Every metric of a stored run, over all datasets (and per dataset if asked).
+
+        Needs numpy (the ``stats`` extra) for the intervals; :func:`summarize_means`
+        gives the same summaries without them.
+        """
+        return [
+            self.summarize_values(metric_id, values, errors=errors, dataset_id=dataset_id)
+            for metric_id, dataset_id, values, errors in _scored_values(store, run_id, by_dataset)
+        ]
 
     # -- the tests, on paired values ---------------------------------------
 
@@ -372,6 +355,49 @@ class StatsEngine:
                 )
             )
         return adjusted
+
+
+def summarize_means(
+    store: RunStore, run_id: str, *, by_dataset: bool = False, confidence: float = 0.95
+) -> list[MetricSummary]:
+    """:meth:`StatsEngine.summarize` without intervals, in plain Python: what a
+    report shows when numpy and scipy (the ``stats`` extra) are not installed."""
+    return [
+        MetricSummary(
+            metric_id=metric_id,
+            dataset_id=dataset_id,
+            n=len(values),
+            errors=errors,
+            mean=sum(values) / len(values) if values else None,
+            confidence=confidence,
+        )
+        for metric_id, dataset_id, values, errors in _scored_values(store, run_id, by_dataset)
+    ]
+
+
+def _scored_values(
+    store: RunStore, run_id: str, by_dataset: bool
+) -> list[tuple[str, str | None, list[float], int]]:
+    """(metric, dataset or None for all, scored values by case key, errors) of a run."""
+    snapshot = get_run_snapshot(store, run_id)
+    rows = store.score_rows(run_id)
+    order = _metric_order([ref.name for ref in snapshot.component_refs.metrics], rows)
+    groups: list[str | None] = [None]
+    if by_dataset:
+        groups += [dataset.dataset_id for dataset in snapshot.datasets]
+    scored: list[tuple[str, str | None, list[float], int]] = []
+    for metric_id in order:
+        for dataset_id in groups:
+            selected = [
+                row
+                for row in rows
+                if row.metric_id == metric_id
+                and (dataset_id is None or row.dataset_id == dataset_id)
+            ]
+            ordered = sorted(selected, key=lambda row: row.case_key)
+            values = [row.value for row in ordered if row.value is not None]
+            scored.append((metric_id, dataset_id, values, len(ordered) - len(values)))
+    return scored
 
 
 def _differences(baseline: Values, candidate: Values) -> np.ndarray:

@@ -16,8 +16,13 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
+from themis.core.stats.extra import unavailable
+
+try:
+    import numpy as np
+    import numpy.typing as npt
+except ModuleNotFoundError as missing:  # themis-eval-core installed without [stats]
+    raise unavailable("numpy") from missing
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -30,8 +35,10 @@ EXACT_PERMUTATION_LIMIT = 16
 
 def _scipy_stats() -> Any:
     """``scipy.stats``, imported on first use: it takes a second or more to import."""
-    from scipy import stats  # type: ignore[import-untyped]
-
+    try:
+        from scipy import stats  # type: ignore[import-untyped]
+    except ModuleNotFoundError as missing:
+        raise unavailable("scipy") from missing
     return stats
 
 

@@ -39,7 +39,12 @@ def open_project_store(storage: SqliteBlobStorageSpec | PostgresBlobStorageSpec)
         # without it keep payloads in their event table.
         if "blob_root" in inspect.signature(SqliteRunStore.__init__).parameters:
             options["blob_root"] = storage.blob_root
-        return sqlite_store(storage.database_path, **options)
+        project_store = sqlite_store(storage.database_path, **options)
+        # The project's own store, in a folder made for it: created here, so
+        # that listing and reporting points not run yet reads an empty store
+        # (a bare ``sqlite_store(path)`` never creates a file for a reader).
+        project_store.initialize()
+        return project_store
     import themis
 
     postgres_store = getattr(themis, "postgres_store", None)

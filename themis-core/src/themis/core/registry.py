@@ -61,6 +61,11 @@ class InvalidComponentError(TypeError):
     """An object does not satisfy its kind's contract."""
 
 
+class InvalidComponentOptionError(InvalidComponentError, ValueError):
+    """A component's options are refused (unknown, of the wrong type, or out of
+    range); a ValueError as well, as a factory's own refusal always was."""
+
+
 @dataclass(frozen=True, slots=True)
 class ComponentInfo:
     """One discovered entry point, before it is imported."""
@@ -274,7 +279,9 @@ def resolve(kind: str, spec: Any, *, where: str) -> tuple[Any, ComponentRef]:
         try:
             component = factory(**options)
         except (TypeError, ValueError) as exc:
-            raise InvalidComponentError(f"{where}: cannot build {kind} {spec!r}: {exc}") from exc
+            raise InvalidComponentOptionError(
+                f"{where}: cannot build {kind} {spec!r}: {exc}"
+            ) from exc
         _check_contract(kind, component, where)
         ref = ComponentRef(
             kind=kind,
@@ -327,7 +334,7 @@ def check_options(factory: Any, options: dict[str, Any], where: str) -> None:
                 continue
             close = difflib.get_close_matches(name, named, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise InvalidComponentError(
+            raise InvalidComponentOptionError(
                 f"{where}: unknown option {name!r}; {hint}its options are {named or 'none'}"
             )
         annotation = hints.get(name)
@@ -336,7 +343,7 @@ def check_options(factory: Any, options: dict[str, Any], where: str) -> None:
         try:
             TypeAdapter(annotation).validate_python(value, strict=True)
         except ValidationError:
-            raise InvalidComponentError(
+            raise InvalidComponentOptionError(
                 f"{where}: option {name!r} must be {_type_name(annotation)}, got "
                 f"{type(value).__name__} {value!r}"
             ) from None

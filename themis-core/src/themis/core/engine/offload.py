@@ -18,14 +18,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-IDLE_EXIT_S = 10.0
-"""A worker with nothing to do for this long ends; busy runs keep theirs."""
-
 _Job = tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], Callable[[], Any]]
 
 
 class DaemonPool:
-    """Runs callables on daemon threads, starting one whenever none is idle."""
+    """Runs callables on daemon threads, starting one whenever none is idle.
+
+    Idle threads wait for the next job and never end on their own: their
+    number is the most calls ever blocked at once (bounded by the run's
+    concurrency, plus any abandoned), and a thread ending in the background
+    would free objects under a caller's ``gc.freeze`` at unpredictable times.
+    """
 
     def __init__(self, name: str = "themis-call") -> None:
         self._name = name
@@ -51,14 +54,7 @@ class DaemonPool:
 
     def _work(self) -> None:
         while True:
-            try:
-                loop, future, job = self._jobs.get(timeout=IDLE_EXIT_S)
-            except queue.Empty:
-                with self._lock:
-                    if self._idle > 0:
-                        self._idle -= 1
-                        return
-                continue  # a job was just queued for this thread: take it
+            loop, future, job = self._jobs.get()
             try:
                 result = job()
             except BaseException as exc:

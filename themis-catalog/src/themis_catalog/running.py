@@ -147,10 +147,13 @@ def experiment_for(
     """The Experiment that runs ``prepared`` with ``model`` as the generator."""
     spec = prepared.selection.spec
     variant = prepared.selection.prompt_variant
+    num_samples: int | None = samples or spec.samples
+    if samples is None and spec.samples == 1 and seeds is not None and len(seeds) > 1:
+        num_samples = None  # as in evaluate(): one candidate per seed
     return Experiment(
         generation=GenerationConfig(
             generator=model,
-            candidate_policy={"num_samples": samples or spec.samples},
+            candidate_policy={"num_samples": num_samples},
             reducer=spec.reducer.as_config() if spec.reducer else None,
             prompt_spec=variant.prompt_spec(),
         ),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from themis.core.models import FrozenModel
 from themis.core.reporting import _interval, _latex, _latex_table, _md, _number, _signed
+from themis.core.stats.extra import INSTALL_HINT as STATS_INSTALL_HINT
 from themis.core.stats.models import TEST_LABELS, format_p
 from themis.core.stores.base import RunStore
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["CampaignReport", "LeaderboardCell", "PointComparison", "campaign_report"]
 
 ReportFormat = Literal["markdown", "csv", "latex", "json"]
-STATS_PACKAGES = "numpy scipy"
 
 
 class LeaderboardCell(FrozenModel):
@@ -157,8 +157,8 @@ class CampaignReport(FrozenModel):
         lines += ["", f"## Paired comparisons against {_md(self.baseline)}", ""]
         if not self.statistics:
             lines.append(
-                "Confidence intervals and tests need numpy and scipy: "
-                f"pip install {STATS_PACKAGES}."
+                "Confidence intervals and tests need numpy and scipy, which the stats "
+                f"extra installs: {STATS_INSTALL_HINT}."
             )
             return "\n".join(lines) + "\n"
         if not self.comparisons:

@@ -8,10 +8,8 @@ stopped and a changed metric rescores without regenerating.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from themis.campaign.build import CampaignPoint, build_points
 from themis.campaign.spec import CampaignSpec, load_campaign_spec
@@ -19,7 +17,8 @@ from themis.core.config import RuntimeConfig
 from themis.core.experiment import run_sync
 from themis.core.models import STAGES, FrozenModel, RunStatus
 from themis.core.stores.base import RunStore
-from themis.core.stores.sqlite import SqliteRunStore, sqlite_store
+from themis.core.stores.postgres import postgres_store
+from themis.core.stores.sqlite import sqlite_store
 from themis.specs.experiment import PostgresBlobStorageSpec, SqliteBlobStorageSpec
 
 __all__ = ["Campaign", "CampaignRunResult", "PointOutcome", "open_project_store"]
@@ -34,27 +33,13 @@ def open_project_store(storage: SqliteBlobStorageSpec | PostgresBlobStorageSpec)
     """
     if isinstance(storage, SqliteBlobStorageSpec):
         Path(storage.root_dir).mkdir(parents=True, exist_ok=True)
-        options: dict[str, Any] = {}
-        # Blob storage is a store option of its own (issue 18b); stores
-        # without it keep payloads in their event table.
-        if "blob_root" in inspect.signature(SqliteRunStore.__init__).parameters:
-            options["blob_root"] = storage.blob_root
-        project_store = sqlite_store(storage.database_path, **options)
+        project_store = sqlite_store(storage.database_path, blob_root=storage.blob_root)
         # The project's own store, in a folder made for it: created here, so
         # that listing and reporting points not run yet reads an empty store
         # (a bare ``sqlite_store(path)`` never creates a file for a reader).
         project_store.initialize()
         return project_store
-    import themis
-
-    postgres_store = getattr(themis, "postgres_store", None)
-    if postgres_store is None:
-        raise ValueError(
-            "storage.backend 'postgres_blob' needs a Themis with the PostgreSQL store "
-            "(themis.postgres_store), which this installation lacks"
-        )
-    store: RunStore = postgres_store(storage.database_url, blob_root=storage.blob_root_dir)
-    return store
+    return postgres_store(storage.database_url, blob_root=storage.blob_root_dir)
 
 
 class PointOutcome(FrozenModel):

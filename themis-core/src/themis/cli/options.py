@@ -89,6 +89,17 @@ def progress_option(command: F) -> F:
     )(command)
 
 
+def existing_run_policy_option(command: F) -> F:
+    return click.option(
+        "--existing-run-policy",
+        type=click.Choice(["auto", "error", "rerun"]),
+        default=None,
+        help="When the store already holds this run (default: the config's "
+        "runtime.existing_run_policy, auto): auto reuses what it stored, error "
+        "refuses (exit 2), rerun recomputes every stage.",
+    )(command)
+
+
 def metric_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--metric", "metric_ids", multiple=True, metavar="METRIC_ID", help=help_text

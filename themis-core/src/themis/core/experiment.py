@@ -198,6 +198,16 @@ class Experiment(FrozenModel):
                 f"evaluation.judge_models: metric(s) {needs_judge} are judge-backed but no judge "
                 "model is configured"
             )
+        if (
+            selector_ref is not None
+            and not judges
+            and getattr(selector, "requires_judge_models", False)
+        ):
+            raise ValueError(
+                f"generation.selector: {selector_ref.component_id} asks a judge to choose "
+                "candidates but none is configured; give it the option "
+                "{'judge': 'some/judge'} or set evaluation.judge_models"
+            )
         check_judge_config(evaluation.judge_config, sorted(names), [ref.name for _, ref in judges])
         check_judge_settings(evaluation.judge_config, metrics)
         refs = ComponentRefs(
@@ -346,13 +356,25 @@ class Experiment(FrozenModel):
             async_name="run_async",
         )
 
+    def _resuming(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A resume reuses what is stored whatever ``existing_run_policy`` says:
+        continuing a stored run is what it is for (``error`` would refuse it,
+        ``rerun`` would throw its finished work away)."""
+        runtime: RuntimeConfig = kwargs.get("runtime") or self.runtime
+        return {
+            **kwargs,
+            "runtime": runtime.model_copy(update={"existing_run_policy": "auto"}),
+        }
+
     async def resume_async(self, **kwargs: Any) -> RunResult:
-        """Continue pending work of this experiment's run (same as ``run_async``)."""
-        return await self.run_async(**kwargs)
+        """Continue pending work of this experiment's run (``run_async`` that
+        always reuses what is stored, whatever ``existing_run_policy`` says)."""
+        return await self.run_async(**self._resuming(kwargs))
 
     def resume(self, **kwargs: Any) -> RunResult:
-        """Continue pending work of this experiment's run (same as ``run``)."""
-        return self.run(**kwargs)
+        """Continue pending work of this experiment's run (``run`` that always
+        reuses what is stored, whatever ``existing_run_policy`` says)."""
+        return self.run(**self._resuming(kwargs))
 
     async def replay_async(
         self,

@@ -182,7 +182,13 @@ class ConversationTrace(FrozenModel):
 
 
 class GenerationResult(FrozenModel):
-    """One candidate produced by a generator."""
+    """One candidate produced by a generator.
+
+    ``artifacts`` hold what the provider returned beside the output (its raw
+    response, request id, rate limits); ``metadata`` what the generator says
+    about how it made the candidate (the LangGraph adapter's
+    ``final_state_source``), like ``ReducedCandidate.metadata``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -193,6 +199,7 @@ class GenerationResult(FrozenModel):
     artifacts: dict[str, JSONValue] | None = None
     token_usage: dict[str, int] | None = None
     latency_ms: float | None = None
+    metadata: dict[str, JSONValue] = Field(default_factory=dict)
 
 
 class ReducedCandidate(FrozenModel):

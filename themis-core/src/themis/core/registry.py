@@ -278,9 +278,11 @@ def resolve(kind: str, spec: Any, *, where: str) -> tuple[Any, ComponentRef]:
         check_options(factory, options, f"{where}: {kind} {spec!r}")
         try:
             component = factory(**options)
-        except (TypeError, ValueError) as exc:
+        except TypeError as exc:
+            raise InvalidComponentError(f"{where}: cannot build {kind} {spec!r}: {exc}") from exc
+        except ValueError as exc:  # an option the component refused: say where it was given
             raise InvalidComponentOptionError(
-                f"{where}: cannot build {kind} {spec!r}: {exc}"
+                f"{where}: bad options for {kind} {spec!r}: {exc}"
             ) from exc
         _check_contract(kind, component, where)
         ref = ComponentRef(

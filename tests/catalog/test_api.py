@@ -28,7 +28,7 @@ def test_catalog_entries_describe_each_benchmark() -> None:
     entries = {entry.benchmark_id: entry for entry in catalog.list_benchmarks()}
     gsm8k = entries["gsm8k"]
     assert gsm8k.title == "GSM8K" and gsm8k.distribution == "themis-catalog"
-    assert gsm8k.variants == ["main", "cot", "direct"]
+    assert gsm8k.variants == ["main", "cot", "direct", "fewshot"]
     assert gsm8k.sources == ["huggingface:openai/gsm8k/main[test]"]
     assert gsm8k.sample_case_count == 5 and not gsm8k.judged
     assert len(entries["mmlu_pro"].slices) == 14
@@ -80,6 +80,7 @@ def test_component_ids_and_refs_of_what_the_catalog_ships() -> None:
     assert catalog.list_component_ids(kind="parser") == [
         "builtin/math_answer",
         "catalog/choice_letter",
+        "catalog/cut_at_stop",
         "catalog/math_answer",
         "catalog/python_code",
     ]

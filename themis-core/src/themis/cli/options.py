@@ -48,9 +48,25 @@ def store_options(command: F) -> F:
     return click.option(
         "--path",
         "store_path",
-        type=click.Path(path_type=Path),
-        help="Store location, e.g. .themis/runs.sqlite; instead of --config.",
+        callback=store_location,
+        help=(
+            "Store location, e.g. .themis/runs.sqlite, or a PostgreSQL URL "
+            "(postgresql://user@host/db); instead of --config."
+        ),
     )(command)
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+"""A ``--path`` starting with one of these is a PostgreSQL store's URL, not a file."""
+
+
+def store_location(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> Path | str | None:
+    """A file path, or a PostgreSQL URL kept as written (a Path would fold its ``//``)."""
+    if value is None or value.startswith(POSTGRES_SCHEMES):
+        return value
+    return Path(value)
 
 
 def run_target_options(command: F) -> F:

@@ -25,6 +25,7 @@ from themis.core.estimate import RunEstimate, estimate_run
 from themis.core.hooks import LifecycleHooks
 from themis.core.identity import compute_run_id, dataset_hash
 from themis.core.models import (
+    ComponentRef,
     ComponentRefs,
     Dataset,
     DatasetRef,
@@ -88,6 +89,42 @@ def run_sync(coroutine: Coroutine[Any, Any, T], *, async_name: str) -> T:
     # alone, not chained to the "no running event loop" probe above.
     result: T = asyncio.run(_boxed(coroutine)).value
     return result
+
+
+MAX_LISTED_REFERENCES = 5
+
+
+def check_references(metrics: list[tuple[Any, ComponentRef]], datasets: list[Dataset]) -> None:
+    """Every expected output must be one its metrics can compare against.
+
+    A metric says so through an optional ``check_reference(expected) -> str | None``
+    (e.g. builtin/numeric_tolerance: the expected output holds a number). An
+    expected answer it cannot read is bad input, refused before any work,
+    never a case left out of the mean. Cases without an expected output are
+    the metric's to report (a ScoreError per case).
+    """
+    problems: list[str] = []
+    for index, (metric, ref) in enumerate(metrics):
+        check = getattr(metric, "check_reference", None)
+        if not callable(check):
+            continue
+        for dataset in datasets:
+            for case in dataset.cases:
+                if case.expected_output is None:
+                    continue
+                problem = check(case.expected_output)
+                if problem:
+                    problems.append(
+                        f"evaluation.metrics[{index}] ({ref.name}): dataset "
+                        f"{dataset.dataset_id!r} case {case.case_id!r}: {problem}"
+                    )
+    if problems:
+        more = len(problems) - MAX_LISTED_REFERENCES
+        raise ValueError(
+            f"{len(problems)} expected output(s) cannot be scored: "
+            + "; ".join(problems[:MAX_LISTED_REFERENCES])
+            + (f" (and {more} more)" if more > 0 else "")
+        )
 
 
 class Experiment(FrozenModel):
@@ -210,6 +247,7 @@ class Experiment(FrozenModel):
             )
         check_judge_config(evaluation.judge_config, sorted(names), [ref.name for _, ref in judges])
         check_judge_settings(evaluation.judge_config, metrics)
+        check_references(metrics, self.datasets)
         refs = ComponentRefs(
             generator=generator_ref,
             reducer=reducer_ref,
@@ -598,6 +636,13 @@ def open_store(storage: StorageConfig) -> RunStore:
     try:
         store: RunStore = factory(**options)
     except TypeError as exc:
+        if storage.path is not None and "'path'" in str(exc):
+            raise ValueError(
+                f"storage.path: store {storage.store!r} takes no path ({storage.path!r}); "
+                "path is for file stores such as sqlite. Give its location in "
+                "storage.parameters (postgres: parameters.url) and leave path unset "
+                "(--set storage.path=null)"
+            ) from exc
         raise ValueError(f"storage: cannot open store {storage.store!r}: {exc}") from exc
     store.initialize()
     return store

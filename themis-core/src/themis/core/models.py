@@ -279,13 +279,31 @@ class StageCounts(FrozenModel):
     cached: int = 0
 
 
+class MetricCounts(FrozenModel):
+    """How many cases stand behind a metric's mean (see ``themis.core.outcomes``).
+
+    ``n`` cases are in the mean; ``parse_failures`` of them gave no parseable
+    answer and count 0. ``errors`` are cases left out: never answered (their
+    generation failed) or not scorable by the metric.
+    """
+
+    n: int = 0
+    parse_failures: int = 0
+    errors: int = 0
+
+
 class RunResult(FrozenModel):
-    """The top-level result of a run, read back from the store."""
+    """The top-level result of a run, read back from the store.
+
+    ``metric_means`` counts a case whose answer did not parse as 0;
+    ``metric_counts`` says, per metric, how many cases are behind each mean.
+    """
 
     run_id: str
     status: RunStatus
     cases: list[CaseResult] = Field(default_factory=list)
     metric_means: dict[str, float] = Field(default_factory=dict)
+    metric_counts: dict[str, MetricCounts] = Field(default_factory=dict)
     completed_through_stage: str | None = None
     stage_counts: dict[str, StageCounts] = Field(default_factory=dict)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from themis import components
 from themis.builtins._base import BuiltinComponent
 from themis.core import protocols, registry

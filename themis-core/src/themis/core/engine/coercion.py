@@ -8,10 +8,12 @@ naming the component.
 
 from __future__ import annotations
 
+import math
 from typing import TypeVar
 
 from pydantic import BaseModel
 
+from themis.core.errors import ErrorCategory
 from themis.core.models import Score, ScoreError
 
 M = TypeVar("M", bound=BaseModel)
@@ -53,3 +55,18 @@ def as_score(value: object, metric_id: str, producer: str) -> Score | ScoreError
     if outcome.metric_id != metric_id:
         outcome = outcome.model_copy(update={"metric_id": metric_id})
     return outcome
+
+
+def finite_or_error(outcome: Score | ScoreError, case_key: str) -> Score | ScoreError:
+    """A NaN or infinite score becomes the metric's error: JSON has no such
+    numbers, and one would make every mean and the stored run unreadable."""
+    if isinstance(outcome, ScoreError) or math.isfinite(outcome.value):
+        return outcome
+    return ScoreError(
+        metric_id=outcome.metric_id,
+        reason=(
+            f"metric {outcome.metric_id!r} returned a score that is not a finite number "
+            f"({outcome.value}) for case {case_key!r}; a score must be a finite number"
+        ),
+        details={"category": ErrorCategory.component_error.value, "value": str(outcome.value)},
+    )

@@ -27,6 +27,7 @@ from themis.core.protocols import (
     PureMetric,
 )
 from themis.core.redaction import redact_secrets
+from themis.core.scrubbing import scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class ComponentLifecycle:
                 await self.invoker.call(check, blocking=True)
             except Exception as exc:
                 raise PreflightError(
-                    f"{component_id} is not ready: {type(exc).__name__}: {exc}"
+                    scrub_text(f"{component_id} is not ready: {type(exc).__name__}: {exc}")
                 ) from exc
 
     async def record_servers(self, snapshot: RunSnapshot) -> RunSnapshot:

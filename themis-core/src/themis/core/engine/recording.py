@@ -18,6 +18,7 @@ from themis.core.engine.writer import EventWriter
 from themis.core.errors import ErrorCategory, classify
 from themis.core.events import CaseRunEvent, RunEvent
 from themis.core.models import ScoreError, StageError
+from themis.core.scrubbing import known_secrets, scrub_model
 
 if TYPE_CHECKING:
     from themis.core.engine.reuse import ReplayScope
@@ -105,6 +106,8 @@ class EventRecorder:
             work_key=key,
             **payload,
         )
+        if fresh or known_secrets():  # failures quote URLs and provider messages
+            event = scrub_model(event)
         self.emit(event)
         return event
 

@@ -23,7 +23,7 @@ from themis.core.contexts import (
     ScoreContext,
     SelectContext,
 )
-from themis.core.engine.coercion import as_model, as_score
+from themis.core.engine.coercion import as_model, as_score, finite_or_error
 from themis.core.engine.lifecycle import ResolvedComponents
 from themis.core.engine.plan import CasePlan, GenerationWorkItem, MetricItem
 from themis.core.engine.policy import CallPolicy, Invoker
@@ -237,7 +237,10 @@ class GenerateStage(Stage[GenerationWorkItem, GenerationResult]):
         started = time.perf_counter()
 
         async def call() -> Any:
-            return await env.invoker.call(generator.generate, plan.case, ctx, blocking=True)
+            # No call timeout here: the policy's task timeout bounds a generation.
+            return await env.invoker.call(
+                generator.generate, plan.case, ctx, blocking=True, timeout_s=None
+            )
 
         raw = await env.policy.call(str(attempt.component_id), call)
         candidate = as_model(GenerationResult, raw, "generator", str(attempt.component_id))
@@ -344,7 +347,9 @@ class ScoreStage(Stage[tuple[MetricItem, ParsedOutput], Score]):
         env.hooks.call.before_score(metric_id=item.metric_id, parsed=parsed, ctx=ctx)
         # The plan sends only pure metrics here; judge-backed ones go to JudgeStage.
         raw = await env.invoker.call(cast(PureMetric, metric).score, parsed, plan.case, ctx)
-        outcome = as_score(raw, item.metric_id, f"metric {attempt.component_id!r}")
+        outcome = finite_or_error(
+            as_score(raw, item.metric_id, f"metric {attempt.component_id!r}"), plan.case_key
+        )
         env.hooks.call.after_score(result=outcome, ctx=ctx)
         if isinstance(outcome, ScoreError):
             return Produced(None, {}, score_error=outcome)
@@ -399,6 +404,9 @@ class JudgeStage(Stage[tuple[MetricItem, EvaluationSubject], Score]):
             policy=env.policy,
             invoker=env.invoker,
         )
+        result = finite_or_error(trace.result, plan.case_key)
+        if result is not trace.result:
+            trace = trace.model_copy(update={"result": result})
         env.hooks.call.after_judge(result=trace.result, ctx=ctx)
         execution = trace.model_dump(mode="json")
         if isinstance(trace.result, Score):

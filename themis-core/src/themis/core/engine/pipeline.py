@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from themis.core.engine.plan import CasePlan
 from themis.core.engine.scheduler import gather_all
+from themis.core.engine.skeleton import StageEnv
 from themis.core.engine.spans import Spans
 from themis.core.engine.stages import (
     GenerateStage,
@@ -12,7 +13,6 @@ from themis.core.engine.stages import (
     ParseStage,
     ReduceStage,
     ScoreStage,
-    StageEnv,
 )
 from themis.core.events import RunEvent
 from themis.core.models import GenerationResult

@@ -51,8 +51,9 @@ from themis.core.engine.results import (
 )
 from themis.core.engine.reuse import FIRST_CHUNK, LOOKUP_CHUNK, ReplayScope, StoredResults
 from themis.core.engine.scheduler import HANDOFF_AFTER_S, CaseScheduler, gather_all
+from themis.core.engine.skeleton import StageEnv
 from themis.core.engine.spans import Spans
-from themis.core.engine.stages import StageEnv, metric_judge_config, select_judges
+from themis.core.engine.stages import metric_judge_config, select_judges
 from themis.core.engine.writer import EventWriter
 from themis.core.events import (
     RunCompletedEvent,

@@ -93,6 +93,22 @@ def test_a_missing_reference_is_a_scoring_error_not_a_zero() -> None:
         ("We get 12 apples, then 15.", "15"),
         ("She has $36 left, so the answer is $36.", "36"),
         ("no digits at all", None),
+        # Found by the QA pass on issue 21 (second held-out set):
+        ("The solutions are $\\boxed{2, -3}$.", "2, -3"),
+        ("\\boxed{1,250}", "1250"),
+        ("The answer is $\\$1{,}250{,}000$.", "1250000"),
+        ("The answer is 18 dollars and 50 cents.", "18.50"),
+        ("The price is 3 dollars and 5 cents.", "3.05"),
+        ("The answer is 5 apples. Actually, wait: he gave away 2 more, so he has 3.", "3"),
+        ("The answer is 20.\nWait, I made a mistake. 5 * 5 = 25.\nSo 25.", "25"),
+        ("The answer is 12. Wait, let me verify: 12 * 3 = 36 cookies, which matches.", "12"),
+        ("The answer is 5 apples, which is actually less than 8.", "5"),
+        ("The answer is 12. Actually, this checks out since 3 * 4 = 12.", "12"),
+        ("Hmm, either 10 or 12. I'm not sure.", None),
+        ("The answer is 10 or 12.", "10 or 12"),
+        ("He runs 2 or 3 times a week, so 12 in total.", "12"),
+        ("She gave away 7, so she has 3 left (out of 10).", "3"),
+        ("The total is 4 + (3 * 2) = 10", "10"),
     ],
 )
 def test_final_answer_extraction(text: str, answer: str | None) -> None:

@@ -19,6 +19,11 @@ A stated answer is then cut to the answer itself:
   grouped number ("1,250" but not the pair "(1,2)"), a Unicode minus is a
   minus, and a trailing unit in ``\\text{...}`` goes from a number.
 
+When several answers are stated the last counts, and a self-correction in a
+later sentence ("Actually, wait: ... so 3") replaces it with its last number;
+"10 or 12" states no answer; LaTeX's "1{,}250" and "18 dollars and 50 cents"
+are 1250 and 18.50; a box holding a list ("2, -3") is the whole list.
+
 Only an unescaped ``$`` with a closing ``$`` delimits math: ``\\$18.90`` and
 "$18.90" are amounts of money. The expected answers of a benchmark are read
 by the same cleaning (:func:`clean_answer`), so a gold ``\\$18.90`` is 18.90.

@@ -652,7 +652,7 @@ GSM8K_SECOND_HELD_OUT: list[Graded] = [  # verdicts by careful reading
     G("The answer is 8 and the remainder is 2.", "8", 1),
     G("He paid €45 in total.", "45", 1),
     G("The final answer is 100%", "100", 1),
-    G("Answer: −7", "-7", 1),
+    G("Answer: \u22127", "-7", 1, "Unicode minus"),
     G("The answer is 7.5 hours.", "7.5", 1),
     G(
         "The answer is 5 apples. Actually, wait: he gave away 2 more, so he has 3 apples.",

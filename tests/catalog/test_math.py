@@ -104,6 +104,8 @@ def test_a_missing_reference_is_a_scoring_error_not_a_zero() -> None:
         ("The answer is 12. Wait, let me verify: 12 * 3 = 36 cookies, which matches.", "12"),
         ("The answer is 5 apples, which is actually less than 8.", "5"),
         ("The answer is 12. Actually, this checks out since 3 * 4 = 12.", "12"),
+        ("The answer is 12. This is actually the number each of the 3 friends gets.", "12"),
+        ("The answer is 6. Oh wait, it's 8.", "8"),
         ("Hmm, either 10 or 12. I'm not sure.", None),
         ("The answer is 10 or 12.", "10 or 12"),
         ("He runs 2 or 3 times a week, so 12 in total.", "12"),

@@ -108,8 +108,11 @@ _AND_CENTS = re.compile(
     r"(?<![\d.,])(\d+)\s+dollars?\s*,?\s*and\s+(\d{1,2})\s+cents?\b", re.IGNORECASE
 )
 _CORRECTION = re.compile(
-    r"\b(?:wait|actually|oops|correction|I\s+made\s+(?:a|an)\s+(?:mistake|error)"
-    r"|(?:that|this)(?:'s|\u2019s|\s+is)\s+(?:wrong|incorrect|not\s+right))\b"
+    # "Wait", "Actually", "Oops", "Correction" opening a sentence (not "she actually
+    # gave ..."), or an admitted mistake anywhere; "Wait, let me verify" is a check.
+    r"(?:(?:^|(?<=[.!?\n]))\s*(?:(?:hmm|no|oh)[,.!]?\s+)?(?:wait|actually|oops|correction)\b"
+    r"|\bI\s+made\s+(?:a|an)\s+(?:mistake|error)\b"
+    r"|\b(?:that|this)(?:'s|\u2019s|\s+is)\s+(?:wrong|incorrect|not\s+right)\b)"
     r"(?![,:]?\s+(?:let\s+me|I'll|I\s+will)\s+(?:verify|check|double|confirm))",
     re.IGNORECASE,
 )

@@ -99,3 +99,37 @@ def test_dev_runs_with_uv_absent_from_path_and_keeps_other_packages(tmp_path: Pa
         assert (probe / "METADATA").is_file(), "./dev uninstalled a package it did not install"
     finally:
         shutil.rmtree(probe, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shell", ["bash", "bash --posix"])
+def test_dev_runs_where_sh_is_bash(shell: str) -> None:
+    """On macOS, Fedora or Arch `/bin/sh` is bash, and users type `bash ./dev`.
+
+    bash treats some names as its own (``GROUPS`` holds the user's group ids
+    and ignores assignments), so a script that is fine under dash can hand uv
+    garbage there. ./dev must install the dev group and run the command.
+    """
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"UV", "VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH"}
+    }
+    # A user's shell: the project venv is not on PATH.
+    env["PATH"] = os.pathsep.join(
+        entry
+        for entry in env.get("PATH", "").split(os.pathsep)
+        if entry and Path(entry).resolve() != VENV_BIN.resolve()
+    )
+    done = subprocess.run(
+        [*shell.split(), "./dev", "python", "-c", "import pytest; print('dev ran')"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "dev ran", done.stdout

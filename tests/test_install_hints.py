@@ -139,3 +139,20 @@ def test_hints_built_in_code_name_a_declared_core_extra() -> None:
     for path in (ROOT / "themis-core" / "src").rglob("*.py"):
         for extra in calls.findall(path.read_text()):
             assert extra in extras, f"{path}: themis-eval-core has no extra {extra!r}"
+
+
+def test_each_readme_shows_how_to_install_every_extra_it_declares() -> None:
+    # A distribution's README is its page on the index: an extra it does not
+    # show (say `text-metrics`, for BLEU and ROUGE) is one users never find.
+    for member in _members():
+        if member.is_relative_to(ROOT / "tests"):
+            continue
+        project = tomllib.loads((member / "pyproject.toml").read_text())["project"]
+        shown = {
+            (name, extra.strip())
+            for name, extras in _hints((member / "README.md").read_text())
+            for extra in (extras or "").split(",")
+        }
+        assert (project["name"], "") in shown, f"{member.name}/README.md: no plain install"
+        for extra in project.get("optional-dependencies", {}):
+            assert (project["name"], extra) in shown, f"{member.name}/README.md: no [{extra}]"

@@ -22,11 +22,12 @@ UV_NAMES = {"uv", "uvx"}
 
 # Runs inside the venv through ./dev: what tests/test_distributions.py does with THEMIS_UV.
 INSIDE = """
-import os, shlex, shutil, subprocess, sys
+import shutil, subprocess, sys
+from tests.test_distributions import uv_command
 assert shutil.which("uv") is None, shutil.which("uv")
 assert sys.prefix != sys.base_prefix, "not inside the project venv"
-uv = shlex.split(os.environ["THEMIS_UV"])
-print(subprocess.run([*uv, "--version"], check=True, capture_output=True, text=True).stdout)
+done = subprocess.run([*uv_command(), "--version"], check=True, capture_output=True, text=True)
+print(done.stdout)
 """
 
 
@@ -133,3 +134,39 @@ def test_dev_runs_where_sh_is_bash(shell: str) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "dev ran", done.stdout
+
+
+@pytest.mark.slow
+def test_dev_hands_the_tests_a_uv_whose_path_holds_a_space(tmp_path: Path) -> None:
+    """uv in a folder such as ``/Users/Jane Doe/.local/bin`` (or a user base
+    with a space) is one path: the tests must run it, not split it in two."""
+    found = os.environ.get("THEMIS_UV") or shutil.which("uv")
+    if found is None:
+        pytest.skip("uv is not available (run the tests through ./dev test)")
+    folder = tmp_path / "Jane Doe" / "bin"
+    folder.mkdir(parents=True)
+    (folder / "uv").symlink_to(found)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"UV", "THEMIS_UV", "VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH"}
+    }
+    user_path = _path_without_uv(tmp_path / "shadow")
+    env["PATH"] = os.pathsep.join([str(folder), user_path])
+    script = (
+        "import os, subprocess\n"
+        "from tests.test_distributions import uv_command\n"
+        "assert ' ' in os.environ['THEMIS_UV'], os.environ['THEMIS_UV']\n"
+        "print(subprocess.run([*uv_command(), '--version'], check=True,"
+        " capture_output=True, text=True).stdout)\n"
+    )
+    done = subprocess.run(
+        ["/bin/sh", "./dev", "python", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("uv "), done.stdout

@@ -170,3 +170,66 @@ def test_dev_hands_the_tests_a_uv_whose_path_holds_a_space(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("uv "), done.stdout
+
+
+def _prebuilt_llama_wheels() -> list[Path]:
+    """The wheel folders .ci/run offers: ../shared/wheels, or UV_FIND_LINKS."""
+    folders = [ROOT.parent / "shared" / "wheels"]
+    folders += [Path(f) for f in os.environ.get("UV_FIND_LINKS", "").split(",") if f]
+    return sorted(w for folder in folders for w in folder.glob("llama_cpp_python-*.whl"))
+
+
+@pytest.mark.slow
+def test_dev_takes_find_links_wheels_from_a_folder_whose_path_holds_a_space(
+    tmp_path: Path,
+) -> None:
+    """A checkout with a lock made from the index, then `.ci/run` offering the
+    prebuilt llama-cpp-python wheel through UV_FIND_LINKS: ./dev re-resolves
+    that package so uv takes the wheel. A path with a space (a CI workspace
+    named "My Project") is one find-links entry, not two."""
+    wheels = _prebuilt_llama_wheels()
+    if not wheels:
+        pytest.skip("no prebuilt llama-cpp-python wheel beside this checkout")
+    checkout = tmp_path / "checkout"
+    shutil.copytree(
+        ROOT,
+        checkout,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "__pycache__", "uv.lock", "*.sqlite*", ".themis", ".*_cache"
+        ),
+    )
+    offered = tmp_path / "My Project" / "wheels"
+    offered.mkdir(parents=True)
+    (offered / wheels[-1].name).symlink_to(wheels[-1])
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"UV", "VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH", "UV_FIND_LINKS"}
+    }
+    env["PATH"] = os.pathsep.join(
+        entry
+        for entry in env.get("PATH", "").split(os.pathsep)
+        if entry and Path(entry).resolve() != VENV_BIN.resolve()
+    )
+    first = subprocess.run(
+        ["/bin/sh", "./dev", "true"],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert first.returncode == 0, first.stderr
+    assert wheels[-1].name not in (checkout / "uv.lock").read_text()  # the index's release
+
+    env |= {"UV_FIND_LINKS": str(offered), "UV_NO_BUILD_PACKAGE": "llama-cpp-python"}
+    again = subprocess.run(
+        ["/bin/sh", "./dev", "true"],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr
+    assert wheels[-1].name in (checkout / "uv.lock").read_text(), "the lock kept the index's"

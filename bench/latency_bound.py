@@ -2,6 +2,7 @@
 at 64 concurrent requests. Target: wall time within 10% of N x 0.1 s / 64.
 
     ./dev python bench/latency_bound.py [--cases 2000] [--concurrency 64] [--delay 0.1]
+                                        [--store sqlite|postgres]
 
 The generator is the vLLM adapter when themis-adapters-vllm is installed
 (the real wire path: aiohttp to an OpenAI-compatible server), else a minimal
@@ -9,7 +10,8 @@ httpx generator with the same request shape. For reference, the same
 requests are first sent by a bare aiohttp client with no Themis at all: the
 floor this machine and server allow. For both, the server's log gives the
 start-up (until the first request arrives) and the wind-down (from the last
-answer until the client returns).
+answer until the client returns). ``--store postgres`` stores the run in a
+throwaway PostgreSQL server instead of SQLite.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-from _common import dataset, machine
+from _common import STORES, bench_store, dataset, machine
 from slow_server import event_loop_name
 
-from themis import Experiment, RuntimeConfig, SqliteRunStore
+from themis import Experiment, RuntimeConfig
 from themis.core.config import EvaluationConfig, GenerationConfig
 from themis.core.models import Case, GenerationResult
 
@@ -100,6 +102,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--delay", type=float, default=0.1)
     parser.add_argument("--plain", action="store_true", help="use the bench httpx generator")
+    parser.add_argument("--store", default="sqlite", choices=STORES)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         port_file = Path(tmp) / "port"
@@ -133,12 +136,12 @@ def main() -> None:
                 datasets=[dataset(args.cases)],
                 seeds=[0],
             )
-            store = SqliteRunStore(Path(tmp) / "bench.sqlite")
             runtime = RuntimeConfig(max_concurrent_tasks=args.concurrency, progress="off")
-            started, wall_started = time.perf_counter(), time.time()
-            result = experiment.run(store=store, runtime=runtime)
-            elapsed = time.perf_counter() - started
-            themis_stats = server_stats(base_url, wall_started, time.time())
+            with bench_store(args.store, Path(tmp)) as (store, _):
+                started, wall_started = time.perf_counter(), time.time()
+                result = experiment.run(store=store, runtime=runtime)
+                elapsed = time.perf_counter() - started
+                themis_stats = server_stats(base_url, wall_started, time.time())
         finally:
             server.kill()
             server.wait()
@@ -148,6 +151,7 @@ def main() -> None:
             {
                 "benchmark": "latency_bound",
                 "generator": which,
+                "store": args.store,
                 "cases": args.cases,
                 "status": result.status.value,
                 "concurrency": args.concurrency,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from themis import Experiment, InMemoryRunStore, SqliteRunStore
+from tests import postgres_server
+from themis import Experiment, InMemoryRunStore, PostgresRunStore, SqliteRunStore
 from themis.core.config import EvaluationConfig, GenerationConfig, StorageConfig
 from themis.core.models import Case, Dataset
 
@@ -18,16 +21,71 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
-    """Every store implementation, for contract tests."""
-    if request.param == "memory":
-        instance: object = InMemoryRunStore()
-    else:
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL of a throwaway PostgreSQL 15 server, started once per session.
+
+    Skipped where the server binaries are missing, except under CI (``CI=true``),
+    where ``.ci/run`` installs them and a missing server is a failure.
+    ``THEMIS_TEST_POSTGRES_URL`` names a server of your own instead (the tests
+    create fresh schemas and databases in it, so the user needs CREATEDB).
+    """
+    existing = os.environ.get("THEMIS_TEST_POSTGRES_URL")
+    if existing:
+        yield existing
+        return
+    require_postgres_binaries()
+    with postgres_server.throwaway_postgres() as url:
+        yield url
+
+
+def require_postgres_binaries() -> None:
+    """Skip without PostgreSQL server binaries, except under CI, where that fails."""
+    if postgres_server.binaries() is None:
+        message = "PostgreSQL server binaries not found (apt-get install postgresql)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def fresh_postgres_database(url: str) -> str:
+    """The URL of a new, empty database on the server at ``url``."""
+    import psycopg
+
+    name = f"db_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def fresh_postgres_schema() -> str:
+    """A schema name no other test uses: each test gets an empty store."""
+    return f"t_{uuid.uuid4().hex[:16]}"
+
+
+STORE_KINDS = ["memory", "sqlite", "postgres"]
+
+
+def open_test_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A new, initialized store of ``kind`` (PostgreSQL in a fresh schema)."""
+    instance: Any
+    if kind == "memory":
+        instance = InMemoryRunStore()
+    elif kind == "sqlite":
         instance = SqliteRunStore(tmp_path / "runs.sqlite")
-    instance.initialize()  # type: ignore[attr-defined]
+    else:
+        url = request.getfixturevalue("postgres_url")
+        instance = PostgresRunStore(url, schema=fresh_postgres_schema(), pool_size=2)
+    instance.initialize()
+    return instance
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Every store implementation, for contract tests."""
+    instance = open_test_store(request.param, request, tmp_path)
     yield instance
-    instance.close()  # type: ignore[attr-defined]
+    instance.close()
 
 
 def arithmetic_dataset(dataset_id: str = "arith", count: int = 4) -> Dataset:

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import require_postgres_binaries
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
@@ -30,6 +32,30 @@ def run_bench(script: str, *args: str) -> dict[str, Any]:
 def test_engine_overhead_bench() -> None:
     report = run_bench("engine_overhead.py", "--cases", "200")
     assert report["status"] == "completed" and report["cases"] == 200
+
+
+def test_engine_overhead_bench_on_postgres() -> None:
+    require_postgres_binaries()
+    report = run_bench("engine_overhead.py", "--cases", "200", "--store", "postgres")
+    assert report["status"] == "completed" and report["store"] == "postgres"
+    assert report["events_committed"] == 200 * 4 + 2  # 4 stages per case, run start and end
+
+
+def test_latency_bound_bench_on_postgres() -> None:
+    require_postgres_binaries()
+    report = run_bench(
+        "latency_bound.py",
+        "--cases",
+        "64",
+        "--concurrency",
+        "16",
+        "--delay",
+        "0.01",
+        "--store",
+        "postgres",
+    )
+    assert report["status"] == "completed" and report["store"] == "postgres"
+    assert report["seconds"] >= report["ideal_seconds"] == 0.04
 
 
 def test_latency_bound_bench_times_themis_and_a_bare_client() -> None:

@@ -244,3 +244,15 @@ def test_each_distribution_folder_carries_the_repository_license() -> None:
     # hatchling packs a distribution's own LICENSE; all of them are the root one.
     for folder in ("themis-core", *[n for n in IMPORT_PACKAGES if n != "themis-eval-core"]):
         assert (ROOT / folder / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()
+
+
+def test_psycopg_comes_only_with_the_postgres_extra(wheels: dict[str, Path]) -> None:
+    points = _entry_points(wheels["themis-eval-core"])
+    assert "postgres = themis.core.stores.postgres:PostgresRunStore" in points
+    requires = [
+        line.split(":", 1)[1].strip()
+        for line in _metadata(wheels["themis-eval-core"]).splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    psycopg = [line for line in requires if line.startswith("psycopg")]
+    assert psycopg and all("extra == 'postgres'" in line for line in psycopg), psycopg

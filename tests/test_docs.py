@@ -4,6 +4,9 @@ All ```python blocks of one page run in order in one fresh namespace, inside a
 temporary working directory, so a page reads like a session. A block whose
 first line is ``# docs: skip`` is not run (use it only for code that needs a
 network or a real API key, and say so in the text around it).
+
+A page that reads ``THEMIS_POSTGRES_URL`` gets it pointing at a fresh database
+on the tests' throwaway PostgreSQL server (the ``postgres_url`` fixture).
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import fresh_postgres_database
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+POSTGRES_URL_VARIABLE = "THEMIS_POSTGRES_URL"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
@@ -24,8 +30,13 @@ def _pages() -> list[Path]:
 
 
 @pytest.mark.parametrize("page", _pages(), ids=lambda p: str(p.relative_to(DOCS)))
-def test_docs_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docs_examples_run(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     monkeypatch.chdir(tmp_path)
+    if POSTGRES_URL_VARIABLE in page.read_text(encoding="utf-8"):
+        server = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv(POSTGRES_URL_VARIABLE, fresh_postgres_database(server))
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for number, block in enumerate(BLOCK.findall(page.read_text(encoding="utf-8")), start=1):
         if block.lstrip().startswith("# docs: skip"):

@@ -9,6 +9,7 @@ import pytest
 ROOT_EXPORTS = [
     "Experiment",
     "InMemoryRunStore",
+    "PostgresRunStore",
     "PromptSpec",
     "Reporter",
     "RunEstimate",
@@ -35,6 +36,7 @@ ROOT_EXPORTS = [
     "import_parse_bundle",
     "import_reduction_bundle",
     "import_score_bundle",
+    "postgres_store",
     "quickcheck",
     "snapshot_report",
     "sqlite_store",
@@ -52,6 +54,7 @@ CORE_EXPORTS = [
     "BeforeReduce",
     "BeforeScore",
     "BenchmarkResult",
+    "BlobError",
     "CandidateReducer",
     "CandidateSelector",
     "Case",
@@ -123,6 +126,8 @@ CORE_EXPORTS = [
     "ScoreFailedEvent",
     "SelectContext",
     "SelectionMetric",
+    "PostgresRunStore",
+    "PostgresStoreError",
     "SqliteRunStore",
     "StorageConfig",
     "StoredRun",
@@ -148,6 +153,7 @@ CORE_EXPORTS = [
     "import_parse_bundle",
     "import_reduction_bundle",
     "import_score_bundle",
+    "postgres_store",
     "snapshot_report",
 ]
 
@@ -163,9 +169,31 @@ CATALOG_EXPORTS = [
 ]
 
 
+SPECS_EXPORTS = [
+    "DatasetSpec",
+    "ExecutionPolicySpec",
+    "GenerationSpec",
+    "InferenceGridSpec",
+    "InferenceParamsSpec",
+    "JudgeInferenceSpec",
+    "ModelSpec",
+    "PostgresBlobStorageSpec",
+    "ProjectSpec",
+    "PromptMessage",
+    "SqliteBlobStorageSpec",
+    "StorageConfig",
+]
+"""Seed 004's project and runtime specs."""
+
+
 @pytest.mark.parametrize(
     "module,names",
-    [("themis", ROOT_EXPORTS), ("themis.core", CORE_EXPORTS), ("themis.catalog", CATALOG_EXPORTS)],
+    [
+        ("themis", ROOT_EXPORTS),
+        ("themis.core", CORE_EXPORTS),
+        ("themis.catalog", CATALOG_EXPORTS),
+        ("themis.specs", SPECS_EXPORTS),
+    ],
 )
 def test_reference_names_exist(module: str, names: list[str]) -> None:
     imported = importlib.import_module(module)
@@ -183,5 +211,7 @@ def test_seed_import_paths() -> None:
         "themis.adapters",
         "themis.benchmark.specs",
         "themis.benchmark.query",
+        "themis.specs.experiment",
+        "themis.specs.foundational",
     ):
         importlib.import_module(module)

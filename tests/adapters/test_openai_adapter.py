@@ -424,3 +424,36 @@ def test_generator_is_a_plain_component() -> None:
         "1",
         "responses",
     )
+
+
+@pytest.mark.parametrize(
+    ("api_mode", "path", "expected"),
+    [
+        ("chat_completions", CHAT, {"logprobs": True, "top_logprobs": 3}),
+        (
+            "responses",
+            RESPONSES,
+            {"top_logprobs": 3, "include": ["message.output_text.logprobs"]},
+        ),
+    ],
+)
+def test_logprobs_are_asked_for_in_each_apis_own_shape(
+    server: FakeOpenAIServer,
+    runtime: RuntimeConfig,
+    api_mode: str,
+    path: str,
+    expected: dict[str, object],
+) -> None:
+    generator = openai(
+        "test-model",
+        client=sdk_client(server),
+        api_mode=api_mode,
+        logprobs=3,  # type: ignore[arg-type]
+    )
+    assert experiment(generator).run(runtime=runtime).status is RunStatus.completed
+    body = server.received(path)[0].body
+    assert {key: body[key] for key in expected} == expected
+    without = openai("test-model", client=sdk_client(server), api_mode=api_mode)  # type: ignore[arg-type]
+    assert generator.fingerprint() != without.fingerprint()
+    with pytest.raises(ValueError, match="logprobs"):
+        openai("test-model", logprobs=21)

@@ -307,3 +307,11 @@ def test_judge_resolves_from_its_entry_point(
 
     assert result.status is RunStatus.completed
     assert result.cases[0].scores[0].value == 1.0
+
+
+def test_the_completions_api_takes_logprobs_as_a_count(
+    server: FakeOpenAIServer, runtime: RuntimeConfig
+) -> None:
+    generator = vllm("test-model", server.base_url, api_mode="completions", logprobs=2)
+    assert experiment(generator).run(runtime=runtime).status is RunStatus.completed
+    assert server.received("/v1/completions")[0].body["logprobs"] == 2

@@ -79,6 +79,16 @@ def test_fatal_errors_are_not_retried() -> None:
     assert (error.category, error.retryable, error.message) == ("authentication", False, "bad key")
 
 
+def test_categories_named_in_retryable_errors_are_retried_too() -> None:
+    not_found = ProviderError("model warming up", category=ErrorCategory.not_found)
+    generator = Scripted([not_found])
+    runtime = FAST.model_copy(update={"retryable_errors": ["not_found"]})
+    assert run_with(generator, runtime).status is RunStatus.completed
+    assert generator.attempts == {"c0": 2}
+    with pytest.raises(ValueError, match=r"unknown error categories \['teapot'\]"):
+        RuntimeConfig(retryable_errors=["teapot"])
+
+
 def test_retries_give_up_after_max_retries() -> None:
     boom = ProviderError("down", category=ErrorCategory.server_error)
     generator = Scripted([boom] * 10)

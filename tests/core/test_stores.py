@@ -81,6 +81,80 @@ def test_run_status_projection_updates(store: Any) -> None:
     assert store.resume(result.run_id).status is RunStatus.partial_failure
 
 
+def test_snapshots_are_stored_once_and_unknown_runs_are_none(store: Any) -> None:
+    experiment = make_experiment()
+    snapshot = experiment.compile()
+    store.save_snapshot(snapshot)
+    store.save_snapshot(snapshot)
+    assert store.get_snapshot(snapshot.run_id) == snapshot
+    assert store.get_snapshot("no-such-run") is None and store.resume("no-such-run") is None
+    (stored,) = store.list_runs()
+    assert stored.status is RunStatus.pending and stored.snapshot == snapshot
+
+
+def test_runs_are_listed_in_the_order_they_were_stored(store: Any) -> None:
+    first = make_experiment(seeds=[1]).run(store=store)
+    second = make_experiment(seeds=[2]).run(store=store)
+    assert [run.run_id for run in store.list_runs()] == [first.run_id, second.run_id]
+
+
+def test_many_events_keep_their_order_and_are_all_found(store: Any) -> None:
+    events = [_generation_event(f"e{i:05d}", work_key=f"k{i}") for i in range(2500)]
+    for start in range(0, len(events), 700):  # batches that straddle read pages and chunks
+        store.append_events(events[start : start + 700])
+    assert [e.event_id for e in store.iter_events("run-x")] == [e.event_id for e in events]
+    found = store.find_completed([f"k{i}" for i in range(2600)])
+    assert len(found) == 2500 and found["k1234"].event_id == "e01234"
+    assert len(store.work_items("run-x")) == 2500
+
+
+def test_a_repeat_within_one_batch_is_stored_once(store: Any) -> None:
+    event = _generation_event("e1")
+    assert store.append_events([event, event]) == [event]
+    assert len(list(store.iter_events("run-x"))) == 1
+
+
+def test_a_10_mb_payload_round_trips(store: Any) -> None:
+    big = "0123456789abcdef" * (10 * 1024 * 1024 // 16)
+    event = GenerationCompletedEvent(
+        event_id="big",
+        run_id="run-x",
+        case_key="d::c1",
+        dataset_id="d",
+        case_id="c1",
+        work_key="k1",
+        candidate=GenerationResult(candidate_id="c", final_output={"answer": "4", "raw": big}),
+        seed=1,
+        sample_index=0,
+    )
+    store.append_events([event])
+    (read,) = list(store.iter_events("run-x"))
+    assert read == event
+    assert store.find_completed(["k1"])["k1"] == event
+
+
+def test_an_error_message_with_control_characters_is_stored(store: Any) -> None:
+    from themis.core.events import ScoreFailedEvent
+    from themis.core.models import ScoreError, StageError
+
+    reason = "parser choked on \x00\x01 bytes"
+    event = ScoreFailedEvent(
+        event_id="f1",
+        run_id="run-x",
+        case_key="d::c1",
+        dataset_id="d",
+        case_id="c1",
+        work_key="k1",
+        metric_id="m",
+        score_error=ScoreError(metric_id="m", reason=reason),
+        error=StageError(stage="score", error_type="ValueError", message=reason),
+    )
+    assert store.append_events([event]) == [event]
+    assert list(store.iter_events("run-x")) == [event]  # the event keeps it exactly
+    (row,) = store.score_rows("run-x")
+    assert row.outcome == "error" and row.error_message.startswith("parser choked on ")
+
+
 def test_sqlite_run_is_read_back_by_another_process(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite"
     result = make_experiment().run(store=SqliteRunStore(path))

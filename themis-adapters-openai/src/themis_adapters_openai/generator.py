@@ -74,6 +74,7 @@ def openai(
     max_output_tokens: int | None = None,
     seed: int | None = None,
     stop: str | list[str] | None = None,
+    logprobs: int | None = None,
     response_format: dict[str, JSONValue] | None = None,
     extra_body: dict[str, JSONValue] | None = None,
     base_url: str | None = None,
@@ -92,7 +93,7 @@ def openai(
 
     Identity-bearing: ``model``, ``api_mode``, ``instructions`` and the
     inference parameters (``temperature``, ``top_p``, ``max_output_tokens``,
-    ``seed``, ``stop``, ``response_format`` in Chat Completions' shape,
+    ``seed``, ``stop``, ``logprobs``, ``response_format`` in Chat Completions' shape,
     ``extra_body``). ``seed`` unset sends each candidate's own seed (Chat
     Completions only: the Responses API takes none). The key, URL and timeout
     are not identity, and the key is never stored.
@@ -103,6 +104,7 @@ def openai(
         max_output_tokens=max_output_tokens,
         seed=seed,
         stop=stop,  # a str is accepted and made a list
+        logprobs=logprobs,
         response_format=response_format,
         extra_body=extra_body or {},
     )

@@ -82,6 +82,7 @@ def openai_judge(
     max_output_tokens: int | None = None,
     seed: int | None = None,
     stop: str | list[str] | None = None,
+    logprobs: int | None = None,
     response_format: dict[str, JSONValue] | None = None,
     extra_body: dict[str, JSONValue] | None = None,
     base_url: str | None = None,
@@ -102,6 +103,7 @@ def openai_judge(
         max_output_tokens=max_output_tokens,
         seed=seed,
         stop=stop,  # a str is accepted and made a list
+        logprobs=logprobs,
         response_format=response_format,
         extra_body=extra_body or {},
     )

@@ -20,7 +20,9 @@ class InferenceParams(FrozenModel):
 
     ``None`` means "the provider's default" and is not sent. ``seed`` left
     unset sends each candidate's own seed (from the run) where the API takes
-    one; ``extra_body`` carries provider extras, merged into the JSON body as
+    one; ``logprobs`` asks for that many most likely tokens (with their
+    log-probabilities) at each output position, kept in the stored raw
+    response; ``extra_body`` carries provider extras, merged into the JSON body as
     given.
     """
 
@@ -29,6 +31,7 @@ class InferenceParams(FrozenModel):
     max_output_tokens: int | None = Field(default=None, ge=1)
     seed: int | None = None
     stop: list[str] | None = None
+    logprobs: int | None = Field(default=None, ge=0, le=20)
     response_format: dict[str, JSONValue] | None = None
     extra_body: dict[str, JSONValue] = Field(default_factory=dict)
 

@@ -87,6 +87,15 @@ def _responses_text_format(response_format: dict[str, JSONValue]) -> dict[str, J
     return {"type": "json_schema", **spec}
 
 
+def _logprobs_fields(api_mode: ApiMode, top: int) -> dict[str, JSONValue]:
+    """Each API's way of asking for the ``top`` most likely tokens per position."""
+    if api_mode == "chat_completions":
+        return {"logprobs": True, "top_logprobs": top}
+    if api_mode == "completions":
+        return {"logprobs": top}
+    return {"top_logprobs": top, "include": ["message.output_text.logprobs"]}
+
+
 def build_request(
     api_mode: ApiMode,
     model: str,
@@ -119,6 +128,8 @@ def build_request(
     if api_mode != "responses":
         settings["seed"] = params.seed if params.seed is not None else seed
         settings["stop"] = params.stop
+    if params.logprobs is not None:
+        settings.update(_logprobs_fields(api_mode, params.logprobs))
     if params.response_format is not None:
         if api_mode == "responses":
             settings["text"] = {"format": _responses_text_format(params.response_format)}

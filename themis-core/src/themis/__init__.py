@@ -37,11 +37,19 @@ if TYPE_CHECKING:
     from themis.core.prompts import PromptSpec
     from themis.core.reporting import Reporter
     from themis.core.stats import StatsEngine
-    from themis.core.stores import InMemoryRunStore, RunStore, SqliteRunStore, sqlite_store
+    from themis.core.stores import (
+        InMemoryRunStore,
+        PostgresRunStore,
+        RunStore,
+        SqliteRunStore,
+        postgres_store,
+        sqlite_store,
+    )
 
 _EXPORTS: dict[str, tuple[str, str]] = {
     "Experiment": ("themis.core.experiment", "Experiment"),
     "InMemoryRunStore": ("themis.core.stores", "InMemoryRunStore"),
+    "PostgresRunStore": ("themis.core.stores", "PostgresRunStore"),
     "PromptSpec": ("themis.core.prompts", "PromptSpec"),
     "Reporter": ("themis.core.reporting", "Reporter"),
     "RunEstimate": ("themis.core.estimate", "RunEstimate"),
@@ -67,6 +75,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "import_parse_bundle": ("themis.core.bundles", "import_parse_bundle"),
     "import_reduction_bundle": ("themis.core.bundles", "import_reduction_bundle"),
     "import_score_bundle": ("themis.core.bundles", "import_score_bundle"),
+    "postgres_store": ("themis.core.stores", "postgres_store"),
     "quickcheck": ("themis.core.inspection", "quickcheck"),
     "snapshot_report": ("themis.core.inspection", "snapshot_report"),
     "sqlite_store": ("themis.core.stores", "sqlite_store"),
@@ -89,6 +98,7 @@ __version__ = _version()
 __all__ = [
     "Experiment",
     "InMemoryRunStore",
+    "PostgresRunStore",
     "PromptSpec",
     "Reporter",
     "RunEstimate",
@@ -115,6 +125,7 @@ __all__ = [
     "import_parse_bundle",
     "import_reduction_bundle",
     "import_score_bundle",
+    "postgres_store",
     "quickcheck",
     "snapshot_report",
     "sqlite_store",

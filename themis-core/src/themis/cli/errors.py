@@ -13,6 +13,8 @@ from themis.core.engine.runner import ExistingRunError, PreflightError
 from themis.core.registry import ComponentLoadError, InvalidComponentError, UnknownComponentError
 from themis.core.stats.extra import StatsUnavailableError
 from themis.core.stores.base import UnknownRunError
+from themis.core.stores.blobs import BlobError
+from themis.core.stores.postgres import PostgresStoreError
 
 EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
@@ -35,6 +37,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     PreflightError,
     ExistingRunError,
     StatsUnavailableError,
+    PostgresStoreError,
+    BlobError,
     ValueError,
     OSError,
 )
@@ -42,7 +46,9 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 
 pydantic's ValidationError is a ValueError, so a bad bundle or model field
 lands here too; OSError covers files that cannot be read or written;
-StatsUnavailableError names the extra to install.
+StatsUnavailableError names the extra to install; PostgresStoreError a
+database that cannot be reached (its message hides the password) and BlobError
+a missing or corrupted blob.
 """
 
 

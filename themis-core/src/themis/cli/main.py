@@ -12,7 +12,16 @@ import sys
 
 import click
 
-from themis.cli import artifacts, components, inspection, quick_eval, reports, runs, scaffold
+from themis.cli import (
+    artifacts,
+    campaigns,
+    components,
+    inspection,
+    quick_eval,
+    reports,
+    runs,
+    scaffold,
+)
 from themis.cli.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, USER_ERRORS, one_line
 from themis.core import distributions
 
@@ -67,6 +76,7 @@ for _command in (
     scaffold.init_command,
     quick_eval.quick_eval,
     components.components_command,
+    campaigns.campaign,
 ):
     cli.add_command(_command)
 

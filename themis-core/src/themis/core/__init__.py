@@ -131,10 +131,14 @@ if TYPE_CHECKING:
     from themis.core.reporting import Reporter
     from themis.core.stats import StatsEngine
     from themis.core.stores import (
+        BlobError,
         InMemoryRunStore,
+        PostgresRunStore,
+        PostgresStoreError,
         RunStore,
         SqliteRunStore,
         StoredRun,
+        postgres_store,
         sqlite_store,
     )
     from themis.core.views import TimelineView, TraceView
@@ -236,6 +240,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "SelectContext": ("themis.core.contexts", "SelectContext"),
     "SelectionMetric": ("themis.core.protocols", "SelectionMetric"),
     "SqliteRunStore": ("themis.core.stores", "SqliteRunStore"),
+    "PostgresRunStore": ("themis.core.stores", "PostgresRunStore"),
+    "PostgresStoreError": ("themis.core.stores", "PostgresStoreError"),
+    "BlobError": ("themis.core.stores", "BlobError"),
     "StatsEngine": ("themis.core.stats", "StatsEngine"),
     "StorageConfig": ("themis.core.config", "StorageConfig"),
     "StoredRun": ("themis.core.stores", "StoredRun"),
@@ -266,6 +273,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "quickcheck": ("themis.core.inspection", "quickcheck"),
     "snapshot_report": ("themis.core.inspection", "snapshot_report"),
     "sqlite_store": ("themis.core.stores", "sqlite_store"),
+    "postgres_store": ("themis.core.stores", "postgres_store"),
 }
 
 __all__ = [
@@ -280,6 +288,7 @@ __all__ = [
     "BeforeReduce",
     "BeforeScore",
     "BenchmarkResult",
+    "BlobError",
     "CandidatePolicy",
     "CandidateReducer",
     "CandidateSelector",
@@ -326,6 +335,8 @@ __all__ = [
     "ParseFailedEvent",
     "ParsedOutput",
     "Parser",
+    "PostgresRunStore",
+    "PostgresStoreError",
     "ProgressSnapshot",
     "PromptSpec",
     "PureMetric",
@@ -385,6 +396,7 @@ __all__ = [
     "import_parse_bundle",
     "import_reduction_bundle",
     "import_score_bundle",
+    "postgres_store",
     "quickcheck",
     "snapshot_report",
     "sqlite_store",

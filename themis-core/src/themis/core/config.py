@@ -95,8 +95,24 @@ class StorageConfig(FrozenModel):
     parameters: dict[str, JSONValue] = Field(default_factory=dict)
 
 
+def check_error_categories(categories: list[str]) -> list[str]:
+    """Refuse a name that is not an :class:`~themis.core.errors.ErrorCategory`."""
+    from themis.core.errors import ErrorCategory
+
+    known = [category.value for category in ErrorCategory]
+    unknown = sorted(set(categories) - set(known))
+    if unknown:
+        raise ValueError(f"unknown error categories {unknown}; known: {known}")
+    return categories
+
+
 class RuntimeConfig(FrozenModel):
     """How a run executes. Runtime-only: never part of the run id."""
+
+    @field_validator("retryable_errors")
+    @classmethod
+    def _known_categories(cls, categories: list[str]) -> list[str]:
+        return check_error_categories(categories)
 
     max_concurrent_tasks: int = Field(default=32, ge=1)
     component_concurrency: dict[str, PositiveInt] = Field(default_factory=dict)
@@ -107,6 +123,9 @@ class RuntimeConfig(FrozenModel):
     circuit_breaker_threshold: int = Field(default=10, ge=1)
     circuit_breaker_cooldown_s: float = Field(default=30.0, ge=0)
     task_timeout_s: float | None = Field(default=None, gt=0)
+    retryable_errors: list[str] = Field(default_factory=list)
+    """Error categories (``invalid_request``, ``not_found``...) retried besides the
+    transient ones (rate_limit, timeout, connection, server_error)."""
     progress: Literal["auto", "on", "off"] = "auto"
     existing_run_policy: Literal["auto", "error", "rerun"] = "auto"
     """What ``run()`` does when the store already holds this run id: ``auto``

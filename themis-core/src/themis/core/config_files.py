@@ -172,10 +172,14 @@ def load_experiment(path: Path, overrides: list[str]) -> Experiment:
 
     resolve_local_components(data, path.parent)
     storage = data.get("storage")
-    if isinstance(storage, dict) and isinstance(storage.get("path"), str):
-        storage_path = Path(storage["path"])
-        if not storage_path.is_absolute():
-            storage["path"] = str(path.parent / storage_path)
+    if isinstance(storage, dict):
+        # Locations in a config file are relative to it: the store and its blobs.
+        parameters = storage.get("parameters")
+        for holder, key in ((storage, "path"), (parameters, "blob_root")):
+            if isinstance(holder, dict) and isinstance(holder.get(key), str):
+                location = Path(holder[key])
+                if not location.is_absolute():
+                    holder[key] = str(path.parent / location)
     try:
         return Experiment.model_validate(data)
     except ValidationError as exc:

@@ -60,6 +60,11 @@ def resolve_local_components(data: dict[str, Any], base: Path) -> None:
             ]
 
 
+def resolve_component(spec: Any, base: Path, where: str) -> Any:
+    """The object a ``python:`` spec names (any other spec is returned as it is)."""
+    return _resolve(spec, base, where)
+
+
 def _resolve(spec: Any, base: Path, where: str) -> Any:
     options: dict[str, Any] = {}
     if isinstance(spec, str):

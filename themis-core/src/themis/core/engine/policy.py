@@ -165,9 +165,10 @@ class CallPolicy:
                 return result
             except Exception as exc:
                 verdict = classify(exc)
-                if not isinstance(exc, CircuitOpenError) and verdict.retryable:
+                retryable = verdict.retryable or verdict.category in self.runtime.retryable_errors
+                if not isinstance(exc, CircuitOpenError) and retryable:
                     breaker.record_failure()
-                if not verdict.retryable or attempt + 1 >= attempts:
+                if not retryable or attempt + 1 >= attempts:
                     raise
                 self.retries += 1
                 await asyncio.sleep(self.backoff_s(attempt, verdict.retry_after_s))

@@ -10,6 +10,16 @@ events are queued when it wakes, so one fsync covers many events under load.
 Connections: one write connection per store object, guarded by a lock, and
 one read connection per thread; WAL lets readers run beside the writer, and
 another process can read (or append to) the same file.
+
+Large payloads: an event whose JSON exceeds ``blob_threshold`` characters
+keeps its largest values in a content-addressed blob directory (by default
+``<path>.blobs/`` beside the file; see :mod:`themis.core.stores.blobs`),
+written and synced before the transaction holding the event commits. Copy
+or move that directory together with the file.
+
+Schema: the ``meta`` table records the schema version; opening an older file
+migrates it forward in one transaction, and a file from a newer Themis is
+refused before anything is written.
 """
 
 from __future__ import annotations
@@ -21,14 +31,23 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from themis.core.events import RunEvent, event_from_json
+from themis.core.distributions import CORE
+from themis.core.events import RunEvent
 from themis.core.models import RunSnapshot, RunStatus
 from themis.core.projections import ScoreRow, WorkItemRow, project
 from themis.core.stores.base import StoredRun
+from themis.core.stores.blobs import (
+    BLOB_THRESHOLD,
+    DirectoryBlobStore,
+    check_threshold,
+    decode_event,
+    encode_event,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: events and projections; 2: events record their blob positions."""
 
-_SCHEMA = """
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -74,6 +93,12 @@ CREATE TABLE IF NOT EXISTS score_rows (
 ) WITHOUT ROWID;
 """
 
+MIGRATIONS: dict[int, list[str]] = {
+    1: [statement for statement in _SCHEMA_V1.split(";") if statement.strip()],
+    2: ["ALTER TABLE events ADD COLUMN blobs TEXT"],
+}
+"""The statements that bring a store from the previous version to each version."""
+
 
 def _schema_version(conn: sqlite3.Connection) -> int | None:
     """The schema version a store file records, or None before its schema exists."""
@@ -100,8 +125,14 @@ class SqliteRunStore:
         *,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         busy_timeout_ms: int = 30_000,
+        blob_root: str | Path | None = None,
+        blob_threshold: int = BLOB_THRESHOLD,
     ) -> None:
         self.path = Path(path)
+        self.blobs = DirectoryBlobStore(
+            Path(f"{self.path}.blobs") if blob_root is None else Path(blob_root)
+        )
+        self.blob_threshold = check_threshold(blob_threshold)
         self.synchronous = synchronous
         self.busy_timeout_ms = busy_timeout_ms
         self._write_lock = threading.Lock()
@@ -163,18 +194,39 @@ class SqliteRunStore:
         if str(mode).lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         version = _schema_version(conn)
-        if version is None:
-            # One transaction, so a new file is synced once rather than once per table.
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{_SCHEMA}"
-                "INSERT OR IGNORE INTO meta (key, value) "
-                f"VALUES ('schema_version', '{SCHEMA_VERSION}');\nCOMMIT;"
-            )
+        if version is None or version < SCHEMA_VERSION:
+            self._migrate(conn)
         elif version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{self.path} was written by a newer Themis (store schema {version}, "
-                f"this Themis reads {SCHEMA_VERSION}); upgrade themis-eval-core"
+            raise self._newer(version)
+
+    def _newer(self, version: int) -> RuntimeError:
+        return RuntimeError(
+            f"{self.path} was written by a newer Themis (store schema {version}, "
+            f"this Themis reads {SCHEMA_VERSION}); upgrade {CORE}"
+        )
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Create or upgrade the schema in one transaction (a new file is synced once).
+
+        The version is read again under the write lock: another process may
+        have migrated the file since this one looked.
+        """
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = _schema_version(conn) or 0
+            if version > SCHEMA_VERSION:
+                raise self._newer(version)
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target]:
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
             )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def _read(self) -> sqlite3.Connection:
         self.initialize()
@@ -241,8 +293,11 @@ class SqliteRunStore:
             existing.add(event.event_id)
             last_seq += 1
             event_type = event.__dict__.get("event_type", "unknown")
+            payload, pointers, blobs = encode_event(event, self.blob_threshold)
+            for ref, data in blobs.items():
+                self.blobs.put(ref, data)
             event_rows.append(
-                (last_seq, event.event_id, event.run_id, event_type, event.model_dump_json())
+                (last_seq, event.event_id, event.run_id, event_type, payload, pointers)
             )
             rows = project(event)
             if rows.work_item is not None:
@@ -273,8 +328,8 @@ class SqliteRunStore:
                 run_rows.append((run.status, run.completed_through_stage, run.run_id))
             persisted.append(event)
         conn.executemany(
-            "INSERT INTO events (seq, event_id, run_id, event_type, payload) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO events (seq, event_id, run_id, event_type, payload, blobs) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             event_rows,
         )
         conn.executemany("INSERT OR REPLACE INTO stage_results VALUES (?, ?, ?)", result_rows)
@@ -297,30 +352,33 @@ class SqliteRunStore:
 
     def iter_events(self, run_id: str) -> Iterator[RunEvent]:
         rows = self._read().execute(
-            "SELECT payload FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+            "SELECT payload, blobs FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
         )
-        for (payload,) in rows:
-            yield event_from_json(payload)
+        for payload, pointers in rows:
+            yield decode_event(payload, pointers, self.blobs.get)
 
     def find_completed(
         self, work_keys: Sequence[str], *, prefer_run_id: str | None = None
     ) -> dict[str, RunEvent]:
         conn = self._read()
-        found: dict[str, tuple[bool, str]] = {}
+        found: dict[str, tuple[bool, str, str | None]] = {}
         keys = list(work_keys)
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = conn.execute(
-                "SELECT s.work_key, s.run_id, e.payload FROM stage_results s "
+                "SELECT s.work_key, s.run_id, e.payload, e.blobs FROM stage_results s "
                 f"JOIN events e ON e.seq = s.event_seq WHERE s.work_key IN ({marks})",
                 chunk,
             )
-            for work_key, run_id, payload in rows:
+            for work_key, run_id, payload, pointers in rows:
                 preferred = run_id == prefer_run_id
                 if work_key not in found or (preferred and not found[work_key][0]):
-                    found[work_key] = (preferred, payload)
-        return {key: event_from_json(payload) for key, (_, payload) in found.items()}
+                    found[work_key] = (preferred, payload, pointers)
+        return {
+            key: decode_event(payload, pointers, self.blobs.get)
+            for key, (_, payload, pointers) in found.items()
+        }
 
     def work_items(self, run_id: str) -> list[WorkItemRow]:
         rows = self._read().execute(
@@ -371,8 +429,13 @@ class SqliteRunStore:
             self._initialized = False
 
 
-def sqlite_store(path: str | Path, **options: Any) -> SqliteRunStore:
-    """A ready-to-use SQLite store at ``path`` (created if missing)."""
-    store = SqliteRunStore(path, **options)
+def sqlite_store(
+    path: str | Path, *, blob_root: str | Path | None = None, **options: Any
+) -> SqliteRunStore:
+    """A ready-to-use SQLite store at ``path`` (created if missing).
+
+    Large payloads go to ``blob_root`` (default: ``<path>.blobs/`` beside the file).
+    """
+    store = SqliteRunStore(path, blob_root=blob_root, **options)
     store.initialize()
     return store

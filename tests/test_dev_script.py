@@ -233,3 +233,39 @@ def test_dev_takes_find_links_wheels_from_a_folder_whose_path_holds_a_space(
     )
     assert again.returncode == 0, again.stderr
     assert wheels[-1].name in (checkout / "uv.lock").read_text(), "the lock kept the index's"
+
+
+OLD_UV = """#!/bin/sh
+# A uv from before dependency groups: it knows its version and nothing else here.
+if [ "$1" = "--version" ]; then echo "uv 0.4.20"; exit 0; fi
+echo "error: unexpected argument '$*'" >&2
+exit 2
+"""
+
+
+@pytest.mark.slow
+def test_dev_passes_over_a_uv_on_path_too_old_for_the_workspace(tmp_path: Path) -> None:
+    """Whatever PATH holds: an old uv there (no dependency groups) must not
+    break the README's commands; ./dev uses a recent one from pip instead."""
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "uv").write_text(OLD_UV)
+    (folder / "uv").chmod(0o755)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"UV", "THEMIS_UV", "VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH"}
+    }
+    env["PATH"] = os.pathsep.join([str(folder), _path_without_uv(tmp_path / "shadow")])
+    script = "import os; print(os.environ['THEMIS_UV'])"
+    done = subprocess.run(
+        ["/bin/sh", "./dev", "python", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() != str(folder / "uv"), done.stdout
+    assert "0.4.20" in done.stderr and "older" in done.stderr, done.stderr

@@ -58,16 +58,14 @@ def _path_without_uv(shadow: Path) -> str:
     return os.pathsep.join(entries)
 
 
-def _install_probe() -> Path:
+def _install_probe(name: str = "themis-dev-probe") -> Path:
     """Install a distribution that no dependency group of the workspace names,
     as an installer would (a dist-info folder with its RECORD), so a sync that
     removes extraneous packages would remove it."""
     site = Path(next(p for p in sys.path if p.endswith("site-packages")))
-    probe = site / "themis_dev_probe-0.0.0.dist-info"
+    probe = site / f"{name.replace('-', '_')}-0.0.0.dist-info"
     probe.mkdir(exist_ok=True)  # left over if an earlier run was killed
-    (probe / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: themis-dev-probe\nVersion: 0.0.0\n"
-    )
+    (probe / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.0.0\n")
     (probe / "INSTALLER").write_text("uv\n")
     records = [f"{probe.name}/{name},," for name in ("METADATA", "INSTALLER", "RECORD")]
     (probe / "RECORD").write_text("\n".join(records) + "\n")
@@ -269,3 +267,35 @@ def test_dev_passes_over_a_uv_on_path_too_old_for_the_workspace(tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() != str(folder / "uv"), done.stdout
     assert "0.4.20" in done.stderr and "older" in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+def test_dev_removes_the_stale_themis_core_and_says_so() -> None:
+    """A venv synced before the rename holds ``themis-core``, whose entry points
+    would register every builtin twice: ./dev removes that one distribution,
+    and says so (it removes nothing silently)."""
+    stale = _install_probe("themis-core")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"UV", "VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH"}
+    }
+    env["PATH"] = os.pathsep.join(  # a user's shell: the project venv is not on PATH
+        entry
+        for entry in env.get("PATH", "").split(os.pathsep)
+        if entry and Path(entry).resolve() != VENV_BIN.resolve()
+    )
+    try:
+        done = subprocess.run(
+            ["/bin/sh", "./dev", "true"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert done.returncode == 0, done.stderr
+        assert not stale.exists(), "the stale themis-core is still installed"
+        assert "removing themis-core" in done.stderr, done.stderr
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)

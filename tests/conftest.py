@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,9 @@ from themis.core.models import Case, Dataset
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# PostgreSQL stores opened without a blob_root keep blobs in the default local
+# directory; in tests (and the processes they start) that is a throwaway one.
+os.environ.setdefault("THEMIS_BLOB_ROOT", tempfile.mkdtemp(prefix="themis-test-blobs-"))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

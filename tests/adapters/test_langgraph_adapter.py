@@ -141,7 +141,7 @@ def test_captured_trace_and_conversation_from_a_real_graph(runtime: RuntimeConfi
         Message(role="assistant", content="5"),
     ]
     assert candidate.token_usage == {"input_tokens": 12, "output_tokens": 4, "total_tokens": 16}
-    assert (candidate.artifacts or {})["final_state_source"] == "stream"
+    assert candidate.metadata["final_state_source"] == "stream"
     assert result.cases[0].scores[0].value == 1.0
 
 
@@ -161,20 +161,22 @@ class StreamOnly:
 
 
 def test_a_stream_without_a_final_state_falls_back_to_ainvoke_and_says_so(
-    runtime: RuntimeConfig,
+    runtime: RuntimeConfig, tmp_path: Any
 ) -> None:
+    """The fallback is recorded in the candidate's metadata, and stays there in the store."""
     graph = StreamOnly()
-    result = experiment(langgraph(graph, "fake", "answer"), datasets=[sums((2, 2))]).run(
-        runtime=runtime
-    )
+    store = SqliteRunStore(tmp_path / "runs.sqlite")
+    built = experiment(langgraph(graph, "fake", "answer"), datasets=[sums((2, 2))])
+    result = built.run(runtime=runtime, store=store)
     assert result.status is RunStatus.completed
     candidate = result.cases[0].generated_candidates[0]
     assert graph.calls == ["astream_events", "ainvoke"]
     assert candidate.final_output == "4"
     assert [step.step_name for step in candidate.trace or []] == ["plan"]
-    assert (candidate.artifacts or {})["final_state_source"] == (
-        "ainvoke (stream had no final state)"
-    )
+    assert candidate.metadata == {"final_state_source": "ainvoke (stream had no final state)"}
+    stored = built.run(runtime=runtime, store=store).cases[0].generated_candidates[0]
+    assert graph.calls == ["astream_events", "ainvoke"]  # read back, not generated again
+    assert stored.metadata == candidate.metadata
 
 
 def test_a_real_graph_is_run_once_with_the_trace_on_by_default(runtime: RuntimeConfig) -> None:

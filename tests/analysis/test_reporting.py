@@ -79,7 +79,7 @@ def test_markdown_has_metric_table_with_intervals_and_counts(
     assert markdown.startswith(f"# Themis run report: `{run_id}`")
     # two datasets: one row per dataset and one over all, for every metric
     row = re.search(
-        r"^\| all \| builtin/exact_match \| (\S+) \| \[(\S+), (\S+)\] \| 7 \| 0 \|$",
+        r"^\| all \| builtin/exact_match \| (\S+) \| \[(\S+), (\S+)\] \| 7 \| 0 \| 0 \|$",
         markdown,
         re.M,
     )
@@ -87,7 +87,7 @@ def test_markdown_has_metric_table_with_intervals_and_counts(
     mean, low, high = map(float, row.groups())
     assert mean == pytest.approx(5 / 7, abs=5e-4) and low <= mean <= high
     assert re.search(
-        r"^\| beta\\?_set \| builtin/exact_match \| 0\.667 \| .* \| 3 \| 0 \|$", markdown, re.M
+        r"^\| beta\\?_set \| builtin/exact_match \| 0\.667 \| .* \| 3 \| 0 \| 0 \|$", markdown, re.M
     )
     assert "| generate | 7 | 0 | 0 | 0 |" in markdown
     assert "sk-live" not in markdown
@@ -171,7 +171,7 @@ def test_reports_are_reproducible_and_follow_the_engine_settings(
     store, run_id = reported
     assert Reporter(store).export_markdown(run_id) == Reporter(store).export_markdown(run_id)
     narrow = Reporter(store, stats=StatsEngine(confidence=0.8)).export_markdown(run_id)
-    assert "| Metric | Mean | 80% CI | n | Errors |" in narrow
+    assert "| Metric | Mean | 80% CI | n | Unparsed | Errors |" in narrow
 
 
 def test_unknown_run_is_a_clear_error() -> None:

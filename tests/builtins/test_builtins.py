@@ -100,6 +100,13 @@ def test_regex_parser() -> None:
         (7, 7),
         ("first 3 then -2", -2),
         ("1e3", 1000),
+        ("The balance changed by -$12.", -12),
+        ("It fell to \u22125 degrees", -5),
+        ("the groups are 2,3", 3),
+        ("The answer is 48. Note that 50 would be wrong.", 48),
+        ("#### 1,620\nQuestion: next one has 7", 1620),
+        ("The answer is 4 * 5 = 20.", 20),
+        ("The answer is 5/2.", 2.5),
     ],
 )
 def test_number_parser(output: Any, value: float) -> None:
@@ -120,10 +127,29 @@ def test_number_parser_fails_without_a_number() -> None:
         ("J", 10, "J"),
         ("(G) is right", 10, "G"),
         ("Let me consider B. Then C.", 4, "C"),
+        ("Therefore \\boxed{D}", 4, "D"),
+        ("**A**", 4, "A"),
+        ("I think the answer is (I).", 10, "I"),
+        ("A. Incorrect.\nB. Incorrect.\nC. Correct.\nD. Incorrect.", 4, "C"),
+        ("The answer is A because it is stable.", 4, "A"),
     ],
 )
 def test_choice_letter_parser(text: str, options: int, letter: str) -> None:
     assert ChoiceLetterParser(num_options=options).parse(_reduced(text), PARSE_CTX).value == letter
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the answer is a function of pressure, so none of these",
+        "I think the reaction is exothermic.",
+        "I don't know.",
+        "",
+    ],
+)
+def test_choice_letter_parser_reads_no_letter_where_none_was_given(text: str) -> None:
+    with pytest.raises(ParseFailure):
+        ChoiceLetterParser(num_options=10).parse(_reduced(text), PARSE_CTX)
 
 
 def test_choice_letter_parser_rejects_letters_out_of_range() -> None:

@@ -11,6 +11,7 @@ import sacrebleu
 from rouge_score import rouge_scorer
 
 from tests.conftest import arithmetic_dataset, make_experiment
+from themis import InMemoryRunStore
 from themis.builtins.judges import LLMRubric, PairwisePreference
 from themis.builtins.metrics import TokenF1
 from themis.core import registry
@@ -406,3 +407,46 @@ def test_math_answer_as_parser_and_as_metric(parsers: list[str], answer: str, va
     result = experiment.run()
     assert result.status is RunStatus.completed, result.cases[0].errors
     assert result.cases[0].scores[0].value == value
+
+
+def test_best_of_n_without_any_judge_fails_at_compile_before_generation() -> None:
+    """No judge option and no judge models: every case would fail at reduce
+    after paying for its generations, so compile() refuses it, naming both fixes."""
+    generator = Answers("41", "42")
+    experiment = make_experiment(
+        generation=GenerationConfig(
+            generator=generator,
+            selector="builtin/best_of_n",
+            candidate_policy={"num_samples": 2},  # type: ignore[arg-type]
+        ),
+        evaluation=EvaluationConfig(metrics=["builtin/exact_match"], parsers=["builtin/number"]),
+        datasets=[Dataset(dataset_id="q", cases=[Case(case_id="c", input="6*7")])],
+    )
+    with pytest.raises(ValueError, match=r"generation.selector: builtin/best_of_n .*judge_models"):
+        experiment.compile()
+    with pytest.raises(ValueError, match=r"generation\.selector"):
+        experiment.run(store=(store := InMemoryRunStore()))
+    assert store.list_runs() == []  # refused before any work: nothing was generated or stored
+
+
+@pytest.mark.parametrize(
+    ("metric", "says"),
+    [
+        ({"id": "builtin/bleu", "options": {"tokenize": "nope"}}, "tokenize must be one of"),
+        ({"id": "builtin/bleu", "options": {"smooth_method": "zzz"}}, "smooth_method must be one"),
+        ({"id": "builtin/rouge", "options": {"rouge_type": "rouge9"}}, "rouge_type must be one"),
+        ({"id": "builtin/choice_accuracy", "options": {"num_options": 0}}, "num_options"),
+    ],
+)
+def test_a_refused_option_is_a_compile_error_naming_where_and_what(
+    metric: dict[str, Any], says: str
+) -> None:
+    """sacrebleu's bare KeyError('nope') used to be the whole message; the
+    error names the config path, the component and the option it refused."""
+    experiment = make_experiment(
+        evaluation=EvaluationConfig(metrics=[metric], parsers=["builtin/text"]),
+        datasets=[arithmetic_dataset(count=1)],
+    )
+    with pytest.raises(ValueError, match=rf"evaluation\.metrics\[0\]: .*{metric['id']}") as info:
+        experiment.compile()
+    assert says in str(info.value)

@@ -13,7 +13,13 @@ import pytest
 from tests.adapters.fake_openai_server import FakeOpenAIServer, Reply
 from tests.campaign.conftest import CHAT, campaign_data, write_campaign
 from themis import catalog
-from themis.campaign import Campaign, CampaignSpec, campaign_report, load_campaign_spec
+from themis.campaign import (
+    Campaign,
+    CampaignModelSpec,
+    CampaignSpec,
+    campaign_report,
+    load_campaign_spec,
+)
 from themis.core.config_files import ConfigError
 from themis.core.models import RunStatus
 from themis.core.stats import StatsEngine
@@ -409,3 +415,104 @@ def test_the_sqlite_storage_spec_puts_blobs_under_its_root(tmp_path: Path) -> No
         assert store.blobs.root == tmp_path / "proj" / "blobs"  # type: ignore[attr-defined]
     finally:
         store.close()
+
+
+def test_two_models_on_one_generator_id_are_two_runs(tmp_path: Path) -> None:
+    """A registered generator id does not see model_id, yet two models are two runs:
+    the second must neither be skipped as "completed earlier" nor reuse the first's
+    generations."""
+    data = {
+        "project": {
+            "project_name": "p",
+            "researcher_id": "r",
+            "global_seed": 0,
+            "storage": {"backend": "sqlite_blob", "root_dir": str(tmp_path / "runs")},
+            "execution_policy": {},
+        },
+        "models": [
+            {"name": "a", "model_id": "demo-a", "provider": "builtin/demo_generator"},
+            {"name": "b", "model_id": "demo-b", "provider": "builtin/demo_generator"},
+        ],
+        "benchmarks": [{"name": "gsm8k", "source": "sample", "limit": 2}],
+    }
+    with Campaign(CampaignSpec.model_validate(data), store=InMemoryRunStore()) as campaign:
+        assert len({p.run_id for p in campaign.points}) == 2
+        result = campaign.run()
+    assert [(o.point_id, o.skipped) for o in result.points] == [("a", False), ("b", False)]
+
+
+def test_two_models_a_provider_cannot_tell_apart_are_refused(tmp_path: Path) -> None:
+    models = tmp_path / "models.py"
+    models.write_text(
+        "class Same:\n"
+        "    component_id = 'same'\n    version = '1'\n"
+        "    def fingerprint(self):\n        return 'same'\n"
+        "    async def generate(self, case, ctx):\n        return 'x'\n"
+    )
+    data = {
+        "project": {
+            "project_name": "p",
+            "researcher_id": "r",
+            "global_seed": 0,
+            "storage": {"backend": "sqlite_blob", "root_dir": "runs"},
+            "execution_policy": {},
+        },
+        "models": [
+            {"name": "a", "model_id": "m1", "provider": "python:models:Same"},
+            {"name": "b", "model_id": "m2", "provider": "python:models:Same"},
+        ],
+        "benchmarks": [{"name": "gsm8k", "source": "sample", "limit": 2}],
+    }
+    with pytest.raises(ConfigError, match=r"'a' and 'b' are the same run on gsm8k"):
+        Campaign(CampaignSpec.model_validate(data), base_dir=tmp_path)
+
+
+def test_a_campaign_takes_seed_specs_as_python_objects(tmp_path: Path) -> None:
+    """Models may be plain ModelSpecs (default params) beside CampaignModelSpecs."""
+    from themis.specs import (
+        InferenceGridSpec,
+        InferenceParamsSpec,
+        ModelSpec,
+        ProjectSpec,
+        SqliteBlobStorageSpec,
+    )
+
+    spec = CampaignSpec(
+        project=ProjectSpec(
+            project_name="p",
+            researcher_id="r",
+            global_seed=0,
+            storage=SqliteBlobStorageSpec(root_dir=str(tmp_path)),
+        ),
+        models=[
+            ModelSpec(model_id="demo", provider="builtin/demo_generator"),
+            CampaignModelSpec(
+                name="swept",
+                model_id="m",
+                provider="openai",
+                grid=InferenceGridSpec(
+                    params=[InferenceParamsSpec(max_tokens=8)],
+                    overrides={"temperature": [0.0, 0.5]},
+                ),
+            ),
+        ],
+        benchmarks=["gsm8k"],
+    )
+    assert [m.label for m in spec.models] == ["demo", "swept"]
+    assert [p.temperature for p in spec.models[1].points()] == [0.0, 0.5]
+
+
+def test_a_baseline_that_is_also_a_grid_point_shares_its_run(tmp_path: Path) -> None:
+    """The same model with the same params under two names is one run, not an error."""
+    same = {"model_id": "demo", "provider": "builtin/demo_generator"}
+    data = {
+        "project": {
+            "project_name": "p",
+            "researcher_id": "r",
+            "storage": {"backend": "sqlite_blob", "root_dir": str(tmp_path)},
+        },
+        "models": [{"name": "baseline", **same}, {"name": "again", **same}],
+        "benchmarks": [{"name": "gsm8k", "source": "sample", "limit": 2}],
+    }
+    with Campaign(CampaignSpec.model_validate(data), store=InMemoryRunStore()) as campaign:
+        assert len({p.run_id for p in campaign.points}) == 1

@@ -28,7 +28,7 @@ def test_catalog_entries_describe_each_benchmark() -> None:
     entries = {entry.benchmark_id: entry for entry in catalog.list_benchmarks()}
     gsm8k = entries["gsm8k"]
     assert gsm8k.title == "GSM8K" and gsm8k.distribution == "themis-catalog"
-    assert gsm8k.variants == ["main", "cot", "direct"]
+    assert gsm8k.variants == ["main", "cot", "direct", "fewshot"]
     assert gsm8k.sources == ["huggingface:openai/gsm8k/main[test]"]
     assert gsm8k.sample_case_count == 5 and not gsm8k.judged
     assert len(entries["mmlu_pro"].slices) == 14
@@ -58,6 +58,18 @@ def test_load_returns_components_and_selected_definitions() -> None:
         catalog.load("catalog/nope")
 
 
+def test_load_picks_one_kind_of_an_id_that_names_two() -> None:
+    """builtin/math_answer is a parser and a metric: ``kind`` says which, and
+    without it the error says how to choose."""
+    with pytest.raises(LookupError, match="kind='parser' or kind='metric'"):
+        catalog.load("builtin/math_answer")
+    parser = catalog.load("builtin/math_answer", kind="parser")
+    metric = catalog.load("builtin/math_answer", kind="metric")
+    assert callable(getattr(parser, "parse", None)) and callable(getattr(metric, "score", None))
+    with pytest.raises(registry.UnknownComponentError, match="no reducer"):
+        catalog.load("builtin/math_answer", kind="reducer")
+
+
 def test_component_ids_and_refs_of_what_the_catalog_ships() -> None:
     # builtin/math_answer: the reference's id, shipped by the catalog beside its own.
     assert catalog.list_component_ids(kind="metric") == [
@@ -68,10 +80,13 @@ def test_component_ids_and_refs_of_what_the_catalog_ships() -> None:
     assert catalog.list_component_ids(kind="parser") == [
         "builtin/math_answer",
         "catalog/choice_letter",
+        "catalog/cut_at_stop",
         "catalog/math_answer",
         "catalog/python_code",
     ]
     assert "acme_arith" not in catalog.list_component_ids()
+    everything = catalog.list_component_ids()
+    assert everything.count("builtin/math_answer") == 1  # a parser and a metric, listed once
     refs = catalog.builtin_component_refs()
     assert set(SHIPPED) <= set(refs)
     assert all(isinstance(ref, ComponentRef) for ref in refs.values())

@@ -3,11 +3,26 @@ against a table of equivalent and non-equivalent answer pairs."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from tests.catalog.helpers import AnswerBook
+from themis import InMemoryRunStore, Reporter, StatsEngine, catalog
+from themis.benchmark import BenchmarkSpec
 from themis.catalog import load
 from themis.core.contexts import ParseContext, ScoreContext
-from themis.core.models import Case, ParsedOutput, ReducedCandidate, Score, ScoreError
+from themis.core.models import (
+    Case,
+    MetricCounts,
+    ParsedOutput,
+    ReducedCandidate,
+    Score,
+    ScoreError,
+)
+from themis_catalog import discovery
+from themis_catalog.loading import BenchmarkDataError
 from themis_catalog.math_answers import extract_final_answer
 
 EQUIVALENT = [
@@ -71,9 +86,9 @@ def test_a_missing_reference_is_a_scoring_error_not_a_zero() -> None:
     [
         ("so $x = \\boxed{\\frac{1}{2}}$.", "\\frac{1}{2}"),
         ("\\boxed{3} at first, but finally \\boxed{\\sqrt{\\frac{1}{2}}}", "\\sqrt{\\frac{1}{2}}"),
-        ("Natalia sold 72 clips.\n#### 1,234", "1,234"),
+        ("Natalia sold 72 clips.\n#### 1,234", "1234"),
         ("Adding up, the answer is $42$.", "42"),
-        ("**Final answer:** x = 3", "x = 3"),
+        ("**Final answer:** x = 3", "3"),
         ("The answer is (C).", "(C)"),
         ("We get 12 apples, then 15.", "15"),
         ("She has $36 left, so the answer is $36.", "36"),
@@ -92,3 +107,73 @@ def test_an_answer_without_a_final_answer_is_scored_wrong_not_dropped() -> None:
     assert parsed.value is None and parsed.metadata["no_answer"] == "hmm"
     score = _score("4", None)  # type: ignore[arg-type]
     assert isinstance(score, Score) and score.value == 0.0
+
+
+def blank_one_answer(row: dict[str, object], index: int) -> dict[str, object]:
+    """A record transform that loses one reference answer (a broken benchmark)."""
+    return {**row, "answer": "" if index == 1 else row["answer"]}
+
+
+def _math500_rows(tmp_path: Path, answers: list[str]) -> Path:
+    path = tmp_path / "math500.jsonl"
+    rows = [
+        {"problem": f"Problem {i}?", "answer": answer, "unique_id": f"p{i}", "subject": "s"}
+        for i, answer in enumerate(answers)
+    ]
+    path.write_text("\n".join(json.dumps({**row, "level": 1}) for row in rows) + "\n")
+    return path
+
+
+def test_a_gold_written_with_escaped_currency_is_read_as_an_amount(tmp_path: Path) -> None:
+    path = _math500_rows(tmp_path, ["\\$18.90", "1,250", "\\frac{1}{2}"])
+    model = AnswerBook(
+        {
+            "Problem 0": "She pays \\boxed{\\$18.90}.",
+            "Problem 1": "The answer is $1,250.00.",
+            "Problem 2": "The answer is 0.5",
+        }
+    )
+    result = catalog.run("math500", model=model, source=path)
+    assert result.metric_means == {"accuracy": 1.0}
+    assert result.metric_counts["accuracy"].parse_failures == 0
+
+
+def test_an_unparseable_gold_is_a_benchmark_error_at_load_not_a_dropped_case(
+    tmp_path: Path,
+) -> None:
+    path = _math500_rows(tmp_path, ["4", "", "6"])
+    with pytest.raises(
+        BenchmarkDataError, match=r"1 expected answer.*::p1: expected answer is empty"
+    ):
+        catalog.run("math500", model=AnswerBook({}), source=path)
+
+
+def test_validate_benchmark_reports_an_unparseable_gold(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = discovery.load_spec
+
+    def broken(benchmark_id: str) -> tuple[BenchmarkSpec, object]:
+        spec, info = real(benchmark_id)
+        records = spec.records.model_copy(
+            update={"transform": "tests.catalog.test_math:blank_one_answer"}
+        )
+        return spec.model_copy(update={"records": records}), info
+
+    monkeypatch.setattr(discovery, "load_spec", broken)
+    result = catalog.validate_benchmark("math500")
+    assert not result.ok
+    [problem] = result.problems
+    assert problem.name == "sample[boxed]"
+    assert "BenchmarkDataError" in problem.detail and "expected answer is empty" in problem.detail
+
+
+def test_an_output_without_an_answer_counts_as_unparsed_in_the_mean(tmp_path: Path) -> None:
+    path = _math500_rows(tmp_path, ["4", "5", "6"])
+    model = AnswerBook({"Problem 0": "The answer is 4.", "Problem 1": "I cannot solve this."})
+    store = InMemoryRunStore()
+    result = catalog.run("math500", model=model, source=path, store=store)
+    assert result.status.value == "completed"
+    assert result.metric_means["accuracy"] == pytest.approx(1 / 3)
+    assert result.metric_counts["accuracy"] == MetricCounts(n=3, parse_failures=2, errors=0)
+    [summary] = StatsEngine().summarize(store, result.run_id)
+    assert (summary.n, summary.parse_failures, summary.mean) == (3, 2, pytest.approx(1 / 3))
+    assert "| accuracy | 0.333 |" in Reporter(store).export_markdown(result.run_id)

@@ -110,3 +110,17 @@ def test_a_real_judge_grades_simpleqa_with_the_benchmark_rubric(
     assert result.metric_means == {"correct": pytest.approx(3 / 5)}
     assert len(judge.prompts) == 5
     assert all("hedges between several answers" in prompt for prompt in judge.prompts)
+
+
+def test_seeds_alone_give_one_candidate_per_seed() -> None:
+    """As with evaluate() and an unset num_samples: seeds=[1, 2, 3] on a
+    one-sample benchmark is three candidates per case, not a seed-count error;
+    with samples given, the seeds must match it."""
+    model = AnswerBook(GSM8K_ANSWERS)
+    result = catalog.run("gsm8k", model=model, source="sample", limit=2, seeds=[1, 2, 3])
+    assert result.status.value == "completed"
+    assert [len(case.generated_candidates) for case in result.cases] == [3, 3]
+    single = catalog.run("gsm8k", model=model, source="sample", limit=2, seeds=[4])
+    assert [len(case.generated_candidates) for case in single.cases] == [1, 1]
+    with pytest.raises(ValueError, match="3 seeds"):
+        catalog.run("gsm8k", model=model, source="sample", limit=2, samples=2, seeds=[1, 2, 3])

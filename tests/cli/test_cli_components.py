@@ -24,7 +24,7 @@ def test_components_json_filters_by_kind(tmp_path: Path) -> None:
     listing = ok_json(themis("components", "--kind", "metric", "--json", cwd=tmp_path))
     assert {row["kind"] for row in listing["components"]} == {"metric"}
     exact = next(row for row in listing["components"] if row["id"] == "builtin/exact_match")
-    assert exact["version"] == "1" and exact["distribution"] == "themis-eval-core"
+    assert exact["version"] == "2" and exact["distribution"] == "themis-eval-core"
     assert exact["entry_point"] == "themis.builtins.metrics:ExactMatch"
     failure = next(row for row in listing["failures"] if row["id"] == "acme/broken")
     assert failure["distribution"] == "themis-acme-plugin"

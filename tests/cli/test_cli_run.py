@@ -14,9 +14,16 @@ def test_readme_demo_runs_end_to_end_on_sqlite(tmp_path: Path) -> None:
     example = tmp_path / "arithmetic"
     shutil.copytree(REPO_ROOT / "examples" / "arithmetic", example)
     payload = ok_json(themis("run", "--config", "experiment.toml", "--json", cwd=example))
-    assert set(payload) == {"run_id", "status", "completed_through_stage", "metric_means"}
+    assert set(payload) == {
+        "run_id",
+        "status",
+        "completed_through_stage",
+        "metric_means",
+        "metric_counts",
+    }
     assert payload["status"] == "completed"
     assert set(payload["metric_means"]) == {"builtin/exact_match", "builtin/numeric_tolerance"}
+    assert set(payload["metric_counts"]) == set(payload["metric_means"])
     assert (example / ".themis" / "arithmetic.sqlite").is_file()
     # Again, as a table: the same run, every result reused from the store.
     table = ok(themis("run", "--config", "experiment.toml", cwd=example)).stdout

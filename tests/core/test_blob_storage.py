@@ -24,6 +24,7 @@ from themis import (
     SqliteRunStore,
     export_generation_bundle,
     import_generation_bundle,
+    postgres_store,
 )
 from themis.core.bundles import read_bundle
 from themis.core.config import GenerationConfig
@@ -91,7 +92,7 @@ def huge_experiment(cases: int = 2, size: int = LARGE) -> Any:
     )
 
 
-@pytest.fixture(params=["sqlite", "postgres", "postgres-directory"])
+@pytest.fixture(params=["sqlite", "postgres-in-database", "postgres-directory"])
 def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """A persisting store of each kind, with its blobs where that kind keeps them."""
     store: Any
@@ -99,8 +100,12 @@ def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         store = SqliteRunStore(tmp_path / "runs.sqlite")
     else:
         url = request.getfixturevalue("postgres_url")
-        root = tmp_path / "blobs" if request.param == "postgres-directory" else None
-        store = PostgresRunStore(url, schema=fresh_postgres_schema(), blob_root=root)
+        placement: dict[str, Any] = (
+            {"blob_root": tmp_path / "blobs"}
+            if request.param == "postgres-directory"
+            else {"blobs_in_database": True}
+        )
+        store = PostgresRunStore(url, schema=fresh_postgres_schema(), **placement)
     store.initialize()
     yield store
     store.close()
@@ -349,3 +354,35 @@ def test_storing_a_payload_again_repairs_its_damaged_blob(tmp_path: Path) -> Non
         blobs.get(ref)
     blobs.put(ref, data)
     assert blobs.get(ref) == data
+
+
+def test_postgres_keeps_blobs_in_a_local_directory_by_default(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18 / seed 004: a content-addressed blob store, "a local directory,
+    blob_root, by default" - for PostgreSQL too; the database's table is opt-in."""
+    monkeypatch.setenv("THEMIS_BLOB_ROOT", str(tmp_path / "default-blobs"))
+    schema = fresh_postgres_schema()
+    store = postgres_store(postgres_url, schema=schema)
+    assert store.blob_root == tmp_path / "default-blobs"
+    result = huge_experiment(size=200_000, cases=1).run(store=store)
+    files = [p for p in (tmp_path / "default-blobs").rglob("*") if p.is_file()]
+    assert files and all(p.parent.parent.name == "sha256" for p in files)
+    with store._connection() as conn:
+        assert conn.execute("SELECT count(*) FROM blobs").fetchone() == (0,)
+    assert load_run_result(store, result.run_id).model_dump() == result.model_dump()
+    store.close()
+
+    shared = postgres_store(postgres_url, schema=schema, blobs_in_database=True)
+    assert shared.blob_root is None
+    again = huge_experiment(size=300_000, cases=1).run(store=shared)
+    with shared._connection() as conn:
+        assert conn.execute("SELECT count(*) FROM blobs").fetchone()[0] > 0
+    assert load_run_result(shared, again.run_id).model_dump() == again.model_dump()
+    shared.close()
+    # A store with a blob directory still reads what went to the table.
+    local = postgres_store(postgres_url, schema=schema)
+    assert load_run_result(local, again.run_id).model_dump() == again.model_dump()
+    local.close()
+    with pytest.raises(ValueError, match="not both"):
+        PostgresRunStore(postgres_url, blob_root=tmp_path, blobs_in_database=True)

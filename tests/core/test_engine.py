@@ -291,8 +291,13 @@ def test_a_seed_count_that_fits_no_candidate_layout_is_a_compile_error(
     seeds: list[int], num_samples: int
 ) -> None:
     experiment = seeded(SeedRecorder(), seeds, num_samples)
-    with pytest.raises(ValueError, match=rf"{len(seeds)} seeds .* num_samples {num_samples}"):
+    with pytest.raises(
+        ValueError, match=rf"{len(seeds)} seeds .* num_samples {num_samples}"
+    ) as info:
         experiment.compile()
+    # Both fixes, in words that fit the count (never "a single seed to derive 1 from").
+    assert f"num_samples={len(seeds)}" in str(info.value) and "a single seed" in str(info.value)
+    assert "derive 1 " not in str(info.value)
 
 
 def test_evaluate_samples_and_seeds_give_one_candidate_per_seed() -> None:

@@ -88,6 +88,22 @@ def test_rerun_recomputes_everything_and_keeps_the_old_events(tmp_path: Path) ->
     assert store.resume(first.run_id) is not None
 
 
+@pytest.mark.parametrize("policy", ["error", "rerun"])
+def test_resume_continues_the_stored_run_whatever_the_policy(tmp_path: Path, policy: str) -> None:
+    """A resume is for a run the store holds: `error` must not refuse it and
+    `rerun` must not throw its finished work away."""
+    store = SqliteRunStore(tmp_path / "runs.sqlite")
+    generator = Counting()
+    built = experiment(generator).model_copy(update={"runtime": runtime(policy)})
+    stopped = built.run(store=store, until_stage="generate")
+    assert generator.calls == 2
+    resumed = built.resume(store=store)
+    assert resumed.run_id == stopped.run_id and resumed.status is RunStatus.completed
+    assert generator.calls == 2  # the stored candidates were reused
+    again = built.resume(store=store, runtime=runtime(policy))
+    assert again.status is RunStatus.completed and generator.calls == 2
+
+
 def test_a_bad_policy_is_a_config_error() -> None:
     with pytest.raises(ValueError, match="existing_run_policy"):
         RuntimeConfig(existing_run_policy="sometimes")  # type: ignore[arg-type]
@@ -113,3 +129,40 @@ def test_the_cli_reports_error_policy_as_a_user_error(tmp_path: Path) -> None:
         "run", "--config", "e.yaml", "--set", "runtime.existing_run_policy=rerun", cwd=tmp_path
     )
     assert rerun.returncode == 0, rerun.stderr
+
+
+def test_the_cli_takes_the_policy_as_an_option(tmp_path: Path) -> None:
+    """`themis run --existing-run-policy` overrides the config's runtime setting,
+    as `--progress` does: error refuses the stored run, rerun regenerates it."""
+    (tmp_path / "e.yaml").write_text(
+        "generation: {generator: builtin/demo_generator}\n"
+        "evaluation: {parsers: [builtin/number], metrics: [builtin/exact_match]}\n"
+        "datasets: [{dataset_id: d, cases: [{case_id: a, input: {question: '2+2'},\n"
+        "  expected_output: '4'}]}]\n"
+        "runtime: {existing_run_policy: error}\n"
+        "storage: {store: sqlite, path: runs.sqlite}\n"
+    )
+    assert themis("run", "--config", "e.yaml", cwd=tmp_path).returncode == 0
+    assert "already in the store" in user_error(themis("run", "--config", "e.yaml", cwd=tmp_path))
+    rerun = themis("run", "--config", "e.yaml", "--existing-run-policy", "rerun", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    store = SqliteRunStore(tmp_path / "runs.sqlite")
+    store.initialize()
+    (stored,) = store.list_runs()
+    events = store.iter_events(stored.run_id)
+    generated = [e for e in events if isinstance(e, GenerationCompletedEvent)]
+    assert len(generated) == 2  # generated once by the first run, again by the rerun
+    refused = themis("run", "--config", "e.yaml", "--existing-run-policy", "error", cwd=tmp_path)
+    assert "existing_run_policy is 'error'" in user_error(refused)
+    resumed = themis("resume", "--config", "e.yaml", cwd=tmp_path)  # resume ignores the policy
+    assert resumed.returncode == 0, resumed.stderr
+
+
+def test_the_errors_are_public_names() -> None:
+    """What a user catches is importable from themis.core, not only from the engine."""
+    import themis.core
+    from themis.core.engine.plan import CandidateSeedsError
+
+    assert themis.core.ExistingRunError is ExistingRunError
+    assert themis.core.CandidateSeedsError is CandidateSeedsError
+    assert {"ExistingRunError", "CandidateSeedsError"} <= set(themis.core.__all__)

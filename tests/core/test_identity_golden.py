@@ -57,21 +57,24 @@ def test_run_id_and_work_keys_are_unchanged() -> None:
     snapshot = golden_experiment().compile()
     keys = [plan.all_keys() for plan in plan_cases(snapshot)]
 
-    assert snapshot.run_id == "run-191c05ae2ff119524a266f88"
+    assert snapshot.run_id == "run-a1e6f1e23211cf04a59c7cca"
     assert keys[0] == [
         "8ddbd8a10cbb2f9f28f4e791a9458c81",  # generate: candidate 0, seed 0 (key as before)
         "3d7ef31d968a8d4cadea368b46fbcca4",  # generate: candidate 1, seed 5
         "8b45c189565d0b0235daaa3704a902f6",  # reduce
-        "6da4581896c9f735e07755b875bfea32",  # parse
-        "aa8920ebec40372ce82d7038401dfcf4",  # score: exact_match
-        "012b0b68ca0c19df079a4241d7567139",  # judge: llm_rubric
+        # #21 changed what builtin/number and builtin/exact_match compute (version 2):
+        # generation and reduction are reused, parsing and scoring run again.
+        "ebef763d0084ba4d5b0c8edc3183731b",  # parse
+        "2f72d0e84706a1d666e7ba93cba7bca3",  # score: exact_match
+        "027dc27be1118fa7906b637648ec731f",  # judge: llm_rubric
     ]
     every_key = hashlib.sha256(json.dumps(keys).encode()).hexdigest()
-    assert every_key == "c36d2ef7bded25daa5872b2dede8ccf56caedabd3502608ed08ad9bb0e942626"
+    assert every_key == "8996d6f7f5d436de5bbaea0a12f7013136d7ed8dcfd7fc040172c274cce12ef9"
 
 
 def test_one_candidate_per_case_keeps_its_run_id_and_keys() -> None:
-    """Computed by the release before issue 16, and unchanged by it."""
+    """Computed by the release before issue 16, and unchanged by it; issue 21's
+    builtin/number and builtin/exact_match v2 change the parse and score keys."""
     experiment = Experiment(
         generation=GenerationConfig(
             generator="builtin/demo_generator", reducer="builtin/majority_vote"
@@ -86,10 +89,10 @@ def test_one_candidate_per_case_keeps_its_run_id_and_keys() -> None:
         seeds=[7],
     )
     snapshot = experiment.compile()
-    assert snapshot.run_id == "run-28afdf38c774daf0353f319e"
+    assert snapshot.run_id == "run-bd2f83f21809771b133e9cf4"
     assert plan_cases(snapshot)[0].all_keys() == [
         "db69477e9cf7afe31faa6804331f2b81",
         "2a059a10a96586f0789481dd1326bda7",
-        "7f537d4d754f87dd74f4e76df8f16e3c",
-        "8f50a8454f25b6520a90958a88c9abb2",
+        "f5adea098d7efe4b3df3cdc225f52c30",
+        "fb8ee22ef142504a038ed47a6d07c196",
     ]

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -397,3 +397,51 @@ def test_the_cli_never_prints_the_password_of_a_configured_url(
     refused = user_error(themis("run", "-c", config, cwd=tmp_path))
     assert "password authentication failed" in refused and "***" in refused
     assert "wrong-pw" not in refused
+
+
+def test_the_cli_takes_a_postgres_url_as_path_and_never_prints_its_password(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """``--path postgresql://...`` names the store (a file path would fold its ``//``),
+    and a config switched to postgres that still has a file path says what to do."""
+    import yaml
+
+    from tests.cli.helpers import ok, ok_json, themis, user_error, write_config
+
+    url = fresh_postgres_database(postgres_url)
+    config = write_config(tmp_path)
+    refused = user_error(
+        themis(
+            "run",
+            "-c",
+            config,
+            "--set",
+            "storage.store=postgres",
+            "--set",
+            f"storage.parameters.url={url}",
+            cwd=tmp_path,
+        )
+    )
+    assert "storage.path: store 'postgres' takes no path" in refused
+    settings = yaml.safe_load(config.read_text())
+    settings["storage"] = {"store": "postgres", "parameters": {"url": url}}
+    config.write_text(yaml.safe_dump(settings))
+    run = ok_json(themis("run", "-c", config, "--json", cwd=tmp_path))
+    rows = ok_json(themis("inspect", "runs", "--path", url, "--json", cwd=tmp_path))
+    assert [row["run_id"] for row in rows] == [run["run_id"]]
+    report = ok(themis("report", "--path", url, "--format", "csv", cwd=tmp_path))
+    assert "builtin/exact_match" in report.stdout
+    missing = user_error(
+        themis(
+            "report", "--path", urlunsplit(urlsplit(url)._replace(path="/nowhere")), cwd=tmp_path
+        )
+    )
+    bundle = tmp_path / "generation.json"
+    ok(themis("export", "generation", "--path", url, "-o", bundle, cwd=tmp_path))
+    other = fresh_postgres_database(postgres_url)
+    imported = ok(themis("import", bundle, "--path", other, cwd=tmp_path))
+    assert "into the postgres store" in imported.stdout
+    rows = ok_json(themis("inspect", "runs", "--path", other, "--json", cwd=tmp_path))
+    assert [row["run_id"] for row in rows] == [run["run_id"]]
+    printed = report.stdout + report.stderr + missing + imported.stdout + imported.stderr
+    assert postgres_server.PASSWORD not in printed

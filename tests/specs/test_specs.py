@@ -296,3 +296,41 @@ def test_execution_policy_defaults_follow_the_reference() -> None:
         policy.max_in_flight_work_items,
         policy.retryable_error_codes,
     ) == (3, 1.5, 5, 32, [])
+
+
+def test_the_execution_backend_may_be_written_as_the_reference_writes_it() -> None:
+    """``execution_backend: {kind: local}`` (the reference's backend spec) is 'local';
+    a backend that is not built is refused, not ignored."""
+    storage = {"backend": "sqlite_blob", "root_dir": "runs"}
+    base = {"project_name": "p", "researcher_id": "r", "storage": storage}
+    assert ProjectSpec(**base, execution_backend={"kind": "local"}).execution_backend == "local"
+    with pytest.raises(ValidationError, match="'worker_pool' is not available"):
+        ProjectSpec(**base, execution_backend={"kind": "worker_pool"})
+
+
+def test_the_references_storage_options_are_refused_by_what_differs() -> None:
+    """``store_item_payloads`` and ``compression`` (reference fields) are accepted with the
+    values Themis honours and refused with the reason otherwise, never ignored."""
+    union = TypeAdapter(StorageConfig)
+    kept = union.validate_python(
+        {
+            "backend": "sqlite_blob",
+            "root_dir": "x",
+            "store_item_payloads": True,
+            "compression": "none",
+        }
+    )
+    assert kept.root_dir == "x"
+    with pytest.raises(ValidationError, match=r"compression\n.*'zstd' is not available"):
+        union.validate_python(
+            {
+                "backend": "postgres_blob",
+                "database_url": "postgresql://h/d",
+                "blob_root_dir": "b",
+                "compression": "zstd",
+            }
+        )
+    with pytest.raises(ValidationError, match="always stores item payloads"):
+        union.validate_python(
+            {"backend": "sqlite_blob", "root_dir": "x", "store_item_payloads": False}
+        )

@@ -92,9 +92,10 @@ class LangGraphGenerator:
             "graph_id": self.graph_id,
             "graph_version": self.graph_version,
         }
+        metadata: dict[str, JSONValue] = {}
         if self.capture_trace:
             state, trace, source = await self._captured(payload)
-            artifacts["final_state_source"] = source
+            metadata["final_state_source"] = source
         else:
             state = await self.graph.ainvoke(payload, **self._call_options())
         history = self._get(state, "messages")
@@ -105,6 +106,7 @@ class LangGraphGenerator:
             conversation=conversation(history),
             token_usage=token_usage(history),
             artifacts=artifacts,
+            metadata=metadata,
         )
 
     async def _captured(self, payload: Any) -> tuple[Any, list[TraceStep], str]:
@@ -114,7 +116,7 @@ class LangGraphGenerator:
         stream without one (a graph-like object, not a LangGraph graph), or an
         object without ``astream_events``, falls back to ``ainvoke`` for the
         state: ``"ainvoke (stream had no final state)"`` or ``"ainvoke (no
-        astream_events)"``, recorded in the candidate's artifacts because the
+        astream_events)"``, recorded in the candidate's metadata because the
         graph then ran twice, or untraced.
         """
         if not callable(getattr(self.graph, "astream_events", None)):
@@ -198,7 +200,7 @@ def langgraph(
     once, through ``astream_events``; its node, tool and model steps become
     the candidate's trace and the final state is the root graph's end event.
     Only where a stream yields no final state does the generator fall back to
-    ``ainvoke`` for it, and says so in the candidate's artifacts
+    ``ainvoke`` for it, and says so in the candidate's metadata
     (``final_state_source``). ``capture_trace=False`` runs ``ainvoke`` alone,
     with no trace. ``config`` is passed
     to the graph as given (a ``thread_id`` for a checkpointer, a recursion

@@ -8,6 +8,7 @@ they offer and a few parameter names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -99,18 +100,30 @@ class CompatibleEndpoint:
     def fingerprint(self) -> str:
         return content_hash(self.identity())
 
-    async def complete(self, messages: list[Message], *, seed: int | None) -> Completion:
+    async def complete(
+        self, messages: list[Message], *, seed: int | None, stop: Sequence[str] = ()
+    ) -> Completion:
+        """One call. ``stop`` adds a prompt's stop sequences to the configured
+        ones where the API takes them (Chat Completions, Completions); the
+        Responses API has none, and the prompt's parsers cut there instead."""
         request = build_request(
             self.api_mode,
             self.model,
             messages,
-            self.params,
+            self._with_stop(stop),
             seed=seed,
             chat_max_tokens_field=self.chat_max_tokens_field,
         )
         response = await self.transport.send(request)
         text = output_text(self.api_mode, response.payload, self.transport.where)
         return Completion(request, response, text, token_usage(response.payload))
+
+    def _with_stop(self, stop: Sequence[str]) -> InferenceParams:
+        if not stop or self.api_mode == "responses":
+            return self.params
+        merged = list(self.params.stop or [])
+        merged += [sequence for sequence in stop if sequence not in merged]
+        return self.params.model_copy(update={"stop": merged})
 
     async def server_provenance(self) -> dict[str, JSONValue] | None:
         """What the server says about this model, for the run snapshot's provenance:

@@ -42,7 +42,8 @@ class CompatibleGenerator(CompatibleEndpoint):
 
     async def generate(self, case: Case, ctx: GenerateContext) -> GenerationResult:
         messages = render_messages(ctx.prompt_spec, case.input, instructions=self.instructions)
-        completion = await self.complete(messages, seed=ctx.seed)
+        stop = ctx.prompt_spec.stop if ctx.prompt_spec is not None else ()
+        completion = await self.complete(messages, seed=ctx.seed, stop=stop)
         return GenerationResult(
             candidate_id=candidate_id(ctx),
             final_output=completion.text,

@@ -90,7 +90,7 @@ def _shipped(kind: str | None = None) -> list[registry.ComponentInfo]:
 
 def list_component_ids(*, kind: str | None = None) -> list[str]:
     """Ids of the components and benchmarks themis-catalog ships (of one kind)."""
-    return sorted(info.component_id for info in _shipped(kind))
+    return sorted({info.component_id for info in _shipped(kind)})  # one id may be two kinds
 
 
 def builtin_component_refs() -> dict[str, Any]:
@@ -115,17 +115,25 @@ def builtin_component_refs() -> dict[str, Any]:
     return refs
 
 
-def load(name: str) -> object:
+def load(name: str, *, kind: str | None = None) -> object:
     """A component by id (built with default options), or a benchmark's definition
-    as ``name`` selects it (``"mmlu_pro:physics"``: that slice only)."""
+    as ``name`` selects it (``"mmlu_pro:physics"``: that slice only). ``kind``
+    picks one where an id names several kinds (``builtin/math_answer`` is a
+    parser and a metric)."""
     if "/" in name:
         kinds = [
-            kind
-            for kind in COMPONENT_KINDS
-            if any(info.component_id == name for info in registry.list_components(kind))
+            each
+            for each in COMPONENT_KINDS
+            if (kind is None or each == kind)
+            and any(info.component_id == name for info in registry.list_components(each))
         ]
         if len(kinds) > 1:
-            raise LookupError(f"{name!r} is registered as several kinds {kinds}; it is ambiguous")
+            choices = " or ".join(f"kind={each!r}" for each in kinds)
+            raise LookupError(
+                f"{name!r} is registered as several kinds {kinds}; pass {choices} to load one"
+            )
+        if not kinds and kind is not None:
+            raise registry.UnknownComponentError(f"no {kind} {name!r} is installed")
         if not kinds:
             known = [info.component_id for info in _shipped()]
             raise registry.UnknownComponentError(

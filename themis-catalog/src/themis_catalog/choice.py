@@ -27,7 +27,7 @@ class CaseChoiceLetter(BuiltinComponent):
     """Extract an option letter among the case's ``metadata["num_options"]`` options."""
 
     component_id = "catalog/choice_letter"
-    version = "1"
+    version = "2"  # 2: reads letters as builtin/choice_letter v2 does (#21)
 
     def parse(self, candidate: ReducedCandidate, ctx: ParseContext) -> ParsedOutput:
         count = ctx.case.metadata.get("num_options")

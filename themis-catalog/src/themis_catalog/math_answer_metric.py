@@ -13,7 +13,7 @@ from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
 from themis.core.contexts import ScoreContext
-from themis.core.models import Case, ParsedOutput, Score, ScoreError
+from themis.core.models import Case, JSONValue, ParsedOutput, Score, ScoreError
 from themis_catalog.math_answers import extract_final_answer
 from themis_catalog.math_equivalence import MathEquivalence
 
@@ -22,13 +22,17 @@ class MathAnswerAccuracy(BuiltinComponent):
     """1.0 when the solution's final answer equals the expected answer."""
 
     component_id = "builtin/math_answer"
-    version = "1"
+    version = "2"  # 2: answers cut to the answer, golds cleaned alike (#21)
 
     def __init__(self, max_chars: int = 400) -> None:
         self._equivalence = MathEquivalence(max_chars=max_chars)
 
     def options(self) -> dict[str, Any]:
         return self._equivalence.options()
+
+    def check_reference(self, expected: JSONValue) -> str | None:
+        """Why a case's expected answer cannot be compared against (checked at load)."""
+        return self._equivalence.check_reference(expected)
 
     def score(self, parsed: ParsedOutput, case: Case, ctx: ScoreContext) -> Score | ScoreError:
         if parsed.format != "math" and parsed.value is not None:

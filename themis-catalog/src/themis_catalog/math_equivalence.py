@@ -11,12 +11,15 @@ from pathological inputs.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
 from themis.core.contexts import ScoreContext
-from themis.core.models import Case, ParsedOutput, Score, ScoreError
+from themis.core.models import Case, JSONValue, ParsedOutput, Score, ScoreError
+from themis.core.outcomes import UNPARSED_FLAG
+from themis_catalog.math_answers import clean_answer
 
 
 class _NoTimeoutNotice(logging.Filter):
@@ -44,16 +47,44 @@ def _as_math(text: str) -> str:
     return text if "$" in text or "\\boxed" in text else f"${text}$"
 
 
+def _parse_gold(expected: str) -> Any:
+    parsed = _math_verify().parse(
+        _as_math(clean_answer(expected, boxed=True)), parsing_timeout=None
+    )
+    if not parsed:
+        raise ValueError(f"expected answer {expected!r} is not a parseable math expression")
+    return parsed
+
+
+@functools.lru_cache(maxsize=4096)
+def reference_problem(expected: str, *, max_chars: int = 400) -> str | None:
+    """Why ``expected`` cannot serve as a reference answer, or None when it can."""
+    if not expected.strip():
+        return "expected answer is empty"
+    if len(expected) > max_chars:
+        return None  # compared as text
+    try:
+        _parse_gold(expected)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def equivalent(expected: str, predicted: str, *, max_chars: int = 400) -> tuple[bool, str]:
-    """Whether ``predicted`` equals ``expected`` mathematically, and how it was decided."""
+    """Whether ``predicted`` equals ``expected`` mathematically, and how it was decided.
+
+    Both are cleaned as stated answers first (currency, units, thousands
+    separators; see :func:`clean_answer`), so a gold ``\\$18.90`` is 18.90.
+    """
+    if _normal(expected) == _normal(predicted):
+        return True, "text"
+    expected, predicted = clean_answer(expected, boxed=True), clean_answer(predicted, boxed=True)
     if _normal(expected) == _normal(predicted):
         return True, "text"
     if len(predicted) > max_chars or len(expected) > max_chars:
         return False, "too long to compare symbolically"
     mv = _math_verify()
-    gold = mv.parse(_as_math(expected), parsing_timeout=None)
-    if not gold:
-        raise ValueError(f"expected answer {expected!r} is not a parseable math expression")
+    gold = _parse_gold(expected)
     guess = mv.parse(_as_math(predicted), parsing_timeout=None)
     if not guess:
         return False, "prediction is not a parseable math expression"
@@ -64,7 +95,7 @@ class MathEquivalence(BuiltinComponent):
     """1.0 when the parsed answer is mathematically equal to the expected answer."""
 
     component_id = "catalog/math_equivalence"
-    version = "1"
+    version = "2"
 
     def __init__(self, max_chars: int = 400) -> None:
         if max_chars < 1:
@@ -73,6 +104,12 @@ class MathEquivalence(BuiltinComponent):
 
     def options(self) -> dict[str, Any]:
         return {"max_chars": self.max_chars}
+
+    def check_reference(self, expected: JSONValue) -> str | None:
+        """Why a case's expected answer cannot be compared against (checked at load)."""
+        if expected is None:
+            return "no expected answer"
+        return reference_problem(output_text(expected), max_chars=self.max_chars)
 
     def score(self, parsed: ParsedOutput, case: Case, ctx: ScoreContext) -> Score | ScoreError:
         if case.expected_output is None:
@@ -83,7 +120,9 @@ class MathEquivalence(BuiltinComponent):
         expected = output_text(case.expected_output)
         if parsed.value is None:
             return Score(
-                metric_id=self.component_id, value=0.0, details={"reason": "no final answer"}
+                metric_id=self.component_id,
+                value=0.0,
+                details={"reason": "no final answer", UNPARSED_FLAG: True},
             )
         predicted = output_text(parsed.value)
         try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from themis.benchmark import BenchmarkSpec
 from themis.catalog.models import BenchmarkRunResult
 from themis.core import registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
@@ -24,7 +25,12 @@ from themis.core.experiment import Experiment, run_sync
 from themis.core.models import JSONValue, RunResult
 from themis.core.stores.base import RunStore
 from themis_catalog.discovery import Selection, select
-from themis_catalog.loading import MaterializedSlice, materialize, source_label
+from themis_catalog.loading import (
+    BenchmarkDataError,
+    MaterializedSlice,
+    materialize,
+    source_label,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +83,36 @@ def _source(source: str | Path) -> str | Path:
     raise TypeError(f"source must be 'full', 'sample' or a path; got {type(source).__name__}")
 
 
+MAX_LISTED_REFERENCES = 5
+
+
+def check_references(spec: BenchmarkSpec, slices: Sequence[MaterializedSlice]) -> None:
+    """Every case's expected answer must be one its metrics can compare against.
+
+    A metric says so through an optional ``check_reference(expected) -> str | None``;
+    an expected answer it cannot read is a benchmark error, raised here, before
+    any work, never a case silently left out of the mean.
+    """
+    problems: list[str] = []
+    for score in spec.scores:
+        metric, _ = registry.resolve("metric", score.metric.as_config(), where=score.name)
+        check = getattr(metric, "check_reference", None)
+        if check is None:
+            continue
+        for each in slices:
+            for case in each.dataset.cases:
+                problem = check(case.expected_output)
+                if problem:
+                    problems.append(f"{each.dataset.dataset_id}::{case.case_id}: {problem}")
+    if problems:
+        listed = "; ".join(problems[:MAX_LISTED_REFERENCES])
+        more = len(problems) - MAX_LISTED_REFERENCES
+        raise BenchmarkDataError(
+            f"{spec.benchmark_id}: {len(problems)} expected answer(s) cannot be scored: {listed}"
+            + (f" (and {more} more)" if more > 0 else "")
+        )
+
+
 def prepare_benchmark(
     name: str,
     *,
@@ -107,6 +143,7 @@ def prepare_benchmark(
     slices = materialize(
         spec, selection.slices, selection.prompt_variant, source=where, limit=limit
     )
+    check_references(spec, slices)
     case_count = sum(len(s.dataset.cases) for s in slices)
     prepared = PreparedBenchmark(
         selection=selection,
@@ -147,15 +184,18 @@ def experiment_for(
     """The Experiment that runs ``prepared`` with ``model`` as the generator."""
     spec = prepared.selection.spec
     variant = prepared.selection.prompt_variant
+    num_samples: int | None = samples or spec.samples
+    if samples is None and spec.samples == 1 and seeds is not None and len(seeds) > 1:
+        num_samples = None  # as in evaluate(): one candidate per seed
     return Experiment(
         generation=GenerationConfig(
             generator=model,
-            candidate_policy={"num_samples": samples or spec.samples},
+            candidate_policy={"num_samples": num_samples},
             reducer=spec.reducer.as_config() if spec.reducer else None,
             prompt_spec=variant.prompt_spec(),
         ),
         evaluation=EvaluationConfig(
-            parsers=[parser.as_config() for parser in spec.parse.chain],
+            parsers=_stop_cut(variant.stop) + [parser.as_config() for parser in spec.parse.chain],
             metrics=[score.metric.as_config(name=score.name) for score in spec.scores],
             judge_models=prepared.judges,
             judge_config={s.name: dict(s.judge_config) for s in spec.scores if s.judged},
@@ -170,6 +210,13 @@ def experiment_for(
         },
         **({"seeds": seeds} if seeds is not None else {}),
     )
+
+
+def _stop_cut(stop: list[str]) -> list[dict[str, JSONValue]]:
+    """catalog/cut_at_stop first in the chain of a variant with stop sequences."""
+    if not stop:
+        return []
+    return [{"id": "catalog/cut_at_stop", "options": {"stop": list(stop)}}]
 
 
 def build_benchmark_run(

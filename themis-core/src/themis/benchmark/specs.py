@@ -18,7 +18,13 @@ import string
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from themis.benchmark.query import DatasetQuerySpec, SpecBase
 from themis.core.models import JSONValue
@@ -79,6 +85,16 @@ class PromptVariantSpec(SpecBase):
     description: str = ""
     messages: list[PromptMessage] = Field(min_length=1)
     answer_format: str = "{reference}"
+    stop: list[str] = Field(default_factory=list)
+    """Stop sequences (lm-eval's ``until``) for a completion-style prompt: sent to
+    the model where its API takes them, and cut at again before parsing."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_stop(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.stop:
+            data.pop("stop", None)
+        return data
 
     @model_validator(mode="after")
     def _shape(self) -> PromptVariantSpec:
@@ -110,6 +126,7 @@ class PromptVariantSpec(SpecBase):
         return PromptSpec(
             instructions="\n\n".join(system) if system else None,
             blocks=[{"role": m.role, "content": m.content} for m in turns],
+            stop=list(self.stop),
         )
 
     def render(self, record: Mapping[str, Any]) -> str:

@@ -16,13 +16,14 @@ from themis.builtins._base import BuiltinComponent, output_text
 from themis.builtins.parsers import ChoiceLetterParser
 from themis.core.contexts import ParseContext, ScoreContext
 from themis.core.models import Case, ParsedOutput, ReducedCandidate, Score, ScoreError
+from themis.core.outcomes import UNPARSED_FLAG
 
 
 class ChoiceAccuracy(BuiltinComponent):
     """Multiple-choice accuracy: the chosen letter against the expected letter."""
 
     component_id = "builtin/choice_accuracy"
-    version = "1"
+    version = "2"  # 2: letters read as builtin/choice_letter v2 reads them (#21)
 
     def __init__(self, num_options: int = 4) -> None:
         ChoiceLetterParser(num_options)  # validates the count
@@ -45,7 +46,11 @@ class ChoiceAccuracy(BuiltinComponent):
             )
         chosen = self._chosen(parsed, case, ctx)
         if chosen is None:
-            return Score(metric_id=self.component_id, value=0.0, details={"reason": "no option"})
+            return Score(
+                metric_id=self.component_id,
+                value=0.0,
+                details={"reason": "no option", UNPARSED_FLAG: True},
+            )
         return Score(
             metric_id=self.component_id,
             value=1.0 if chosen == expected else 0.0,

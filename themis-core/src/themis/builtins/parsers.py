@@ -13,6 +13,7 @@ import string
 from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
+from themis.builtins.choice_letters import find_choice_letter
 from themis.core.contexts import ParseContext
 from themis.core.models import ParsedOutput, ReducedCandidate
 
@@ -72,26 +73,61 @@ class RegexParser(BuiltinComponent):
         return ParsedOutput(value=value, format="text", metadata={"span": list(match.span())})
 
 
-_NUMBER = re.compile(r"-?\$?\s?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?|-?\.\d+")
+_NUMBER = re.compile(
+    r"(?<![\w.])(?P<sign>[-\u2212+]?)\s?(?:\\?[$€£¥]\s?)?(?P<sign2>[-\u2212]?)"
+    r"(?P<digits>\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?P<fraction>\.\d+)?(?P<exponent>[eE][-+]?\d+)?"
+    r"|(?<![\w.])(?P<bare_sign>[-\u2212]?)(?P<bare>\.\d+)"
+)
+_FRACTION = re.compile(r"/(\d+)(?!\d|[.,]\d)")
+_MINUS = ("-", "\u2212")
+_STATED_NUMBER = re.compile(
+    r"(?:####|\bfinal\s+answer\b|\banswer\b)\s*(?:is|:|=)?\s*(?P<rest>[^\n]*)", re.IGNORECASE
+)
+
+
+def _to_float(match: re.Match[str]) -> float:
+    if match.group("bare") is not None:
+        negative = match.group("bare_sign") in _MINUS
+        return -float(match.group("bare")) if negative else float(match.group("bare"))
+    negative = match.group("sign") in _MINUS or match.group("sign2") in _MINUS
+    text = match.group("digits").replace(",", "") + (match.group("fraction") or "")
+    text += match.group("exponent") or ""
+    return -float(text) if negative else float(text)
 
 
 def parse_number(text: str) -> float | None:
-    """The last number in ``text`` (thousands separators and ``$`` allowed)."""
-    matches = _NUMBER.findall(text)
-    for raw in reversed(matches):
-        cleaned = raw.replace(",", "").replace("$", "").replace(" ", "")
-        try:
-            return float(cleaned)
-        except ValueError:
-            continue
-    return None
+    """The last number in ``text``.
+
+    Thousands separators count only in groups of three ("1,234" is 1234,
+    "2,3" is two numbers); a currency sign, before or after the minus
+    ("-$12", "$-12"), and a Unicode minus are allowed.
+    """
+    matches = list(_NUMBER.finditer(text))
+    return _to_float(matches[-1]) if matches else None
+
+
+def parse_stated_number(text: str) -> float | None:
+    """The number of the last explicit answer statement ("#### 12", "The answer
+    is 12", "Answer: 12"), else the last number of ``text``."""
+    for stated in reversed(list(_STATED_NUMBER.finditer(text))):
+        rest = stated.group("rest").split(". ", 1)[0]
+        if "=" in rest:  # "The answer is 4 * 5 = 20": the result
+            rest = rest.rsplit("=", 1)[1]
+        first = _NUMBER.search(rest)
+        if first is not None:
+            fraction = _FRACTION.match(rest, first.end())
+            if fraction is not None and float(fraction.group(1)) != 0:
+                return _to_float(first) / float(fraction.group(1))  # "5/2" is 2.5
+            return _to_float(first)
+    return parse_number(text)
 
 
 class NumberParser(BuiltinComponent):
-    """Extract the final number of a candidate, as int when it is whole."""
+    """Extract the answer's number: the one an explicit statement gives ("The
+    answer is 12", "#### 12"), else the last number, as int when it is whole."""
 
     component_id = "builtin/number"
-    version = "1"
+    version = "2"
 
     def parse(self, candidate: ReducedCandidate, ctx: ParseContext) -> ParsedOutput:
         value = candidate.final_output
@@ -101,7 +137,7 @@ class NumberParser(BuiltinComponent):
             number = float(value)
         else:
             text = output_text(value)
-            found = parse_number(text)
+            found = parse_stated_number(text)
             if found is None:
                 raise ParseFailure(f"no number in {text[:120]!r}")
             number = found
@@ -112,34 +148,28 @@ class NumberParser(BuiltinComponent):
 class ChoiceLetterParser(BuiltinComponent):
     """Extract a multiple-choice letter among ``num_options`` options (A, B, ...).
 
-    Explicit answer statements ("answer is (C)", "Answer: C") win over a bare
-    letter; among bare letters the last one stated counts.
+    Explicit answer statements ("the answer is (C)", "Answer: C", ``\\boxed{C}``)
+    win over bold letters, which win over a bare letter; "a" and "I" before
+    a word are read as words. See :mod:`themis.builtins.choice_letters`.
     """
 
     component_id = "builtin/choice_letter"
-    version = "1"
+    version = "2"
 
     def __init__(self, num_options: int = 4) -> None:
         if not 2 <= num_options <= 26:
             raise ValueError(f"num_options must be within [2, 26], got {num_options}")
         self.num_options = num_options
-        letters = string.ascii_uppercase[:num_options]
-        self._explicit = re.compile(
-            rf"answer\s*(?:is|:)?\s*(?:option\s*)?[\(\[]?\s*([{letters}])\b", re.IGNORECASE
-        )
-        self._bare = re.compile(rf"(?:^|[\s\(\[])([{letters}])(?:[\)\]\.:,]|\s|$)")
 
     def options(self) -> dict[str, Any]:
         return {"num_options": self.num_options}
 
     def parse(self, candidate: ReducedCandidate, ctx: ParseContext) -> ParsedOutput:
         text = output_text(candidate.final_output).strip()
-        explicit = self._explicit.findall(text)
-        if explicit:
-            return ParsedOutput(value=explicit[-1].upper(), format="choice")
-        bare = self._bare.findall(text)
-        if bare:
-            return ParsedOutput(value=bare[-1].upper(), format="choice")
-        raise ParseFailure(
-            f"no choice letter A-{string.ascii_uppercase[self.num_options - 1]} in {text[:120]!r}"
-        )
+        letter = find_choice_letter(text, self.num_options)
+        if letter is None:
+            raise ParseFailure(
+                f"no choice letter A-{string.ascii_uppercase[self.num_options - 1]} "
+                f"in {text[:120]!r}"
+            )
+        return ParsedOutput(value=letter, format="choice")

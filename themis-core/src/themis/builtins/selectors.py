@@ -52,6 +52,12 @@ class BestOfN(BuiltinComponent):
             )
             self._judge_identity = ref.identity()
 
+    @property
+    def requires_judge_models(self) -> bool:
+        """Without a ``judge`` option the experiment's judge models must supply
+        one; ``compile()`` checks this, so no generation is paid for first."""
+        return self._judge is None
+
     def options(self) -> dict[str, Any]:
         return {"judge": self._judge_identity, "criteria": self.criteria}
 

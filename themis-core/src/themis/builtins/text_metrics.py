@@ -51,6 +51,18 @@ def _references(case: Case, metric_id: str) -> list[str] | ScoreError:
     return [output_text(expected)]
 
 
+def _bleu_option_error(metrics: Any, bleu: Bleu, exc: Exception) -> str:
+    """Which option sacrebleu refused, and what it takes (it raises a bare
+    KeyError for a tokenizer and an AssertionError for a smoothing)."""
+    tokenizers = sorted(getattr(metrics.BLEU, "TOKENIZERS", ()))
+    smoothings = sorted(getattr(metrics.BLEU, "SMOOTH_DEFAULTS", ()))
+    if tokenizers and bleu.tokenize not in tokenizers:
+        return f"tokenize must be one of {tokenizers}, got {bleu.tokenize!r}"
+    if smoothings and bleu.smooth_method not in smoothings:
+        return f"smooth_method must be one of {smoothings}, got {bleu.smooth_method!r}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 class Bleu(BuiltinComponent):
     """Sentence BLEU (0-100) of the parsed output against the case's reference(s), via sacrebleu."""
 
@@ -72,7 +84,8 @@ class Bleu(BuiltinComponent):
                 effective_order=True,
             )
         except Exception as exc:  # sacrebleu raises on an unknown tokenizer or smoothing
-            raise ValueError(f"{self.component_id}: {exc}") from exc
+            reason = _bleu_option_error(metrics, self, exc)
+            raise ValueError(f"{self.component_id}: {reason}") from exc
         sacrebleu = _require("sacrebleu", self.component_id)
         self._sacrebleu_version = str(getattr(sacrebleu, "__version__", ""))
 

@@ -104,7 +104,9 @@ def build_generator(
         spec = {"id": model.provider, "options": dict(model.extras)}
         return resolve_component(spec, base_dir, where)
     if not model.sends_params:
-        return {"id": model.provider, "options": dict(model.extras)}
+        # The model id names the component, so it is part of the run id: two
+        # models served by one generator id are two runs, not one.
+        return {"id": model.provider, "name": model.model_id, "options": dict(model.extras)}
     factory = _factory("generator", model.provider, where)
     options = {**model.extras, **adapter_options(params or InferenceParamsSpec(), model.provider)}
     try:

@@ -19,7 +19,9 @@ import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+from themis.core.inspection import get_run_snapshot
 from themis.core.models import FrozenModel
+from themis.core.outcomes import stored_outcomes
 from themis.core.reporting import _interval, _latex, _latex_table, _md, _number, _signed
 from themis.core.stats.extra import INSTALL_HINT as STATS_INSTALL_HINT
 from themis.core.stats.models import TEST_LABELS, format_p
@@ -271,10 +273,11 @@ def _csv(value: float | None) -> str:
 
 
 def _values(store: RunStore, run_id: str) -> dict[str, dict[str, float | None]]:
-    """Score values by metric and case key (None: the metric could not score it)."""
+    """Counted values by metric and case key: an answer that did not parse is 0,
+    as in every mean (``themis.core.outcomes``); None: an error, left out."""
     values: dict[str, dict[str, float | None]] = {}
-    for row in store.score_rows(run_id):
-        values.setdefault(row.metric_id, {})[row.case_key] = row.value
+    for outcome in stored_outcomes(store, get_run_snapshot(store, run_id)):
+        values.setdefault(outcome.metric_id, {})[outcome.case_key] = outcome.value
     return values
 
 

@@ -14,8 +14,11 @@ from pathlib import Path
 from themis.campaign.build import CampaignPoint, build_points
 from themis.campaign.spec import CampaignSpec, load_campaign_spec
 from themis.core.config import RuntimeConfig
+from themis.core.config_files import ConfigError
 from themis.core.experiment import run_sync
+from themis.core.inspection import get_run_snapshot
 from themis.core.models import STAGES, FrozenModel, RunStatus
+from themis.core.outcomes import means, stored_outcomes
 from themis.core.stores.base import RunStore
 from themis.core.stores.postgres import postgres_store
 from themis.core.stores.sqlite import sqlite_store
@@ -94,8 +97,29 @@ class Campaign:
         self.points: list[CampaignPoint] = build_points(
             spec, self.runtime, base_dir=Path(base_dir) if base_dir is not None else Path.cwd()
         )
+        # Two points may share a run when they ask for the same thing (a baseline
+        # that is also a grid point); two different asks that compile to one run
+        # would silently report one model's results as the other's.
+        models = {model.label: model for model in spec.models}
+        seen: dict[tuple[str, str], tuple[str, str]] = {}
         for point in self.points:
-            point.experiment.compile()
+            run_id = point.experiment.compile().run_id
+            model = models[point.model]
+            ask = repr(
+                (
+                    model.model_id,
+                    model.provider,
+                    model.extras,
+                    None if point.params is None else point.params.model_dump(mode="json"),
+                )
+            )
+            other, other_ask = seen.setdefault((point.benchmark, run_id), (point.point_id, ask))
+            if other_ask != ask:
+                raise ConfigError(
+                    f"models: {other!r} and {point.point_id!r} are the same run on "
+                    f"{point.benchmark} ({run_id}): their provider sees no difference "
+                    "between them; give them different params or extras"
+                )
         self._store = store
         self._owns_store = store is None
 
@@ -214,8 +238,5 @@ class Campaign:
 
 
 def _stored_means(store: RunStore, run_id: str) -> dict[str, float]:
-    values: dict[str, list[float]] = {}
-    for row in store.score_rows(run_id):
-        if row.value is not None:
-            values.setdefault(row.metric_id, []).append(row.value)
-    return {metric: sum(v) / len(v) for metric, v in values.items()}
+    """A stored run's means, unparsed answers counted 0 (``themis.core.outcomes``)."""
+    return means(stored_outcomes(store, get_run_snapshot(store, run_id)))

@@ -176,6 +176,19 @@ class CampaignSpec(SpecBase):
     baseline: str | None = None
     comparison: ComparisonSpec = Field(default_factory=ComparisonSpec)
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _plain_model_specs(cls, value: Any) -> Any:
+        """A plain :class:`ModelSpec` is a model with the default params."""
+        if isinstance(value, list):
+            return [
+                item.model_dump()
+                if isinstance(item, ModelSpec) and not isinstance(item, CampaignModelSpec)
+                else item
+                for item in value
+            ]
+        return value
+
     @field_validator("benchmarks", mode="before")
     @classmethod
     def _entries(cls, value: Any) -> Any:

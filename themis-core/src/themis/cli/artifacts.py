@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from themis.cli.errors import UserError
-from themis.cli.options import run_target_options
+from themis.cli.options import run_target_options, store_location
 from themis.cli.output import note
 from themis.cli.targets import resolve_run, resolve_store
 from themis.core import bundles
@@ -88,15 +88,15 @@ def export_command(
 @click.option(
     "--path",
     "store_path",
-    type=click.Path(path_type=Path),
-    help="Import into this store file (created if missing).",
+    callback=store_location,
+    help="Import into this store file (created if missing), or a PostgreSQL URL.",
 )
 @click.option("--store", "store_id", metavar="STORE", help="Store kind (default: sqlite).")
 def import_command(
     bundle_files: tuple[Path, ...],
     config: Path | None,
     overrides: tuple[str, ...],
-    store_path: Path | None,
+    store_path: Path | str | None,
     store_id: str | None,
 ) -> None:
     """Load bundle files (of any stage) into a store; importing twice changes nothing.

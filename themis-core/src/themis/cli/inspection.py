@@ -202,9 +202,17 @@ def quickcheck_command(
             list(summary["failures_by_category"].items()),
             right=1,
         )
+    counts = summary.get("metric_counts") or {}
     emit_table(
         "metric means",
-        ["metric", "mean"],
-        [(metric, f"{mean:.4f}") for metric, mean in summary["metric_means"].items()],
-        right=1,
+        ["metric", "mean", "n", "unparsed", "errors"],
+        [
+            (
+                metric,
+                f"{mean:.4f}",
+                *(counts.get(metric, {}).get(key, 0) for key in ("n", "parse_failures", "errors")),
+            )
+            for metric, mean in summary["metric_means"].items()
+        ],
+        right=4,
     )

@@ -48,9 +48,25 @@ def store_options(command: F) -> F:
     return click.option(
         "--path",
         "store_path",
-        type=click.Path(path_type=Path),
-        help="Store location, e.g. .themis/runs.sqlite; instead of --config.",
+        callback=store_location,
+        help=(
+            "Store location, e.g. .themis/runs.sqlite, or a PostgreSQL URL "
+            "(postgresql://user@host/db); instead of --config."
+        ),
     )(command)
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+"""A ``--path`` starting with one of these is a PostgreSQL store's URL, not a file."""
+
+
+def store_location(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> Path | str | None:
+    """A file path, or a PostgreSQL URL kept as written (a Path would fold its ``//``)."""
+    if value is None or value.startswith(POSTGRES_SCHEMES):
+        return value
+    return Path(value)
 
 
 def run_target_options(command: F) -> F:
@@ -86,6 +102,17 @@ def progress_option(command: F) -> F:
         default=None,
         help="Live progress on stderr (default: the config's runtime.progress; "
         "auto = only when stderr is a terminal).",
+    )(command)
+
+
+def existing_run_policy_option(command: F) -> F:
+    return click.option(
+        "--existing-run-policy",
+        type=click.Choice(["auto", "error", "rerun"]),
+        default=None,
+        help="When the store already holds this run (default: the config's "
+        "runtime.existing_run_policy, auto): auto reuses what it stored, error "
+        "refuses (exit 2), rerun recomputes every stage.",
     )(command)
 
 

@@ -46,6 +46,9 @@ def result_payload(result: RunResult) -> dict[str, Any]:
         "status": result.status.value,
         "completed_through_stage": result.completed_through_stage,
         "metric_means": result.metric_means,
+        "metric_counts": {
+            metric: counts.model_dump() for metric, counts in result.metric_counts.items()
+        },
     }
 
 
@@ -54,18 +57,21 @@ def print_result(result: RunResult, as_json: bool) -> None:
     if as_json:
         emit_json(result_payload(result))
         return
-    counts: dict[str, int] = {}
-    for case in result.cases:
-        for score in case.scores:
-            counts[score.metric_id] = counts.get(score.metric_id, 0) + 1
+    counts = result.metric_counts
     emit_table(
         "metric means",
-        ["metric", "mean", "n"],
+        ["metric", "mean", "n", "unparsed", "errors"],
         [
-            (metric, f"{mean:.4f}", counts.get(metric, 0))
+            (
+                metric,
+                f"{mean:.4f}",
+                counts[metric].n if metric in counts else 0,
+                counts[metric].parse_failures if metric in counts else 0,
+                counts[metric].errors if metric in counts else 0,
+            )
             for metric, mean in result.metric_means.items()
         ],
-        right=2,
+        right=4,
     )
     failed = len(result.failed_cases)
     click.echo(

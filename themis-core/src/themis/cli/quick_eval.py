@@ -78,7 +78,7 @@ def model_options(command: F) -> F:
             click.option(
                 "--samples",
                 type=click.IntRange(min=1),
-                help="Candidates per case and seed (default 1).",
+                help="Candidates per case (default: one per --seed); one seed is spread over them.",
             ),
             click.option(
                 "--seed", "seeds", multiple=True, type=int, help="Seed (repeatable; default 0)."

@@ -206,6 +206,7 @@ def compare(
         [
             "metric",
             "n",
+            "unparsed b/c",
             "baseline",
             "candidate",
             "difference",
@@ -219,6 +220,7 @@ def compare(
             (
                 c.metric_id,
                 c.n_pairs,
+                f"{c.baseline_parse_failures}/{c.candidate_parse_failures}",
                 _number(c.baseline_mean),
                 _number(c.candidate_mean),
                 _number(c.difference, signed=True),

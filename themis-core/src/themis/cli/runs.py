@@ -9,6 +9,7 @@ import click
 from themis.cli.errors import UserError
 from themis.cli.options import (
     config_options,
+    existing_run_policy_option,
     json_option,
     metric_option,
     progress_option,
@@ -20,25 +21,38 @@ from themis.core.config import RuntimeConfig
 from themis.core.experiment import Experiment
 
 
-def _runtime(experiment: Experiment, progress: str | None) -> RuntimeConfig:
-    """The config's runtime settings, with ``--progress`` when given (never part of the run id)."""
-    if progress is None:
-        return experiment.runtime
-    return experiment.runtime.model_copy(update={"progress": progress})
+def _runtime(
+    experiment: Experiment, progress: str | None, existing_run_policy: str | None = None
+) -> RuntimeConfig:
+    """The config's runtime settings, with ``--progress`` and ``--existing-run-policy``
+    when given (runtime settings are never part of the run id)."""
+    update = {
+        key: value
+        for key, value in (("progress", progress), ("existing_run_policy", existing_run_policy))
+        if value is not None
+    }
+    return experiment.runtime.model_copy(update=update) if update else experiment.runtime
 
 
 @click.command(short_help="Compile and run an experiment.")
 @config_options()
 @until_stage_option
 @progress_option
+@existing_run_policy_option
 @json_option
 def run(
-    config: Path, overrides: tuple[str, ...], until_stage: str, progress: str | None, as_json: bool
+    config: Path,
+    overrides: tuple[str, ...],
+    until_stage: str,
+    progress: str | None,
+    existing_run_policy: str | None,
+    as_json: bool,
 ) -> None:
     """Compile and run an experiment; prints metric means and the run id.
 
     Results already in the store are reused, so running the same config again
-    only does the work that is missing.
+    only does the work that is missing (--existing-run-policy error refuses a
+    stored run instead, rerun recomputes it).
 
     \b
     Example:
@@ -47,7 +61,7 @@ def run(
     experiment = load_experiment(config, overrides)
     result = experiment.run(
         until_stage=until_stage,  # type: ignore[arg-type]
-        runtime=_runtime(experiment, progress),
+        runtime=_runtime(experiment, progress, existing_run_policy),
         store=experiment_store(experiment),
     )
     print_result(result, as_json)

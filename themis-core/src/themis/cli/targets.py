@@ -16,6 +16,7 @@ from themis.cli.errors import UserError
 from themis.core.config import StorageConfig
 from themis.core.experiment import Experiment, open_store
 from themis.core.stores.base import RunStore, UnknownRunError
+from themis.core.stores.postgres import redact_url
 
 MEMORY_STORE = "memory"
 
@@ -36,6 +37,9 @@ def load_experiment(config: Path, overrides: tuple[str, ...]) -> Experiment:
 
 def describe(storage: StorageConfig) -> str:
     """A store as a user would name it: ``sqlite store .themis/runs.sqlite``."""
+    url = storage.parameters.get("url")
+    if isinstance(url, str) and url:
+        return f"{storage.store} store {redact_url(url)}"
     return f"{storage.store} store" + (f" {storage.path}" if storage.path else "")
 
 
@@ -104,7 +108,7 @@ def resolve_store(
     config: Path | None,
     overrides: tuple[str, ...],
     store_id: str | None,
-    store_path: Path | None,
+    store_path: Path | str | None,
     *,
     must_exist: bool,
 ) -> tuple[RunStore, str, Experiment | None]:
@@ -124,9 +128,12 @@ def resolve_store(
         raise UserError(
             "say which store to use: --config FILE, or --path STORE_FILE (e.g. .themis/runs.sqlite)"
         )
-    storage = StorageConfig(
-        store=store_id or "sqlite", path=str(store_path) if store_path is not None else None
-    )
+    if isinstance(store_path, str):  # a PostgreSQL URL (see options.store_location)
+        storage = StorageConfig(store=store_id or "postgres", parameters={"url": store_path})
+    else:
+        storage = StorageConfig(
+            store=store_id or "sqlite", path=str(store_path) if store_path is not None else None
+        )
     _check_store(storage, "--path" if store_path is not None else "--store", must_exist=must_exist)
     return experiment_store_for(storage), describe(storage), None
 
@@ -135,7 +142,7 @@ def resolve_run(
     config: Path | None,
     overrides: tuple[str, ...],
     store_id: str | None,
-    store_path: Path | None,
+    store_path: Path | str | None,
     run_id: str | None,
 ) -> RunTarget:
     """The stored run a read command looks at; it must exist."""

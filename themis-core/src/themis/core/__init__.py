@@ -48,7 +48,8 @@ if TYPE_CHECKING:
         ScoreContext,
         SelectContext,
     )
-    from themis.core.engine.plan import GenerationWorkItem
+    from themis.core.engine.plan import CandidateSeedsError, GenerationWorkItem
+    from themis.core.engine.runner import ExistingRunError
     from themis.core.estimate import RunEstimate
     from themis.core.evaluate import evaluate, evaluate_async
     from themis.core.events import (
@@ -243,6 +244,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "PostgresRunStore": ("themis.core.stores", "PostgresRunStore"),
     "PostgresStoreError": ("themis.core.stores", "PostgresStoreError"),
     "BlobError": ("themis.core.stores", "BlobError"),
+    "CandidateSeedsError": ("themis.core.engine.plan", "CandidateSeedsError"),
+    "ExistingRunError": ("themis.core.engine.runner", "ExistingRunError"),
     "StatsEngine": ("themis.core.stats", "StatsEngine"),
     "StorageConfig": ("themis.core.config", "StorageConfig"),
     "StoredRun": ("themis.core.stores", "StoredRun"),
@@ -291,6 +294,7 @@ __all__ = [
     "BlobError",
     "CandidatePolicy",
     "CandidateReducer",
+    "CandidateSeedsError",
     "CandidateSelector",
     "Case",
     "CaseResult",
@@ -309,6 +313,7 @@ __all__ = [
     "EvaluationFailedEvent",
     "EvaluationWorkflow",
     "ExecutionState",
+    "ExistingRunError",
     "Experiment",
     "FrozenModel",
     "GenerateContext",

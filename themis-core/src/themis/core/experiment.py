@@ -19,6 +19,7 @@ from themis.core.estimate import RunEstimate, estimate_run
 from themis.core.hooks import LifecycleHooks
 from themis.core.identity import compute_run_id, dataset_hash
 from themis.core.models import (
+    ComponentRef,
     ComponentRefs,
     Dataset,
     DatasetRef,
@@ -78,6 +79,42 @@ def run_sync(coroutine: Coroutine[Any, Any, T], *, async_name: str) -> T:
         f"this synchronous API cannot run inside a running event loop (a notebook or an async "
         f"app); use `await ...{async_name}(...)` instead"
     )
+
+
+MAX_LISTED_REFERENCES = 5
+
+
+def check_references(metrics: list[tuple[Any, ComponentRef]], datasets: list[Dataset]) -> None:
+    """Every expected output must be one its metrics can compare against.
+
+    A metric says so through an optional ``check_reference(expected) -> str | None``
+    (e.g. builtin/numeric_tolerance: the expected output holds a number). An
+    expected answer it cannot read is bad input, refused before any work,
+    never a case left out of the mean. Cases without an expected output are
+    the metric's to report (a ScoreError per case).
+    """
+    problems: list[str] = []
+    for index, (metric, ref) in enumerate(metrics):
+        check = getattr(metric, "check_reference", None)
+        if not callable(check):
+            continue
+        for dataset in datasets:
+            for case in dataset.cases:
+                if case.expected_output is None:
+                    continue
+                problem = check(case.expected_output)
+                if problem:
+                    problems.append(
+                        f"evaluation.metrics[{index}] ({ref.name}): dataset "
+                        f"{dataset.dataset_id!r} case {case.case_id!r}: {problem}"
+                    )
+    if problems:
+        more = len(problems) - MAX_LISTED_REFERENCES
+        raise ValueError(
+            f"{len(problems)} expected output(s) cannot be scored: "
+            + "; ".join(problems[:MAX_LISTED_REFERENCES])
+            + (f" (and {more} more)" if more > 0 else "")
+        )
 
 
 class Experiment(FrozenModel):
@@ -170,7 +207,18 @@ class Experiment(FrozenModel):
                 f"evaluation.judge_models: metric(s) {needs_judge} are judge-backed but no judge "
                 "model is configured"
             )
+        if (
+            selector_ref is not None
+            and not judges
+            and getattr(selector, "requires_judge_models", False)
+        ):
+            raise ValueError(
+                f"generation.selector: {selector_ref.component_id} asks a judge to choose "
+                "candidates but none is configured; give it the option "
+                "{'judge': 'some/judge'} or set evaluation.judge_models"
+            )
         check_judge_config(evaluation.judge_config, sorted(names), [ref.name for _, ref in judges])
+        check_references(metrics, self.datasets)
         refs = ComponentRefs(
             generator=generator_ref,
             reducer=reducer_ref,
@@ -317,13 +365,25 @@ class Experiment(FrozenModel):
             async_name="run_async",
         )
 
+    def _resuming(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A resume reuses what is stored whatever ``existing_run_policy`` says:
+        continuing a stored run is what it is for (``error`` would refuse it,
+        ``rerun`` would throw its finished work away)."""
+        runtime: RuntimeConfig = kwargs.get("runtime") or self.runtime
+        return {
+            **kwargs,
+            "runtime": runtime.model_copy(update={"existing_run_policy": "auto"}),
+        }
+
     async def resume_async(self, **kwargs: Any) -> RunResult:
-        """Continue pending work of this experiment's run (same as ``run_async``)."""
-        return await self.run_async(**kwargs)
+        """Continue pending work of this experiment's run (``run_async`` that
+        always reuses what is stored, whatever ``existing_run_policy`` says)."""
+        return await self.run_async(**self._resuming(kwargs))
 
     def resume(self, **kwargs: Any) -> RunResult:
-        """Continue pending work of this experiment's run (same as ``run``)."""
-        return self.run(**kwargs)
+        """Continue pending work of this experiment's run (``run`` that always
+        reuses what is stored, whatever ``existing_run_policy`` says)."""
+        return self.run(**self._resuming(kwargs))
 
     async def replay_async(
         self,
@@ -489,6 +549,13 @@ def open_store(storage: StorageConfig) -> RunStore:
     try:
         store: RunStore = factory(**options)
     except TypeError as exc:
+        if storage.path is not None and "'path'" in str(exc):
+            raise ValueError(
+                f"storage.path: store {storage.store!r} takes no path ({storage.path!r}); "
+                "path is for file stores such as sqlite. Give its location in "
+                "storage.parameters (postgres: parameters.url) and leave path unset "
+                "(--set storage.path=null)"
+            ) from exc
         raise ValueError(f"storage: cannot open store {storage.store!r}: {exc}") from exc
     store.initialize()
     return store

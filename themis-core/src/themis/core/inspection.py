@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from themis.core import outcomes
 from themis.core.engine.plan import plan_cases
 from themis.core.engine.results import (
     build_run_result,
@@ -166,7 +167,13 @@ def load_run_result(store: RunStore, run_id: str) -> RunResult:
     latest = latest_by_key(events)
     plans = plan_cases(snapshot)
     cases = [fold_case(plan, latest.get(plan.case_key, {}), until) for plan in plans]
-    return build_run_result(run_id, cases, until, stage_counts(plans, latest))
+    return build_run_result(
+        run_id,
+        cases,
+        until,
+        stage_counts(plans, latest),
+        metric_ids=[ref.name for ref in snapshot.component_refs.metrics],
+    )
 
 
 def get_evaluation_execution(
@@ -257,11 +264,9 @@ def evaluation_execution(
 def quickcheck(store: RunStore, run_id: str) -> dict[str, JSONValue]:
     """A compact status summary: counts per stage, failures by category, metric means."""
     state = get_execution_state(store, run_id)
-    rows = store.score_rows(run_id)
-    values: dict[str, list[float]] = defaultdict(list)
-    for row in rows:
-        if row.value is not None:
-            values[row.metric_id].append(row.value)
+    snapshot = get_run_snapshot(store, run_id)
+    counted = outcomes.stored_outcomes(store, snapshot)
+    metric_ids = [ref.name for ref in snapshot.component_refs.metrics]
     categories = Counter(f.error.category for f in state.failures)
     return {
         "run_id": run_id,
@@ -269,7 +274,11 @@ def quickcheck(store: RunStore, run_id: str) -> dict[str, JSONValue]:
         "completed_through_stage": state.completed_through_stage,
         "stages": {stage: counts.model_dump() for stage, counts in state.stages.items()},
         "failures_by_category": dict(sorted(categories.items())),
-        "metric_means": {m: sum(v) / len(v) for m, v in sorted(values.items())},
+        "metric_means": outcomes.means(counted),
+        "metric_counts": {
+            metric_id: counts.model_dump()
+            for metric_id, counts in outcomes.metric_counts(counted, metric_ids).items()
+        },
     }
 
 

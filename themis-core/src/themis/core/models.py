@@ -119,7 +119,13 @@ class ConversationTrace(FrozenModel):
 
 
 class GenerationResult(FrozenModel):
-    """One candidate produced by a generator."""
+    """One candidate produced by a generator.
+
+    ``artifacts`` hold what the provider returned beside the output (its raw
+    response, request id, rate limits); ``metadata`` what the generator says
+    about how it made the candidate (the LangGraph adapter's
+    ``final_state_source``), like ``ReducedCandidate.metadata``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -130,6 +136,7 @@ class GenerationResult(FrozenModel):
     artifacts: dict[str, JSONValue] | None = None
     token_usage: dict[str, int] | None = None
     latency_ms: float | None = None
+    metadata: dict[str, JSONValue] = Field(default_factory=dict)
 
 
 class ReducedCandidate(FrozenModel):
@@ -209,13 +216,31 @@ class StageCounts(FrozenModel):
     cached: int = 0
 
 
+class MetricCounts(FrozenModel):
+    """How many cases stand behind a metric's mean (see ``themis.core.outcomes``).
+
+    ``n`` cases are in the mean; ``parse_failures`` of them gave no parseable
+    answer and count 0. ``errors`` are cases left out: never answered (their
+    generation failed) or not scorable by the metric.
+    """
+
+    n: int = 0
+    parse_failures: int = 0
+    errors: int = 0
+
+
 class RunResult(FrozenModel):
-    """The top-level result of a run, read back from the store."""
+    """The top-level result of a run, read back from the store.
+
+    ``metric_means`` counts a case whose answer did not parse as 0;
+    ``metric_counts`` says, per metric, how many cases are behind each mean.
+    """
 
     run_id: str
     status: RunStatus
     cases: list[CaseResult] = Field(default_factory=list)
     metric_means: dict[str, float] = Field(default_factory=dict)
+    metric_counts: dict[str, MetricCounts] = Field(default_factory=dict)
     completed_through_stage: str | None = None
     stage_counts: dict[str, StageCounts] = Field(default_factory=dict)
 

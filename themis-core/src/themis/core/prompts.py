@@ -10,19 +10,36 @@ generation cache key.
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from themis.core.models import HashableModel, JSONValue, Message
 
 
 class PromptSpec(HashableModel):
-    """Generic prompt instructions and structured prompt material."""
+    """Generic prompt instructions and structured prompt material.
+
+    ``stop`` lists stop sequences for completion-style prompts (lm-eval's
+    ``until``): a few-shot "Question: ... Answer: ..." prompt makes a base
+    model go on to write the next "Question:". Provider adapters send them
+    with the request where the API takes stop sequences; parsers that know
+    them cut the output there again. An empty list is left out of the
+    prompt's identity, so prompts without stop sequences keep their run ids.
+    """
 
     instructions: str | None = None
     prefix: str | None = None
     suffix: str | None = None
     blocks: list[dict[str, JSONValue]] = Field(default_factory=list)
+    stop: list[str] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_stop(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.stop:
+            data.pop("stop", None)
+        return data
 
 
 def case_input_text(case_input: JSONValue) -> str:

@@ -270,6 +270,8 @@ def resolve(kind: str, spec: Any, *, where: str) -> tuple[Any, ComponentRef]:
             component = factory(**options)
         except TypeError as exc:
             raise InvalidComponentError(f"{where}: cannot build {kind} {spec!r}: {exc}") from exc
+        except ValueError as exc:  # an option the component refused: say where it was given
+            raise ValueError(f"{where}: bad options for {kind} {spec!r}: {exc}") from exc
         _check_contract(kind, component, where)
         ref = ComponentRef(
             kind=kind,

@@ -271,9 +271,10 @@ class Reporter:
         """Export benchmark score rows as a compact LaTeX table.
 
         One row per metric (and per dataset when the run has several): mean,
-        bootstrap confidence interval and number of scored cases. Uses the
-        ``booktabs`` package. Without the ``stats`` extra the interval column
-        is left out and a comment above the table says how to get it.
+        bootstrap confidence interval, number of answered cases and how many of
+        them did not parse (counted 0). Uses the ``booktabs`` package. Without
+        the ``stats`` extra the interval column is left out and a comment above
+        the table says how to get it.
         """
         snapshot = get_run_snapshot(self.store, run_id)
         summaries, intervals = self._summaries(snapshot)
@@ -281,22 +282,24 @@ class Reporter:
         level = f"{self.stats.confidence:.0%}".replace("%", r"\%")
         header = (["Dataset"] if per_dataset else []) + ["Metric", "Mean"]
         header += [f"{level} CI", "$n$"] if intervals else ["$n$"]
+        header.append("Unparsed")
         body = []
         for summary in summaries:
             cells = [_latex(summary.dataset_id or "all")] if per_dataset else []
             cells += [_latex(summary.metric_id), _number(summary.mean)]
             if intervals:
                 cells.append(_interval(summary.ci_low, summary.ci_high))
-            cells.append(str(summary.n))
+            cells += [str(summary.n), str(summary.parse_failures)]
             body.append(" & ".join(cells) + r" \\")
+        counted = "over $n$ answered cases; unparsed answers are in $n$ and count 0."
         described = (
             f"mean score with {level} percentile bootstrap confidence interval "
-            f"({self.stats.resamples} resamples) over $n$ scored cases."
+            f"({self.stats.resamples} resamples) {counted}"
             if intervals
-            else "mean score over $n$ scored cases."
+            else f"mean score {counted}"
         )
         return _latex_table(
-            "l" * (2 if per_dataset else 1) + ("rcr" if intervals else "rr"),
+            "l" * (2 if per_dataset else 1) + ("rcrr" if intervals else "rrr"),
             header,
             body,
             f"Results of run \\texttt{{{_latex(run_id)}}}: {described}",
@@ -379,23 +382,30 @@ def _markdown_metric_table(
     per_dataset = any(summary.dataset_id is not None for summary in summaries)
     level = f"{stats.confidence:.0%}"
     ci_head, ci_rule = (f" {level} CI |", "---|") if intervals else ("", "")
-    head = ("| Dataset " if per_dataset else "") + f"| Metric | Mean |{ci_head} n | Errors |"
-    rule = ("|---" if per_dataset else "") + f"|---|---:|{ci_rule}---:|---:|"
+    head = ("| Dataset " if per_dataset else "") + (
+        f"| Metric | Mean |{ci_head} n | Unparsed | Errors |"
+    )
+    rule = ("|---" if per_dataset else "") + f"|---|---:|{ci_rule}---:|---:|---:|"
     lines = [head, rule]
     for summary in summaries:
         dataset = f"| {_md(summary.dataset_id or 'all')} " if per_dataset else ""
         ci = f" {_interval(summary.ci_low, summary.ci_high)} |" if intervals else ""
         lines.append(
             f"{dataset}| {_md(summary.metric_id)} | {_number(summary.mean)} |{ci} "
-            f"{summary.n} | {summary.errors} |"
+            f"{summary.n} | {summary.parse_failures} | {summary.errors} |"
         )
     described = (
-        f"Means over scored cases; {level} percentile bootstrap intervals "
+        f"Means over the n answered cases; {level} percentile bootstrap intervals "
         f"({stats.resamples} resamples, seed {stats.seed})."
         if intervals
-        else f"Means over scored cases. {MEANS_ONLY_NOTE}"
+        else f"Means over the n answered cases. {MEANS_ONLY_NOTE}"
     )
-    lines += ["", f"{described} Errors are cases a metric could not score; they are not in n."]
+    lines += [
+        "",
+        f"{described} Unparsed answers (no answer the parser could read) are in n and "
+        "count 0. Errors are cases never answered or that a metric could not score; they "
+        "are not in n.",
+    ]
     return lines
 
 
@@ -496,14 +506,16 @@ def _comparison_markdown(comparison: RunComparison) -> str:
         "",
         _verdict(comparison),
         "",
-        f"| Metric | n | Baseline | Candidate | Δ | {level} CI of Δ | d_z | p | p (Holm) "
-        "| p (BH) | Better |",
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
+        f"| Metric | n | Unparsed (b/c) | Baseline | Candidate | Δ | {level} CI of Δ | d_z | p "
+        "| p (Holm) | p (BH) | Better |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for metric in comparison.metrics:
         better = "-" if metric.better == "neither" else f"{metric.better} `{metric.better_run_id}`"
         lines.append(
-            f"| {_md(metric.metric_id)} | {metric.n_pairs} | {_number(metric.baseline_mean)} | "
+            f"| {_md(metric.metric_id)} | {metric.n_pairs} | "
+            f"{metric.baseline_parse_failures}/{metric.candidate_parse_failures} | "
+            f"{_number(metric.baseline_mean)} | "
             f"{_number(metric.candidate_mean)} | {_signed(metric.difference)} | "
             f"{_interval(metric.ci_low, metric.ci_high, signed=True)} | "
             f"{_signed(metric.effect_size, 2)} | {format_p(metric.p_value)} | "
@@ -511,7 +523,8 @@ def _comparison_markdown(comparison: RunComparison) -> str:
         )
     lines += [
         "",
-        "Δ is candidate minus baseline over cases both runs scored (higher is better); "
+        "Δ is candidate minus baseline over cases both runs scored (higher is better; "
+        "an answer that did not parse counts 0); "
         f"d_z is Cohen's d of the paired differences. p is McNemar's exact test for 0/1 "
         f"metrics and a paired permutation test otherwise; significance at alpha = "
         f"{comparison.alpha}, {_correction(comparison)}. Intervals: paired bootstrap, "

@@ -162,7 +162,35 @@ class _StorageSpecBase(SpecBase):
     """Where a project's runs live: an event/projection store plus a blob directory.
 
     Runtime-only: moving a project's storage never changes a run id.
+
+    The reference's ``store_item_payloads`` and ``compression`` are accepted
+    only with the values Themis honours (payloads always stored, blobs
+    uncompressed), so a file written for the reference says what differs
+    instead of failing on an unknown key or being silently ignored.
     """
+
+    store_item_payloads: Literal[True] = True
+    compression: Literal["none"] = "none"
+
+    @field_validator("store_item_payloads", mode="before")
+    @classmethod
+    def _payloads_always_stored(cls, value: object) -> object:
+        if value is not True:
+            raise ValueError(
+                "Themis always stores item payloads (resume, replay and reports read them); "
+                "leave store_item_payloads out"
+            )
+        return value
+
+    @field_validator("compression", mode="before")
+    @classmethod
+    def _uncompressed(cls, value: object) -> object:
+        if value != "none":
+            raise ValueError(
+                f"compression {value!r} is not available: blobs are stored uncompressed "
+                "(content-addressed by their bytes); use 'none' or leave compression out"
+            )
+        return value
 
 
 class SqliteBlobStorageSpec(_StorageSpecBase):
@@ -270,3 +298,17 @@ class ProjectSpec(SpecBase):
     execution_policy: ExecutionPolicySpec = Field(default_factory=ExecutionPolicySpec)
     execution_backend: Literal["local"] = "local"
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("execution_backend", mode="before")
+    @classmethod
+    def _backend_by_kind(cls, value: object) -> object:
+        """The reference writes backends as ``{kind: local}``; only local runs here."""
+        if isinstance(value, dict) and set(value) == {"kind"}:
+            kind = value["kind"]
+            if kind != "local":
+                raise ValueError(
+                    f"execution backend {kind!r} is not available: campaigns run in this "
+                    "process ('local'); worker pools and batch backends are not built yet"
+                )
+            return kind
+        return value

@@ -42,11 +42,15 @@ def candidate_seeds(seeds: Sequence[int], num_samples: int) -> list[tuple[int, i
         return [(seed, seed) for seed in seeds]
     if len(seeds) == 1:
         return [(derived_seed(seeds[0], index), seeds[0]) for index in range(num_samples)]
+    single = (
+        "a single seed"
+        if num_samples == 1
+        else f"a single seed to derive {num_samples} candidates' seeds from"
+    )
     raise CandidateSeedsError(
         f"seeds: {len(seeds)} seeds {list(seeds)} for num_samples {num_samples}; each candidate "
         "of a case gets one seed, so give one seed per candidate "
-        f"(generation.candidate_policy.num_samples={len(seeds)}) or a single seed to derive "
-        f"{num_samples} from"
+        f"(generation.candidate_policy.num_samples={len(seeds)}) or {single}"
     )
 
 

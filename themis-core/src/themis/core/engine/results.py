@@ -7,9 +7,10 @@ inspection calls it with events read back from a store. One fold, two callers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from themis.core import outcomes
 from themis.core.engine.plan import CasePlan
 from themis.core.events import (
     CaseRunEvent,
@@ -126,12 +127,9 @@ def run_status(cases: list[CaseResult]) -> RunStatus:
     return RunStatus.failed if failed == len(cases) else RunStatus.partial_failure
 
 
-def metric_means(cases: list[CaseResult]) -> dict[str, float]:
-    totals: dict[str, list[float]] = defaultdict(list)
-    for case in cases:
-        for score in case.scores:
-            totals[score.metric_id].append(score.value)
-    return {metric: sum(values) / len(values) for metric, values in sorted(totals.items())}
+def metric_means(cases: list[CaseResult], metric_ids: Sequence[str] = ()) -> dict[str, float]:
+    """Each metric's mean; a case whose answer did not parse counts 0 (see outcomes)."""
+    return outcomes.means(outcomes.outcomes_from_cases(cases, metric_ids))
 
 
 def completed_through(cases: list[CaseResult], until_stage: str) -> str | None:
@@ -178,17 +176,23 @@ def build_run_result(
     *,
     status: RunStatus | None = None,
     completed_through_stage: str | None = None,
+    metric_ids: Sequence[str] = (),
 ) -> RunResult:
     """The run's result; a caller that already knows its status and last
-    completed stage (from ``run_status`` and ``completed_through``) passes them."""
+    completed stage (from ``run_status`` and ``completed_through``) passes them.
+    ``metric_ids`` are the run's metrics, so a metric no case could be scored
+    on still has its counts."""
     if status is None:
         status = run_status(cases)
         completed_through_stage = completed_through(cases, until_stage)
+    scoring = STAGES.index(until_stage) >= STAGES.index("score")
+    counted = outcomes.outcomes_from_cases(cases, metric_ids, scoring=scoring)
     return RunResult(
         run_id=run_id,
         status=status,
         cases=cases,
-        metric_means=metric_means(cases),
+        metric_means=outcomes.means(counted),
+        metric_counts=outcomes.metric_counts(counted, metric_ids),
         completed_through_stage=completed_through_stage,
         stage_counts=counts,
     )

@@ -413,6 +413,7 @@ class RunEngine:
                     {stage: StageCounts(**values) for stage, values in counts.items()},
                     status=status,
                     completed_through_stage=through,
+                    metric_ids=[ref.name for ref in self.snapshot.component_refs.metrics],
                 )
                 await self._writer.close()
             finally:

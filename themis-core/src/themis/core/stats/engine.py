@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from themis.core.inspection import get_run_snapshot
+from themis.core.models import RunSnapshot
+from themis.core.outcomes import counted_values, stored_outcomes
 from themis.core.projections import ScoreRow
 from themis.core.stats.models import (
     MetricComparison,
@@ -79,9 +81,14 @@ class StatsEngine:
         values: Sequence[float],
         *,
         errors: int = 0,
+        parse_failures: int = 0,
         dataset_id: str | None = None,
     ) -> MetricSummary:
-        """Mean and bootstrap confidence interval of one metric's values."""
+        """Mean and bootstrap confidence interval of one metric's values.
+
+        ``values`` are every counted case's, parse failures (as 0) included;
+        ``parse_failures`` says how many of them those are.
+        """
         from themis.core.stats.functions import as_array, bootstrap_mean_ci
 
         array = as_array(values)
@@ -103,6 +110,7 @@ class StatsEngine:
             metric_id=metric_id,
             dataset_id=dataset_id,
             n=len(array),
+            parse_failures=parse_failures,
             errors=errors,
             mean=float(array.mean()),
             ci_low=low,
@@ -115,12 +123,21 @@ class StatsEngine:
     ) -> list[MetricSummary]:
         """Every metric of a stored run, over all datasets (and per dataset if asked).
 
+        A case whose answer did not parse counts 0 (see ``themis.core.outcomes``).
         Needs numpy (the ``stats`` extra) for the intervals; :func:`summarize_means`
         gives the same summaries without them.
         """
         return [
-            self.summarize_values(metric_id, values, errors=errors, dataset_id=dataset_id)
-            for metric_id, dataset_id, values, errors in _scored_values(store, run_id, by_dataset)
+            self.summarize_values(
+                metric_id,
+                values,
+                errors=errors,
+                parse_failures=unparsed,
+                dataset_id=dataset_id,
+            )
+            for metric_id, dataset_id, values, errors, unparsed in _scored_values(
+                store, run_id, by_dataset
+            )
         ]
 
     # -- the tests, on paired values ---------------------------------------
@@ -248,14 +265,15 @@ class StatsEngine:
     ) -> RunComparison:
         """Compare two stored runs metric by metric on the cases both scored.
 
-        Cases are paired by case key, so the runs must share datasets; a case
-        one run could not score is left out of that metric's pairs (and
+        Cases are paired by case key, so the runs must share datasets; an
+        answer that did not parse counts 0, as in every mean. A case one run
+        could not score (an error) is left out of that metric's pairs (and
         counted in ``baseline_only`` / ``candidate_only``).
         """
         baseline_snapshot = get_run_snapshot(store, baseline_run_id)
         candidate_snapshot = get_run_snapshot(store, candidate_run_id)
-        baseline_rows = _values(store.score_rows(baseline_run_id))
-        candidate_rows = _values(store.score_rows(candidate_run_id))
+        baseline_rows, baseline_unparsed = _values(store, baseline_snapshot)
+        candidate_rows, candidate_unparsed = _values(store, candidate_snapshot)
         baseline_metrics = _metric_order(
             [ref.name for ref in baseline_snapshot.component_refs.metrics],
             store.score_rows(baseline_run_id),
@@ -287,6 +305,12 @@ class StatsEngine:
                     update={
                         "baseline_only": len(set(base_values) - set(cand_values)),
                         "candidate_only": len(set(cand_values) - set(base_values)),
+                        "baseline_parse_failures": len(
+                            baseline_unparsed.get(metric_id, set()) & set(keys)
+                        ),
+                        "candidate_parse_failures": len(
+                            candidate_unparsed.get(metric_id, set()) & set(keys)
+                        ),
                     }
                 )
             )
@@ -364,36 +388,45 @@ def summarize_means(
             metric_id=metric_id,
             dataset_id=dataset_id,
             n=len(values),
+            parse_failures=unparsed,
             errors=errors,
             mean=sum(values) / len(values) if values else None,
             confidence=confidence,
         )
-        for metric_id, dataset_id, values, errors in _scored_values(store, run_id, by_dataset)
+        for metric_id, dataset_id, values, errors, unparsed in _scored_values(
+            store, run_id, by_dataset
+        )
     ]
 
 
 def _scored_values(
     store: RunStore, run_id: str, by_dataset: bool
-) -> list[tuple[str, str | None, list[float], int]]:
-    """(metric, dataset or None for all, scored values by case key, errors) of a run."""
+) -> list[tuple[str, str | None, list[float], int, int]]:
+    """(metric, dataset or None for all, counted values in case-key order, errors,
+    parse failures) of a run: unparsed answers are among the values, as 0."""
     snapshot = get_run_snapshot(store, run_id)
     rows = store.score_rows(run_id)
+    counted = stored_outcomes(store, snapshot)
     order = _metric_order([ref.name for ref in snapshot.component_refs.metrics], rows)
     groups: list[str | None] = [None]
     if by_dataset:
         groups += [dataset.dataset_id for dataset in snapshot.datasets]
-    scored: list[tuple[str, str | None, list[float], int]] = []
+    scored: list[tuple[str, str | None, list[float], int, int]] = []
     for metric_id in order:
         for dataset_id in groups:
-            selected = [
-                row
-                for row in rows
-                if row.metric_id == metric_id
-                and (dataset_id is None or row.dataset_id == dataset_id)
-            ]
-            ordered = sorted(selected, key=lambda row: row.case_key)
-            values = [row.value for row in ordered if row.value is not None]
-            scored.append((metric_id, dataset_id, values, len(ordered) - len(values)))
+            selected = sorted(
+                (
+                    outcome
+                    for outcome in counted
+                    if outcome.metric_id == metric_id
+                    and (dataset_id is None or outcome.dataset_id == dataset_id)
+                ),
+                key=lambda outcome: outcome.case_key,
+            )
+            values = [o.value for o in selected if o.value is not None]
+            errors = sum(o.kind == "error" for o in selected)
+            unparsed = sum(o.kind == "unparsed" for o in selected)
+            scored.append((metric_id, dataset_id, values, errors, unparsed))
     return scored
 
 
@@ -406,13 +439,17 @@ def _differences(baseline: Values, candidate: Values) -> np.ndarray:
     return cand - base
 
 
-def _values(rows: Sequence[ScoreRow]) -> dict[str, dict[str, float]]:
-    """Scored values by metric and case key (errors left out)."""
-    values: dict[str, dict[str, float]] = defaultdict(dict)
-    for row in rows:
-        if row.value is not None:
-            values[row.metric_id][row.case_key] = row.value
-    return values
+def _values(
+    store: RunStore, snapshot: RunSnapshot
+) -> tuple[dict[str, dict[str, float]], dict[str, set[str]]]:
+    """Counted values by metric and case key (unparsed answers as 0, errors left
+    out), and the case keys of the unparsed answers by metric."""
+    counted = stored_outcomes(store, snapshot)
+    unparsed: dict[str, set[str]] = defaultdict(set)
+    for outcome in counted:
+        if outcome.kind == "unparsed":
+            unparsed[outcome.metric_id].add(outcome.case_key)
+    return counted_values(counted), unparsed
 
 
 def _metric_order(configured: list[str], rows: Sequence[ScoreRow]) -> list[str]:

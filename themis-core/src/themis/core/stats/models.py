@@ -22,12 +22,15 @@ class MetricSummary(FrozenModel):
     """A metric's mean over the cases it scored, with a bootstrap confidence interval.
 
     ``dataset_id`` is None for a summary over every dataset of the run.
-    ``errors`` counts cases the metric could not score; they are not in ``n``.
+    ``n`` cases are in the mean; ``parse_failures`` of them gave no parseable
+    answer and count 0. ``errors`` counts cases left out: never answered (a
+    failed generation) or not scorable by the metric.
     """
 
     metric_id: str
     dataset_id: str | None = None
     n: int
+    parse_failures: int = 0
     errors: int = 0
     mean: float | None = None
     ci_low: float | None = None
@@ -46,7 +49,9 @@ class SignificanceTest(FrozenModel):
 class MetricComparison(FrozenModel):
     """How one metric moved from the baseline run to the candidate run.
 
-    Computed over the cases both runs scored (paired by case key).
+    Computed over the cases both runs scored (paired by case key); an answer
+    that did not parse counts 0, and ``baseline_parse_failures`` /
+    ``candidate_parse_failures`` say how many of the pairs hold one.
     ``difference`` is candidate minus baseline; higher scores are better.
     ``p_value`` is the primary test's (McNemar for 0/1 metrics, the paired
     permutation test otherwise); ``p_value_holm`` and ``p_value_bh`` adjust it
@@ -58,6 +63,8 @@ class MetricComparison(FrozenModel):
     n_pairs: int
     baseline_only: int = 0
     candidate_only: int = 0
+    baseline_parse_failures: int = 0
+    candidate_parse_failures: int = 0
     baseline_mean: float | None = None
     candidate_mean: float | None = None
     difference: float | None = None

@@ -43,6 +43,25 @@ BLOB_THRESHOLD = 64 * 1024
 """Default: an event whose JSON is longer than this (in characters) moves its largest
 values to blobs."""
 
+BLOB_ROOT_VARIABLE = "THEMIS_BLOB_ROOT"
+"""Environment variable naming the default blob directory of stores that are not
+files (PostgreSQL); see :func:`default_blob_root`."""
+
+
+def default_blob_root() -> Path:
+    """The local directory a PostgreSQL store keeps its blobs in when given none.
+
+    ``$THEMIS_BLOB_ROOT`` when set, else ``$XDG_DATA_HOME/themis/blobs``
+    (``~/.local/share/themis/blobs``). Blobs are content-addressed, so one
+    directory can serve any number of stores.
+    """
+    override = os.environ.get(BLOB_ROOT_VARIABLE)
+    if override:
+        return Path(override).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home).expanduser() / "themis" / "blobs"
+
+
 REF_PREFIX = "sha256:"
 
 BlobPointers = list[tuple[list[str | int], str]]

@@ -4,8 +4,8 @@ Needs the ``postgres`` extra (``pip install 'themis-eval-core[postgres]'``):
 psycopg 3 and its connection pool.
 
 Durability: every ``append_events`` call is one transaction holding the
-events and every projection row they fold into (and, with the default
-in-database blobs, the blobs), committed with the server's own durability
+events and every projection row they fold into (and, with
+``blobs_in_database=True``, the blobs), committed with the server's own durability
 settings. Appends are idempotent on ``event_id`` across processes: an event
 another process stored first is skipped (``ON CONFLICT DO NOTHING``), and
 only the events this call stored are folded into projections. Projection
@@ -21,10 +21,13 @@ Themis is refused before anything is written.
 
 Large payloads: an event whose JSON exceeds ``blob_threshold`` characters
 keeps its largest values as content-addressed blobs (``sha256:`` refs,
-verified on read; see :mod:`themis.core.stores.blobs`). With ``blob_root``
-they are files under that local directory; without it they are rows of the
-store's ``blobs`` table, so every machine that reaches the database reads
-them.
+verified on read; see :mod:`themis.core.stores.blobs`). By default they are
+files under a local directory, ``blob_root`` (when not given,
+:func:`~themis.core.stores.blobs.default_blob_root`: ``$THEMIS_BLOB_ROOT`` or
+``~/.local/share/themis/blobs``), as seed 004 specifies; a team on several
+machines points ``blob_root`` at a shared directory, or passes
+``blobs_in_database=True`` to keep them in the store's ``blobs`` table, where
+every machine that reaches the database reads them.
 
 Secrets: the URL's password is used to connect and nowhere else; the
 store's ``repr``, its errors and anything it logs show the URL with the
@@ -51,6 +54,7 @@ from themis.core.stores.blobs import (
     DirectoryBlobStore,
     check_threshold,
     decode_event,
+    default_blob_root,
     encode_event,
     verified,
 )
@@ -161,6 +165,7 @@ class PostgresRunStore:
         url: str = "",
         *,
         blob_root: str | Path | None = None,
+        blobs_in_database: bool = False,
         schema: str = "themis",
         blob_threshold: int = BLOB_THRESHOLD,
         pool_size: int = 4,
@@ -178,8 +183,18 @@ class PostgresRunStore:
         """The URL with its password hidden: safe to show and log."""
         self.schema = schema
         self.blob_threshold = check_threshold(blob_threshold)
-        self.blob_root = None if blob_root is None else Path(blob_root)
-        self._files = None if blob_root is None else DirectoryBlobStore(blob_root)
+        if blobs_in_database and blob_root is not None:
+            raise ValueError(
+                "give blob_root (blobs as files in that directory) or blobs_in_database=True "
+                "(blobs in the store's blobs table), not both"
+            )
+        self.blobs_in_database = blobs_in_database
+        self.blob_root: Path | None = None
+        """Where blobs are files; None when they live in the database."""
+        self._files: DirectoryBlobStore | None = None
+        if not blobs_in_database:
+            self.blob_root = Path(blob_root) if blob_root is not None else default_blob_root()
+            self._files = DirectoryBlobStore(self.blob_root)
         self.pool_size = pool_size
         self.connect_timeout_s = connect_timeout_s
         self._lock = threading.Lock()
@@ -413,14 +428,22 @@ class PostgresRunStore:
     # -- reads -------------------------------------------------------------
 
     def _fetch_blob(self, conn: psycopg.Connection[Any]) -> Callable[[str], bytes]:
-        if self._files is not None:
-            return self._files.get
+        files = self._files
 
         def fetch(ref: str) -> bytes:
+            if files is not None and files.path_for(ref).exists():
+                return files.get(ref)
+            # Not a file here: a process with blobs_in_database=True may have
+            # written it to the table, which every machine can read.
             row = conn.execute("SELECT data FROM blobs WHERE ref = %s", (ref,)).fetchone()
-            if row is None:
-                raise BlobError(f"blob {ref} is missing from the blobs table of {self.url}")
-            return verified(ref, bytes(row[0]), f"the blobs table of {self.url}")
+            if row is not None:
+                return verified(ref, bytes(row[0]), f"the blobs table of {self.url}")
+            if files is not None:
+                return files.get(ref)  # or BlobError naming the directory and the path
+            raise BlobError(
+                f"blob {ref} is missing from the blobs table of {self.url}"
+                + ("" if files is None else f" and from {files.root}")
+            )
 
         return fetch
 
@@ -568,9 +591,12 @@ def postgres_store(
     ``url`` is a libpq URL or ``key=value`` string, e.g.
     ``postgresql://user:password@host:5432/dbname``; libpq's ``PG*``
     environment variables fill in what it leaves out. Large payloads go to
-    ``blob_root`` when given (a local directory), else to the database itself.
-    Further options: ``schema`` (default ``"themis"``), ``blob_threshold``,
-    ``pool_size``, ``connect_timeout_s``.
+    files under a local directory, ``blob_root`` (by default
+    ``$THEMIS_BLOB_ROOT`` or ``~/.local/share/themis/blobs``); with
+    ``blobs_in_database=True`` they go to the store's ``blobs`` table instead,
+    readable from every machine that reaches the database. Further options:
+    ``schema`` (default ``"themis"``), ``blob_threshold``, ``pool_size``,
+    ``connect_timeout_s``.
     """
     store = PostgresRunStore(url, blob_root=blob_root, **options)
     store.initialize()

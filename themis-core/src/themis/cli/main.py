@@ -21,9 +21,18 @@ from themis.cli import (
     reports,
     runs,
     scaffold,
+    show,
+    view,
 )
-from themis.cli.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, USER_ERRORS, one_line
+from themis.cli.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_STORE_LOCKED,
+    EXIT_USER_ERROR,
+    USER_ERRORS,
+    one_line,
+)
 from themis.core import distributions
+from themis.core.engine.writer import StoreLockedError
 
 _debug = {"enabled": False}
 
@@ -52,6 +61,7 @@ def cli(debug: bool) -> None:
       themis init my-eval                                  a starter project
       themis run --config my-eval/experiment.yaml          run it
       themis report --config my-eval/experiment.yaml       report it
+      themis view --config my-eval/experiment.yaml         browse what the model said
       themis quick-eval file data.jsonl --model ID         score a data file
 
     Results go to stdout, progress and diagnostics to stderr. Exit codes: 0 ok,
@@ -69,8 +79,10 @@ for _command in (
     reports.estimate,
     reports.report,
     inspection.quickcheck_command,
+    show.show,
     inspection.inspect,
     reports.compare,
+    view.view,
     artifacts.export_command,
     artifacts.import_command,
     scaffold.init_command,
@@ -93,6 +105,11 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except StoreLockedError as exc:
+        if _debug["enabled"]:
+            raise
+        click.echo(f"error: {one_line(exc)}", err=True)
+        sys.exit(EXIT_STORE_LOCKED)
     except USER_ERRORS as exc:
         if _debug["enabled"]:
             raise

@@ -118,7 +118,7 @@ class RunViewer:
             f"<td>{escape(o.generator + (f' · {o.model}' if o.model else ''))}</td>"
             f"<td>{escape(', '.join(f'{d} ({n})' for d, n in o.dataset_cases.items()))}</td>"
             f"<td>{o.cases} ({o.failed_cases} failed)</td>"
-            f"<td>{escape('; '.join(f'{m} {v:.3f}' for m, v in o.metric_means.items()))}</td>"
+            f"<td>{escape(o.describe_means())}</td>"
             f"<td>{_reused(o)}</td></tr>"
             for o in reversed(overviews)
         )

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.cli.helpers import ok, themis
+from tests.cli.helpers import ok, ok_json, themis
 from tests.conftest import make_experiment
 from tests.validity.test_denominators import MEAN, OUTPUTS, ScriptedModel, _dataset, _run
-from tests.viewing.test_html_report import inline_data
+from tests.viewing.test_html_report import chunk, inline_data
 from themis import Reporter, sqlite_store
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
 from themis.core.inspection import load_run_result
@@ -94,3 +94,21 @@ def test_inspect_runs_and_viewer_show_the_same_means_with_counts(tmp_path: Path)
     table = ok(themis("inspect", "runs", "--path", path, cwd=tmp_path, env={"COLUMNS": "400"}))
     assert expected in table.stdout
     assert expected in RunViewer(store).index()
+
+
+def test_show_and_the_drill_down_say_an_unparsed_answer_counts_zero(tmp_path: Path) -> None:
+    path, run_id = _store(tmp_path)
+    shown = ok(themis("show", "--path", path, "--case", "numbers::empty", cwd=tmp_path)).stdout
+    assert re.search(rf"{re.escape(METRIC)}\s+│ 0 \(unparsed\)", shown)
+    payload = ok_json(themis("show", "--path", path, "--case", "empty", "--json", cwd=tmp_path))
+    assert payload["unparsed_metrics"] == [METRIC, "builtin/numeric_tolerance"]
+    never = ok_json(themis("show", "--path", path, "--case", "outage", "--json", cwd=tmp_path))
+    assert "unparsed_metrics" not in never or never["unparsed_metrics"] == []
+    details = {
+        d["case_key"]: d for d in chunk(Reporter(sqlite_store(path)).export_html(run_id), 0)
+    }
+    assert details["numbers::refusal"]["unparsed_metrics"] == [
+        METRIC,
+        "builtin/numeric_tolerance",
+    ]
+    assert "unparsed_metrics" not in details["numbers::right"]

@@ -43,6 +43,7 @@ def _outcome(detail: CaseDetail, counted: dict[str, dict[str, float]]) -> dict[s
             if detail.case_key in by_case
         },
         "score_errors": [e.model_dump(mode="json") for e in detail.score_errors],
+        "unparsed_metrics": detail.unparsed_metrics,
         "verdicts": verdicts,
         "errors": [e.model_dump(mode="json", exclude_defaults=True) for e in detail.errors],
     }

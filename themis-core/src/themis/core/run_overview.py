@@ -9,6 +9,7 @@ it was reused from results already in the store rather than computed.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from pydantic import Field
 
@@ -81,6 +82,19 @@ EVENTS_SEARCHED_FOR_MODEL = 200
 """Events read from the start of a run to find the model a candidate names."""
 
 
+def _answered_by(artifacts: dict[str, Any]) -> str | None:
+    """The ``model`` artifact, else the graph a LangGraph generator ran (its
+    ``graph_id`` and ``graph_version``, which stand in for the graph's code)."""
+    model = artifacts.get("model")
+    if isinstance(model, str) and model:
+        return model
+    graph = artifacts.get("graph_id")
+    if isinstance(graph, str) and graph:
+        version = artifacts.get("graph_version")
+        return f"graph {graph}" + (f" {version}" if isinstance(version, str) and version else "")
+    return None
+
+
 def _first_events(store: RunStore, run_id: str) -> tuple[float | None, str | None]:
     """When the run started, and the model its first candidate says answered it.
 
@@ -92,9 +106,7 @@ def _first_events(store: RunStore, run_id: str) -> tuple[float | None, str | Non
         if started_at is None:
             started_at = event.created_at
         if isinstance(event, GenerationCompletedEvent):
-            artifacts = event.candidate.artifacts or {}
-            model = artifacts.get("model")
-            return started_at, model if isinstance(model, str) and model else None
+            return started_at, _answered_by(event.candidate.artifacts or {})
         if number >= EVENTS_SEARCHED_FOR_MODEL:
             break
     return started_at, None

@@ -124,7 +124,8 @@ def test_rejudge_without_judge_metrics_says_so(tmp_path: Path) -> None:
 
 def test_bad_config_exits_two_with_one_line_reason(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(
-        "generation: {generator: builtin/demo_generatr}\ndatasets: [{dataset_id: d, cases: []}]\n"
+        "generation: {generator: builtin/demo_generatr}\n"
+        "datasets: [{dataset_id: d, cases: [{case_id: a, input: '1+1'}]}]\n"
     )
     line = user_error(themis("run", "--config", "bad.yaml", cwd=tmp_path))
     assert "unknown generator 'builtin/demo_generatr'" in line

@@ -3,7 +3,9 @@
 Exit codes: 0 success; 1 an internal error (a bug: the traceback is shown);
 2 a user error (bad config or option, unknown component, missing run or
 store, an unusable bundle): one line on stderr, no traceback unless
-``--debug``; 3 the command ran but some cases failed; 130 interrupted.
+``--debug``; 3 the command ran but some cases failed; 4 the store stayed
+locked by another process longer than ``runtime.store_lock_timeout_s``
+(one line; what was committed is kept, resume later); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
 EXIT_USER_ERROR = 2
 EXIT_FAILED_CASES = 3
+EXIT_STORE_LOCKED = 4
 EXIT_INTERRUPTED = 130
 
 

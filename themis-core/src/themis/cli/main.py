@@ -24,8 +24,15 @@ from themis.cli import (
     show,
     view,
 )
-from themis.cli.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, USER_ERRORS, one_line
+from themis.cli.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_STORE_LOCKED,
+    EXIT_USER_ERROR,
+    USER_ERRORS,
+    one_line,
+)
 from themis.core import distributions
+from themis.core.engine.writer import StoreLockedError
 
 _debug = {"enabled": False}
 
@@ -98,6 +105,11 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except StoreLockedError as exc:
+        if _debug["enabled"]:
+            raise
+        click.echo(f"error: {one_line(exc)}", err=True)
+        sys.exit(EXIT_STORE_LOCKED)
     except USER_ERRORS as exc:
         if _debug["enabled"]:
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,21 @@ from themis.core.models import RunResult, RunStatus
 
 
 def emit_json(payload: Any) -> None:
-    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    """Strict JSON on stdout: a NaN or infinity (JSON has neither) prints as null."""
+    click.echo(
+        json.dumps(finite_json(payload), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    )
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(item) for item in value]
+    return value
 
 
 def emit_table(

@@ -21,7 +21,8 @@ class ErrorCategory(StrEnum):
     authentication = "authentication"
     not_found = "not_found"
     parse_error = "parse_error"
-    circuit_open = "circuit_open"
+    circuit_open = "circuit_open"  # written by Themis before the breaker held calls
+    provider_unavailable = "provider_unavailable"
     component_error = "component_error"
 
 
@@ -56,16 +57,23 @@ class ProviderError(Exception):
         return self.category in RETRYABLE_CATEGORIES
 
 
-class CircuitOpenError(ProviderError):
-    """Calls to a component are suspended after too many consecutive failures."""
+class ProviderUnavailableError(ProviderError):
+    """A component's provider stayed down through every probe of its circuit
+    breaker: the calls waiting for it, and those after, fail with this at once
+    rather than each spending its retries on a service that is not there."""
 
-    def __init__(self, component_id: str, reopens_in_s: float) -> None:
+    def __init__(self, component_id: str, probes: int, down_for_s: float, last_error: str) -> None:
         super().__init__(
-            f"circuit open for {component_id!r} after consecutive failures; "
-            f"retrying in {reopens_in_s:.1f}s",
-            category=ErrorCategory.circuit_open,
-            retry_after_s=reopens_in_s,
+            f"provider unavailable: {component_id!r} failed {probes} probe(s) over "
+            f"{down_for_s:.1f}s after repeated failures (last error: {last_error}); "
+            "check the service, then resume the run to retry its failed cases",
+            category=ErrorCategory.provider_unavailable,
         )
+
+
+class ComponentTimeoutError(TimeoutError):
+    """A component call did not return within its time limit
+    (``RuntimeConfig.task_timeout_s``, else ``component_timeout_s``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,15 @@ class UnknownRunError(LookupError):
     """The store holds no run with this id."""
 
 
+class StoreOpenError(ValueError):
+    """A store cannot be opened: its path is unusable, or the file there is not
+    a Themis store. The message names the path and what to do."""
+
+
+class StoreNotFoundError(StoreOpenError):
+    """A store was read that does not exist: reading never creates one."""
+
+
 @runtime_checkable
 class RunStore(Protocol):
     """Persistence contract used by Themis runtime components.

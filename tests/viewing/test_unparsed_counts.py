@@ -104,9 +104,7 @@ def test_show_and_the_drill_down_say_an_unparsed_answer_counts_zero(tmp_path: Pa
     assert payload["unparsed_metrics"] == [METRIC, "builtin/numeric_tolerance"]
     never = ok_json(themis("show", "--path", path, "--case", "outage", "--json", cwd=tmp_path))
     assert "unparsed_metrics" not in never or never["unparsed_metrics"] == []
-    details = {
-        d["case_key"]: d for d in chunk(Reporter(sqlite_store(path)).export_html(run_id), 0)
-    }
+    details = {d["case_key"]: d for d in chunk(Reporter(sqlite_store(path)).export_html(run_id), 0)}
     assert details["numbers::refusal"]["unparsed_metrics"] == [
         METRIC,
         "builtin/numeric_tolerance",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from themis.builtins.parsers import ParseFailure
 from themis.core.engine.plan import CasePlan
+from themis.core.engine.policy import ATTEMPTS_ATTRIBUTE
 from themis.core.engine.writer import EventWriter
 from themis.core.errors import ErrorCategory, classify
 from themis.core.events import CaseRunEvent, RunEvent
@@ -126,6 +127,7 @@ def stage_error(stage: str, component_id: str | None, exc: BaseException, key: s
         )
     verdict = classify(exc)
     category = verdict.category
+    attempts, earlier = getattr(exc, ATTEMPTS_ATTRIBUTE, (1, []))
     if isinstance(exc, MissingUpstreamError):
         category = ErrorCategory.not_found
     elif isinstance(exc, ParseFailure) or stage == "parse":
@@ -140,4 +142,6 @@ def stage_error(stage: str, component_id: str | None, exc: BaseException, key: s
         category=category.value,
         retryable=verdict.retryable,
         work_key=key,
+        attempts=attempts,
+        earlier_errors=earlier,
     )

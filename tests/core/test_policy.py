@@ -340,3 +340,15 @@ def test_classification_and_retry_after_parsing() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("garbage") is None
     assert parse_retry_after(None) is None
+
+
+def test_a_failure_after_retries_is_stored_with_its_attempts_and_earlier_errors() -> None:
+    """The stage's failure event says how many attempts were made and what
+    the earlier ones were (the viewer shows "3 attempts")."""
+    errors = [ConnectionError("refused 1"), ConnectionError("refused 2"), ConnectionError("last")]
+    result = run_with(Scripted(errors), RuntimeConfig(**{**FAST.model_dump(), "max_retries": 2}))
+    (case,) = result.cases
+    (error,) = case.errors
+    assert error.attempts == 3
+    assert len(error.earlier_errors) == 2
+    assert "refused 1" in error.earlier_errors[0]

@@ -20,17 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from themis.benchmark import BenchmarkSpec, DatasetSourceSpec, PromptVariantSpec, SliceSpec
+from themis.core.errors import ConfigError, UserError
 from themis.core.models import Case, Dataset
 
 HUGGINGFACE_HINT = "pip install 'themis-catalog[huggingface]'"
 LOCAL_BUILDERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
 
 
-class DatasetUnavailableError(RuntimeError):
+class DatasetUnavailableError(UserError, RuntimeError):
     """A benchmark's data cannot be loaded here; the message says what to do."""
 
 
-class BenchmarkDataError(ValueError):
+class BenchmarkDataError(UserError, ValueError):
     """A benchmark's rows do not fit its definition; the message says where."""
 
 
@@ -169,7 +170,7 @@ def materialize(
     ``limit`` keeps the first N selected cases of each slice.
     """
     if limit is not None and limit < 1:
-        raise ValueError(f"limit must be at least 1, got {limit}")
+        raise ConfigError(f"limit must be at least 1, got {limit}")
     records_spec = spec.records
     transform = _transform(records_spec.transform) if records_spec.transform else None
     cache: dict[str, tuple[list[dict[str, Any]], list[str], str | None]] = {}

@@ -22,7 +22,7 @@ from themis.cli import (
     runs,
     scaffold,
 )
-from themis.cli.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, USER_ERRORS, one_line
+from themis.cli.errors import EXIT_INTERRUPTED, USER_ERRORS, exit_code_for, one_line
 from themis.core import distributions
 
 _debug = {"enabled": False}
@@ -82,7 +82,7 @@ for _command in (
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: user errors become exit code 2 and one line."""
+    """Console-script entry point: the error tree becomes exit codes (``cli.errors``)."""
     try:
         cli.main(args=argv, prog_name="themis", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         if _debug["enabled"]:
             raise
         click.echo(f"error: {one_line(exc)}", err=True)
-        sys.exit(EXIT_USER_ERROR)
+        sys.exit(exit_code_for(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Final, Literal, Self, TypeVar
 from pydantic import Field, ValidationError
 
 from themis.core.engine.plan import CasePlan, plan_cases
+from themis.core.errors import BundleError as BundleError
 from themis.core.events import (
     COMPLETED_EVENT_TYPES,
     CaseRunEvent,
@@ -67,10 +68,6 @@ BUNDLE_SCHEMA_VERSION = 1
 """The newest bundle schema this Themis writes and reads."""
 
 BundleKind = Literal["generation", "reduction", "parse", "score", "evaluation"]
-
-
-class BundleError(ValueError):
-    """A bundle cannot be read, exported or imported; nothing was written."""
 
 
 # -- records --------------------------------------------------------------

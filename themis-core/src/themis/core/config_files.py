@@ -15,14 +15,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import ValidationError
 
+from themis.core.errors import ConfigError as ConfigError
 from themis.core.models import Case, Dataset
 
 if TYPE_CHECKING:
     from themis.core.experiment import Experiment
-
-
-class ConfigError(ValueError):
-    """A configuration file or override is invalid; the message says where."""
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

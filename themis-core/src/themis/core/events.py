@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from themis.core.errors import UnsupportedEventSchemaError as UnsupportedEventSchemaError
 from themis.core.models import (
     FrozenModel,
     GenerationResult,
@@ -196,10 +197,6 @@ FAILED_EVENT_TYPES = frozenset(
         "evaluation_failed",
     }
 )
-
-
-class UnsupportedEventSchemaError(ValueError):
-    """A stored event was written by a newer Themis than this one."""
 
 
 def event_from_dict(payload: dict[str, Any]) -> RunEvent:

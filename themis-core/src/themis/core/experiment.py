@@ -15,6 +15,7 @@ from themis.core import distributions, registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
 from themis.core.engine.plan import candidate_seeds, resolve_num_samples
 from themis.core.engine.runner import ReplayScope, ResolvedComponents, RunEngine
+from themis.core.errors import ConfigError
 from themis.core.estimate import RunEstimate, estimate_run
 from themis.core.hooks import LifecycleHooks
 from themis.core.identity import compute_run_id, dataset_hash
@@ -110,7 +111,7 @@ def check_references(metrics: list[tuple[Any, ComponentRef]], datasets: list[Dat
                     )
     if problems:
         more = len(problems) - MAX_LISTED_REFERENCES
-        raise ValueError(
+        raise ConfigError(
             f"{len(problems)} expected output(s) cannot be scored: "
             + "; ".join(problems[:MAX_LISTED_REFERENCES])
             + (f" (and {more} more)" if more > 0 else "")
@@ -140,13 +141,13 @@ class Experiment(FrozenModel):
         seen: set[str] = set()
         for index, dataset in enumerate(self.datasets):
             if dataset.dataset_id in seen:
-                raise ValueError(
+                raise ConfigError(
                     f"datasets[{index}]: duplicate dataset_id {dataset.dataset_id!r}; "
                     "dataset ids must be unique within an experiment"
                 )
             seen.add(dataset.dataset_id)
         if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds: duplicate seeds in {self.seeds}")
+            raise ConfigError(f"seeds: duplicate seeds in {self.seeds}")
         return self
 
     # -- configuration files ----------------------------------------------
@@ -194,7 +195,7 @@ class Experiment(FrozenModel):
         names: set[str] = set()
         for index, (_, ref) in enumerate(metrics):
             if ref.name in names:
-                raise ValueError(
+                raise ConfigError(
                     f"evaluation.metrics[{index}]: metric {ref.name!r} is listed twice; give one "
                     'of them a distinct name: {"id": ..., "name": ...}'
                 )
@@ -203,7 +204,7 @@ class Experiment(FrozenModel):
             ref.name for _, ref in metrics if (ref.family or "pure") in ("llm", "selection")
         ]
         if needs_judge and not judges:
-            raise ValueError(
+            raise ConfigError(
                 f"evaluation.judge_models: metric(s) {needs_judge} are judge-backed but no judge "
                 "model is configured"
             )
@@ -212,7 +213,7 @@ class Experiment(FrozenModel):
             and not judges
             and getattr(selector, "requires_judge_models", False)
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"generation.selector: {selector_ref.component_id} asks a judge to choose "
                 "candidates but none is configured; give it the option "
                 "{'judge': 'some/judge'} or set evaluation.judge_models"
@@ -402,7 +403,7 @@ class Experiment(FrozenModel):
         beside the old ones.
         """
         if stage not in ("reduce", "parse", "score", "judge"):
-            raise ValueError(f"replay stage must be reduce, parse, score or judge; got {stage!r}")
+            raise ConfigError(f"replay stage must be reduce, parse, score or judge; got {stage!r}")
         self._check_metric_ids(metric_ids)
         scope = ReplayScope(
             from_stage=stage, metric_ids=frozenset(metric_ids) if metric_ids is not None else None
@@ -457,7 +458,7 @@ class Experiment(FrozenModel):
         self._check_metric_ids(selected)
         not_judged = sorted(set(selected) - set(judge_metrics))
         if not_judged:
-            raise ValueError(
+            raise ConfigError(
                 f"rejudge: {not_judged} are not workflow-backed metrics; judge-backed metrics "
                 f"of this experiment: {judge_metrics}"
             )
@@ -497,7 +498,7 @@ class Experiment(FrozenModel):
         known = [ref.name for ref in self.compile().component_refs.metrics]
         unknown = sorted(set(metric_ids) - set(known))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"metric_ids: unknown metric(s) {unknown}; this experiment has {known}"
             )
 
@@ -522,7 +523,7 @@ def check_judge_config(
     for key, value in judge_config.items():
         where = f"evaluation.judge_config.{key}"
         if "/" in key and key not in metric_names:
-            raise ValueError(f"{where}: {key!r} is not a metric of this experiment {metric_names}")
+            raise ConfigError(f"{where}: {key!r} is not a metric of this experiment {metric_names}")
         settings = value if key in metric_names and isinstance(value, dict) else None
         if key == "judge_models":
             settings = judge_config
@@ -532,10 +533,10 @@ def check_judge_config(
         if wanted is None:
             continue
         if not isinstance(wanted, list) or not wanted:
-            raise ValueError(f"{where}: judge_models must be a non-empty list of judge names")
+            raise ConfigError(f"{where}: judge_models must be a non-empty list of judge names")
         unknown = sorted(set(map(str, wanted)) - set(judge_names))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}: unknown judge model(s) {unknown}; configured judges: {judge_names}"
             )
 
@@ -550,12 +551,12 @@ def open_store(storage: StorageConfig) -> RunStore:
         store: RunStore = factory(**options)
     except TypeError as exc:
         if storage.path is not None and "'path'" in str(exc):
-            raise ValueError(
+            raise ConfigError(
                 f"storage.path: store {storage.store!r} takes no path ({storage.path!r}); "
                 "path is for file stores such as sqlite. Give its location in "
                 "storage.parameters (postgres: parameters.url) and leave path unset "
                 "(--set storage.path=null)"
             ) from exc
-        raise ValueError(f"storage: cannot open store {storage.store!r}: {exc}") from exc
+        raise ConfigError(f"storage: cannot open store {storage.store!r}: {exc}") from exc
     store.initialize()
     return store

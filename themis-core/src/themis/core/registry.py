@@ -19,6 +19,10 @@ from typing import Any
 
 from stevedore import DriverManager, ExtensionManager
 
+from themis.core.errors import ComponentLoadError as ComponentLoadError
+from themis.core.errors import ConfigError
+from themis.core.errors import InvalidComponentError as InvalidComponentError
+from themis.core.errors import UnknownComponentError as UnknownComponentError
 from themis.core.models import ComponentRef
 
 log = logging.getLogger(__name__)
@@ -45,18 +49,6 @@ REQUIRED_METHOD: dict[str, str] = {
 }
 
 
-class UnknownComponentError(LookupError):
-    """No installed distribution registers the requested component id."""
-
-
-class ComponentLoadError(ImportError):
-    """A registered component could not be imported or constructed."""
-
-
-class InvalidComponentError(TypeError):
-    """An object does not satisfy its kind's contract."""
-
-
 @dataclass(frozen=True, slots=True)
 class ComponentInfo:
     """One discovered entry point, before it is imported."""
@@ -80,7 +72,7 @@ def _group(kind: str) -> str:
     try:
         return GROUPS[kind]
     except KeyError:
-        raise ValueError(
+        raise ConfigError(
             f"unknown component kind {kind!r}; known kinds: {sorted(GROUPS)}"
         ) from None
 
@@ -271,7 +263,7 @@ def resolve(kind: str, spec: Any, *, where: str) -> tuple[Any, ComponentRef]:
         except TypeError as exc:
             raise InvalidComponentError(f"{where}: cannot build {kind} {spec!r}: {exc}") from exc
         except ValueError as exc:  # an option the component refused: say where it was given
-            raise ValueError(f"{where}: bad options for {kind} {spec!r}: {exc}") from exc
+            raise ConfigError(f"{where}: bad options for {kind} {spec!r}: {exc}") from exc
         _check_contract(kind, component, where)
         ref = ComponentRef(
             kind=kind,

@@ -50,7 +50,11 @@ from themis.core.engine.results import (
     run_status,
 )
 from themis.core.engine.writer import EventWriter
+from themis.core.errors import ComponentOutputError as ComponentOutputError
 from themis.core.errors import ErrorCategory, classify
+from themis.core.errors import ExistingRunError as ExistingRunError
+from themis.core.errors import MissingUpstreamError as MissingUpstreamError
+from themis.core.errors import PreflightError as PreflightError
 from themis.core.events import (
     CaseRunEvent,
     EvaluationCompletedEvent,
@@ -141,18 +145,6 @@ HANDOFF_AFTER_S = 0.001
 """A case whose generation took longer than this (it waited on a model) has its
 later stages run in a task of its own, so that its worker sends the next
 request first; a faster one finishes inline."""
-
-
-class MissingUpstreamError(LookupError):
-    """Replay needs a stored upstream result that the store does not hold."""
-
-
-class ExistingRunError(RuntimeError):
-    """The store already holds this run and the policy says not to run over it."""
-
-
-class PreflightError(RuntimeError):
-    """A component's ``preflight()`` check failed; no work was started."""
 
 
 @dataclass
@@ -1049,10 +1041,6 @@ class ScoreErrorRaised(Exception):
         self.score_error = error
 
 
-class ComponentOutputError(TypeError):
-    """A component returned something other than its contract's type."""
-
-
 def as_model(model: Any, value: Any, kind: str, component_id: str) -> Any:
     if isinstance(value, model):
         return value
@@ -1093,14 +1081,10 @@ def stage_error(stage: str, component_id: str | None, exc: BaseException, key: s
             retryable=exc.score_error.retryable,
             work_key=key,
         )
-    verdict = classify(exc)
+    verdict = classify(exc)  # the error's own category: ParseFailure, MissingUpstreamError...
     category = verdict.category
-    if isinstance(exc, MissingUpstreamError):
-        category = ErrorCategory.not_found
-    elif type(exc).__name__ in ("ParseFailure",) or stage == "parse":
-        category = (
-            ErrorCategory.parse_error if category is ErrorCategory.component_error else category
-        )
+    if stage == "parse" and category is ErrorCategory.component_error:
+        category = ErrorCategory.parse_error
     return StageError(
         stage=stage,
         component_id=component_id,

@@ -22,6 +22,7 @@ import queue
 import threading
 from collections.abc import Callable
 
+from themis.core.errors import StoreWriteError as StoreWriteError
 from themis.core.events import RunEvent
 from themis.core.models import RunSnapshot
 from themis.core.stores.base import RunStore
@@ -29,10 +30,6 @@ from themis.core.stores.base import RunStore
 MAX_PENDING = 4096
 """Events submitted but not yet committed before producers are paused."""
 RESUME_BELOW = MAX_PENDING // 2
-
-
-class StoreWriteError(RuntimeError):
-    """The store stopped accepting events; the run cannot record more work."""
 
 
 class _Flush:

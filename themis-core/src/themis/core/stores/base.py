@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from themis.core.errors import UnknownRunError as UnknownRunError
 from themis.core.events import RunEvent
 from themis.core.models import FrozenModel, RunSnapshot, RunStatus
 from themis.core.projections import ScoreRow, WorkItemRow
@@ -17,10 +18,6 @@ class StoredRun(FrozenModel):
     status: RunStatus
     completed_through_stage: str | None = None
     snapshot: RunSnapshot
-
-
-class UnknownRunError(LookupError):
-    """The store holds no run with this id."""
 
 
 @runtime_checkable

@@ -200,10 +200,13 @@ class StageBundle(FrozenModel):
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the bundle as JSON; the file appears complete or not at all."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.partial")
-        partial.write_text(self.to_json(), encoding="utf-8")
-        partial.replace(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(self.to_json(), encoding="utf-8")
+            partial.replace(target)
+        except OSError as exc:
+            raise BundleError(f"cannot write bundle {target}: {exc.strerror or exc}") from exc
         return target
 
     @classmethod

@@ -91,7 +91,7 @@ def tree_names() -> set[str]:
 
 @pytest.mark.parametrize("module_name", MODULES_WITH_ERRORS)
 def test_every_error_a_module_defines_or_exports_is_in_the_tree(module_name: str) -> None:
-    internal = {"ScoreErrorRaised"}  # the runner's carrier of a returned ScoreError, never raised out
+    internal = {"ScoreErrorRaised"}  # carries a returned ScoreError inside the runner only
     for cls in exception_classes(module_name):
         if cls.__name__ in internal or issubclass(cls, Warning):
             continue

@@ -10,7 +10,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from themis.catalog.models import BenchmarkRunResult as BenchmarkResult
     from themis.core.bundles import (
         EvaluationBundle,
         EvaluationBundleRecord,
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
         import_reduction_bundle,
         import_score_bundle,
     )
+    from themis.core.catalog_models import BenchmarkRunResult as BenchmarkResult
     from themis.core.config import (
         CandidatePolicy,
         EvaluationConfig,
@@ -152,7 +152,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, tuple[str, str]] = {
-    "BenchmarkResult": ("themis.catalog.models", "BenchmarkRunResult"),
+    "BenchmarkResult": ("themis.core.catalog_models", "BenchmarkRunResult"),
     "GenerationWorkItem": ("themis.core.engine.plan", "GenerationWorkItem"),
     "AfterGenerate": ("themis.core.protocols", "AfterGenerate"),
     "AfterJudge": ("themis.core.protocols", "AfterJudge"),

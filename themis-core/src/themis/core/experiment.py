@@ -9,10 +9,11 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from themis.core import distributions, registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
+from themis.core.config_files import format_validation_error, read_experiment_config
 from themis.core.engine.plan import candidate_seeds, resolve_num_samples
 from themis.core.engine.runner import ReplayScope, ResolvedComponents, RunEngine
 from themis.core.errors import ConfigError
@@ -155,9 +156,11 @@ class Experiment(FrozenModel):
     @classmethod
     def from_config(cls, path: str | Path, *, overrides: list[str] | None = None) -> Experiment:
         """Load an experiment definition from YAML or TOML configuration."""
-        from themis.core.config_files import load_experiment
-
-        return load_experiment(Path(path), overrides or [])
+        data = read_experiment_config(Path(path), overrides or [])
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, str(path))) from None
 
     # -- compile -----------------------------------------------------------
 

@@ -37,6 +37,7 @@ GROUPS: dict[str, str] = {
     "store": "themis.stores",
     "benchmark": "themis.benchmarks",
     "adapter": "themis.adapters",
+    "catalog": "themis.catalogs",
     "plugin": "themis.plugins",
 }
 

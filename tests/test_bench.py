@@ -82,6 +82,22 @@ def test_memory_bench() -> None:
     assert report["status"] == "completed"
 
 
+def test_html_report_bench_exports_and_browses() -> None:
+    browser = Path("/usr/bin/chromium").exists()
+    report = run_bench("html_report.py", "--cases", "300", *([] if browser else ["--no-browser"]))
+    assert report["status"] == "completed" and report["cases"] == 300
+    assert report["html_mib"] > 0
+    if browser:
+        assert report["browser"]["load_s"] > 0 and report["browser"]["open_case_s"] > 0
+
+
+def test_durability_window_bench_reports_the_uncommitted_window() -> None:
+    report = run_bench("durability_window.py", "--cases", "400", "--sample-ms", "5")
+    assert report["status"] == "completed" and report["samples"] > 0
+    assert report["uncommitted_answers_peak"] >= report["uncommitted_answers_p95"] >= 0
+    assert report["oldest_uncommitted_ms_peak"] >= report["oldest_uncommitted_ms_p95"] >= 0
+
+
 def test_startup_bench_times_import_and_help_without_numpy() -> None:
     report = run_bench("startup.py", "--runs", "1")
     assert report["import themis"]["median_s"] > 0 and report["themis --help"]["median_s"] > 0

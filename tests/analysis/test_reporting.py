@@ -188,5 +188,8 @@ def test_comparison_formats() -> None:
     assert parsed["metrics"][0]["better_run_id"] == base.run_id
     latex = reporter.export_comparison(base.run_id, cand.run_id, format="latex")
     assert r"\begin{tabular}{lrrrrcr}" in latex and "$-$" in latex
+    assert "Themis run comparison" in reporter.export_comparison(
+        base.run_id, cand.run_id, format="html"
+    )
     with pytest.raises(ValueError, match="format"):
-        reporter.export_comparison(base.run_id, cand.run_id, format="html")  # type: ignore[arg-type]
+        reporter.export_comparison(base.run_id, cand.run_id, format="docx")  # type: ignore[arg-type]

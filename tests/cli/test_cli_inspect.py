@@ -25,15 +25,48 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
 def test_inspect_runs_lists_the_store(judged: tuple[Path, Path, str]) -> None:
     directory, _, run_id = judged
     rows = ok_json(themis("inspect", "runs", "--path", "runs.sqlite", "--json", cwd=directory))
-    assert rows == [
-        {
-            "run_id": run_id,
-            "status": "completed",
-            "completed_through_stage": "judge",
-            "datasets": ["arith"],
-            "cases": 4,
-        }
-    ]
+    assert len(rows) == 1
+    row = rows[0]
+    started = row.pop("started_at")
+    assert row == {
+        "run_id": run_id,
+        "status": "completed",
+        "completed_through_stage": "judge",
+        "generator": "builtin/demo_generator",
+        "model": None,
+        "datasets": ["arith"],
+        "dataset_cases": {"arith": 4},
+        "cases": 4,
+        "failed_cases": 0,
+        "work_items": 20,
+        "reused": 0,
+        "metric_means": {"builtin/exact_match": 1.0, "builtin/llm_rubric": 1.0},
+        "metric_counts": {"builtin/exact_match": 4, "builtin/llm_rubric": 4},
+    }
+    assert isinstance(started, float) and started > 1.7e9
+
+
+def test_inspect_runs_tells_runs_apart_and_counts_reuse(tmp_path: Path) -> None:
+    """Two runs differing in one metric: the second reuses every generation."""
+    config = write_config(tmp_path, judged=True)
+    first = ok_json(themis("run", "-c", config, "--json", cwd=tmp_path))
+    second = ok_json(
+        themis("run", "-c", config, "--set", 'evaluation.metrics=["builtin/exact_match"]',
+               "--json", cwd=tmp_path)
+    )  # fmt: skip
+    assert second["reused_work_items"] == second["work_items"] == 16
+    rows = {
+        row["run_id"]: row
+        for row in ok_json(themis("inspect", "runs", "--path", "runs.sqlite", "--json",
+                                  cwd=tmp_path))
+    }  # fmt: skip
+    assert rows[first["run_id"]]["reused"] == 0
+    assert rows[second["run_id"]]["reused"] == 16
+    assert set(rows[second["run_id"]]["metric_means"]) == {"builtin/exact_match"}
+    table = ok(themis("inspect", "runs", "--path", "runs.sqlite", cwd=tmp_path)).stdout
+    assert "all 16 reused" in table and "builtin/demo_generator" in table
+    assert "builtin/llm_rubric 1.000" in table
+    assert "arith (4)" in table
 
 
 def test_inspect_snapshot_summary_and_full(judged: tuple[Path, Path, str]) -> None:

@@ -20,8 +20,11 @@ def test_readme_demo_runs_end_to_end_on_sqlite(tmp_path: Path) -> None:
         "completed_through_stage",
         "metric_means",
         "metric_counts",
+        "reused_work_items",
+        "work_items",
     }
     assert payload["status"] == "completed"
+    assert payload["reused_work_items"] == 0 and payload["work_items"] > 0
     assert set(payload["metric_means"]) == {"builtin/exact_match", "builtin/numeric_tolerance"}
     assert set(payload["metric_counts"]) == set(payload["metric_means"])
     assert (example / ".themis" / "arithmetic.sqlite").is_file()
@@ -30,6 +33,10 @@ def test_readme_demo_runs_end_to_end_on_sqlite(tmp_path: Path) -> None:
     assert f"run_id: {payload['run_id']}" in table
     assert "status: completed" in table
     assert "builtin/exact_match" in table and "metric means" in table
+    assert (
+        f"reused: all {payload['work_items']} work items reused from the store; nothing recomputed"
+        in table
+    )
 
 
 def test_progress_goes_to_stderr_and_results_to_stdout(tmp_path: Path) -> None:
@@ -117,7 +124,8 @@ def test_rejudge_without_judge_metrics_says_so(tmp_path: Path) -> None:
 
 def test_bad_config_exits_two_with_one_line_reason(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(
-        "generation: {generator: builtin/demo_generatr}\ndatasets: [{dataset_id: d, cases: []}]\n"
+        "generation: {generator: builtin/demo_generatr}\n"
+        "datasets: [{dataset_id: d, cases: [{case_id: a, input: '1+1'}]}]\n"
     )
     line = user_error(themis("run", "--config", "bad.yaml", cwd=tmp_path))
     assert "unknown generator 'builtin/demo_generatr'" in line
@@ -134,3 +142,13 @@ def test_failed_cases_exit_three(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stdout + done.stderr
     assert json.loads(done.stdout)["status"] == "failed"
     assert "failed d::a at parse" in done.stderr
+
+
+def test_run_says_what_it_reused_and_a_rerun_reuses_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    first = ok_json(themis("run", "-c", config, "--json", cwd=tmp_path))
+    assert first["reused_work_items"] == 0 and first["work_items"] == 16
+    again = ok_json(themis("run", "-c", config, "--json", cwd=tmp_path))
+    assert again["reused_work_items"] == again["work_items"] == 16
+    rerun = ok(themis("run", "-c", config, "--existing-run-policy", "rerun", cwd=tmp_path)).stdout
+    assert "reused: computed all 16 work items" in rerun

@@ -30,6 +30,7 @@ MODULES_WITH_ERRORS = [
     "themis.builtins.parsers",
     "themis.cli.errors",
     "themis.core.bundles",
+    "themis.core.case_details",
     "themis.core.config_files",
     "themis.core.engine.plan",
     "themis.core.engine.runner",
@@ -40,6 +41,8 @@ MODULES_WITH_ERRORS = [
     "themis.core.stores.base",
     "themis.core.stores.blobs",
     "themis.core.stores.postgres",
+    "themis.core.stores.sqlite",
+    "themis.core.engine.policy",
     "themis.core.workflows",
     "themis_catalog.discovery",
     "themis_catalog.loading",
@@ -56,6 +59,12 @@ BUILTIN_BASES = {
     "InvalidComponentError": TypeError,
     "BundleError": ValueError,
     "UnknownRunError": LookupError,
+    "UnknownCaseError": LookupError,
+    "StoreOpenError": ValueError,
+    "StoreNotFoundError": ValueError,
+    "StoreLockedError": RuntimeError,
+    "InvalidComponentOptionError": ValueError,
+    "ComponentTimeoutError": TimeoutError,
     "PreflightError": RuntimeError,
     "ExistingRunError": RuntimeError,
     "MissingUpstreamError": LookupError,
@@ -170,7 +179,7 @@ def test_the_failure_category_comes_from_the_error_not_its_name() -> None:
     assert errors.classify(ValueError("x")).category == "component_error"
 
 
-BROKEN_METRIC = '''
+BROKEN_METRIC = """
 class CloseEnough:
     component_id = "local/close"
     version = "1"
@@ -183,7 +192,7 @@ class CloseEnough:
 
     def score(self, parsed, case, ctx):
         return 1.0
-'''
+"""
 
 
 def test_a_bare_valueerror_is_a_bug_exit_1_with_its_traceback(tmp_path: Path) -> None:

@@ -12,11 +12,12 @@ import pytest
 from tests.conftest import arithmetic_dataset, make_experiment
 from themis import RuntimeConfig
 from themis.core.config import GenerationConfig
-from themis.core.engine.policy import CallPolicy, CircuitBreaker
+from themis.core.engine.breaker import CircuitBreaker
+from themis.core.engine.policy import CallPolicy
 from themis.core.errors import (
-    CircuitOpenError,
     ErrorCategory,
     ProviderError,
+    ProviderUnavailableError,
     classify,
     parse_retry_after,
 )
@@ -130,35 +131,94 @@ def test_per_task_timeout_is_a_retryable_timeout() -> None:
     assert generator.attempts == {"c0": 2}
 
 
-def test_circuit_breaker_opens_after_consecutive_failures_and_reopens() -> None:
-    breaker = CircuitBreaker(threshold=2, cooldown_s=0.05)
-    breaker.record_failure()
-    breaker.check("x")
-    breaker.record_failure()
-    with pytest.raises(CircuitOpenError, match="circuit open for 'x'"):
-        breaker.check("x")
-    time.sleep(0.06)
-    breaker.check("x")  # half-open: one probe goes through
-    breaker.record_success()
-    breaker.check("x")
+class Outage(Scripted):
+    """Every call fails with a 503 until ``until`` (monotonic), then answers."""
+
+    def __init__(self, until: float) -> None:
+        super().__init__([])
+        self.until = until
+
+    async def generate(self, case: Case, ctx: Any) -> GenerationResult:
+        self.attempts[case.case_id] = self.attempts.get(case.case_id, 0) + 1
+        self.times.append(time.monotonic())
+        await asyncio.sleep(0.001)
+        if time.monotonic() < self.until:
+            raise ProviderError("down", category=ErrorCategory.server_error, status_code=503)
+        return GenerationResult(candidate_id=case.case_id, final_output={"answer": "0"})
 
 
-def test_open_circuit_stops_sending_to_the_component() -> None:
-    boom = ProviderError("down", category=ErrorCategory.server_error)
-    generator = Scripted([boom] * 100)
-    runtime = RuntimeConfig(
-        max_retries=1,
-        retry_initial_delay_s=0.001,
-        retry_max_delay_s=0.001,
-        circuit_breaker_threshold=3,
-        circuit_breaker_cooldown_s=60,
-        max_concurrent_tasks=1,
-    )
-    result = run_with(generator, runtime, count=10)
+BREAKER = RuntimeConfig(
+    max_retries=3,
+    retry_initial_delay_s=0.02,
+    retry_max_delay_s=0.02,
+    circuit_breaker_threshold=3,
+    circuit_breaker_cooldown_s=0.2,
+    max_concurrent_tasks=8,
+)
+
+
+def test_an_open_circuit_holds_calls_then_releases_them_after_a_probe() -> None:
+    """Their own retries (3 x 20 ms) could not outlast the outage; the breaker's hold does,
+    and while it holds, only probes reach the provider."""
+    generator = Outage(until=time.monotonic() + 0.3)
+    result = run_with(generator, BREAKER, count=40)
+    assert result.status is RunStatus.completed
+    during = [t for t in generator.times if t < generator.until]
+    # before the circuit opened: at most the calls in flight, and their retries; then probes
+    assert len(during) <= 2 * BREAKER.max_concurrent_tasks + 5
+    assert all(count <= BREAKER.max_retries + 1 for count in generator.attempts.values())
+
+
+def test_a_permanent_outage_fails_every_case_promptly_as_provider_unavailable() -> None:
+    generator = Outage(until=float("inf"))
+    started = time.monotonic()
+    result = run_with(generator, BREAKER, count=60)
+    assert time.monotonic() - started < 3
     assert result.status is RunStatus.failed
-    assert sum(generator.attempts.values()) == 3  # then the circuit is open: nothing is sent
     categories = {case.errors[0].category for case in result.cases}
-    assert "circuit_open" in categories
+    assert all(case.status is RunStatus.failed for case in result.cases)
+    assert categories == {"provider_unavailable"}, categories
+    assert "provider unavailable" in result.cases[-1].errors[0].message
+    assert sum(generator.attempts.values()) < 60  # nothing like 60 cases x 4 attempts
+
+
+def test_a_waiting_call_spends_no_retry() -> None:
+    async def scenario() -> list[float]:
+        breaker = CircuitBreaker(
+            "x", threshold=1, cooldown_s=1.0, first_wait_s=0.05, give_up_after=3
+        )
+        breaker.record_failure(False, RuntimeError("down"))
+        assert breaker.state == "open"
+        started = time.monotonic()
+        probe = await breaker.admit()  # waits for the first probe slot
+        assert probe
+        waiter = asyncio.ensure_future(breaker.admit())
+        await asyncio.sleep(0.05)
+        assert not waiter.done()  # held while the probe is out
+        breaker.record_success(probe)
+        assert await waiter is False
+        return [time.monotonic() - started]
+
+    (waited,) = asyncio.run(scenario())
+    assert waited >= 0.04
+
+
+def test_the_breaker_gives_up_after_its_probes_fail() -> None:
+    async def scenario() -> None:
+        breaker = CircuitBreaker(
+            "x", threshold=1, cooldown_s=0.05, first_wait_s=0.01, give_up_after=2
+        )
+        breaker.record_failure(False, RuntimeError("down"))
+        for _ in range(2):
+            probe = await breaker.admit()
+            assert probe
+            breaker.record_failure(probe, RuntimeError("still down"))
+        with pytest.raises(ProviderUnavailableError, match="provider unavailable: 'x'"):
+            await breaker.admit()
+        await asyncio.sleep(0.06)  # after a cooldown, one call probes again
+        assert await breaker.admit() is True
+
+    asyncio.run(scenario())
 
 
 class Peak(Scripted):

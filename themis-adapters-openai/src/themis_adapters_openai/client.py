@@ -8,6 +8,7 @@ from typing import Any
 import openai as openai_sdk
 
 from themis.core.errors import ErrorCategory, ProviderError
+from themis.core.scrubbing import redact_url, register_secrets, secrets_in_url
 from themis_adapters_openai.transport import SDKTransport
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -30,7 +31,8 @@ def openai_transport(
     when they are first needed (so compiling an experiment needs no key) and
     have the SDK's retries off: the engine retries, honouring Retry-After.
     """
-    where = f"OpenAI model {model!r}" + (f" at {base_url}" if base_url else "")
+    register_secrets(secrets_in_url(base_url))
+    where = f"OpenAI model {model!r}" + (f" at {redact_url(base_url)}" if base_url else "")
     if client is not None:
         return SDKTransport(where=where, client=client)
     if not isinstance(timeout_s, int | float) or timeout_s <= 0:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 import openai as openai_sdk
 
 from themis.core.errors import ErrorCategory, ProviderError
 from themis.core.models import JSONValue
+from themis.core.scrubbing import register_secrets, secret_header_values, secrets_in_url
 from themis_adapters_openai.wire import (
     MalformedResponseError,
     WireRequest,
@@ -133,14 +134,23 @@ class SDKTransport:
             )
 
     def secrets(self) -> list[str]:
-        if self._client is not None:
-            key = getattr(self._client, "api_key", None)
-        else:
+        """Every secret the client holds: its API key, the credentials in its
+        base URL and the values of its auth-like default headers. They are
+        registered with core's scrubbing, so they never reach a store or a log."""
+        client = self._client
+        if client is None:
             try:
-                key = getattr(self.client(), "api_key", None)
+                client = self.client()
             except (RuntimeError, ProviderError):  # no running loop, or no client to make
                 return []
-        return [key] if isinstance(key, str) else []
+        key = getattr(client, "api_key", None)
+        found = [key] if isinstance(key, str) and key else []
+        found += secrets_in_url(str(getattr(client, "base_url", "") or ""))
+        headers = getattr(client, "default_headers", None)
+        if isinstance(headers, Mapping):
+            found += secret_header_values(headers)
+        register_secrets(found)
+        return found
 
     async def aclose(self) -> None:
         """Close the client made for this event loop; a client passed in is its owner's to close."""

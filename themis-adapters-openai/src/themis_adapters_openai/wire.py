@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from themis.core.errors import ErrorCategory, ProviderError, parse_retry_after
 from themis.core.models import JSONValue, Message
 from themis.core.redaction import REDACTED, redact_secrets
+from themis.core.scrubbing import scrub_value
 from themis_adapters_openai.params import InferenceParams
 
 ApiMode = Literal["responses", "chat_completions", "completions"]
@@ -338,7 +339,7 @@ def scrub(value: Any, secrets: list[str]) -> Any:
     Key-based redaction is core's; removing the literal key values as well
     catches a server that echoes a key back inside a message.
     """
-    value = redact_secrets(value)
+    value = scrub_value(redact_secrets(value))  # URL userinfo and registered secrets too
     live = [secret for secret in secrets if secret]
     if not live:
         return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from themis.core.scrubbing import redact_url
 from themis_adapters_openai.endpoint import EndpointSettings, checked_settings
 from themis_adapters_openai.transport import SDKTransport, Transport
 from themis_adapters_openai.wire import API_MODES
@@ -31,7 +32,7 @@ def vllm_settings(
     url = check_base_url(base_url, where)
     transport: Transport
     if client is not None:
-        transport = SDKTransport(where=f"vLLM model {model!r} at {url}", client=client)
+        transport = SDKTransport(where=f"vLLM model {model!r} at {redact_url(url)}", client=client)
     else:
         transport = VLLMServer(url, model=model, api_key_env=api_key_env, timeout_s=timeout_s)
     return checked_settings(where, model, api_mode, API_MODES, VLLMParams(**params), transport)

@@ -27,6 +27,7 @@ import aiohttp
 
 from themis.core.errors import ErrorCategory, ProviderError
 from themis.core.models import JSONValue
+from themis.core.scrubbing import redact_url, register_secrets, secrets_in_url
 from themis_adapters_openai.transport import PerEventLoop, Transport
 from themis_adapters_openai.wire import (
     MalformedResponseError,
@@ -120,7 +121,8 @@ class VLLMServer:
                 f"got {timeout_s!r}"
             )
         self.base_url = base_url
-        self.where = f"vLLM model {model!r} at {base_url}"
+        register_secrets(secrets_in_url(base_url))
+        self.where = f"vLLM model {model!r} at {redact_url(base_url)}"
         self.api_key_env = api_key_env
         self.timeout_s = float(timeout_s)
         self._sessions = PerEventLoop(self._make_session)
@@ -131,12 +133,18 @@ class VLLMServer:
         return self.base_url.removesuffix("/v1")
 
     def secrets(self) -> list[str]:
+        """The API key and the base URL's credentials, registered with core's
+        scrubbing so that they never reach a store or a log."""
         key = os.environ.get(self.api_key_env)
-        return [key] if key else []
+        found = [key] if key else []
+        found += secrets_in_url(self.base_url)
+        register_secrets(found)
+        return found
 
     def _make_session(self) -> aiohttp.ClientSession:
-        secrets = self.secrets()
-        headers = {"Authorization": f"Bearer {secrets[0]}"} if secrets else {}
+        self.secrets()  # registered before any request can fail
+        key = os.environ.get(self.api_key_env)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0),
             headers=headers,

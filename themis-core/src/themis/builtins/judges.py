@@ -246,6 +246,16 @@ class LLMRubric(BuiltinComponent):
     version = "1"
     metric_family = "llm"
     default_aggregation = "mean"
+    judge_config_keys = frozenset({"aggregation", "rubric"})
+
+    def check_judge_config(self, config: dict[str, Any]) -> None:
+        """Refuse settings that would fail every case, before any is generated."""
+        method = config.get("aggregation", self.default_aggregation)
+        if method not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {list(AGGREGATIONS)}, got {method!r}")
+        rubric = config.get("rubric")
+        if rubric is not None and not isinstance(rubric, str):
+            raise ValueError(f"rubric must be text, got {type(rubric).__name__}")
 
     def build_workflow(self, subject: EvaluationSubject, ctx: EvalScoreContext) -> RubricWorkflow:
         _require_judges(ctx)

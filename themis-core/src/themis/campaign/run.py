@@ -36,7 +36,12 @@ def open_project_store(storage: SqliteBlobStorageSpec | PostgresBlobStorageSpec)
     """
     if isinstance(storage, SqliteBlobStorageSpec):
         Path(storage.root_dir).mkdir(parents=True, exist_ok=True)
-        return sqlite_store(storage.database_path, blob_root=storage.blob_root)
+        project_store = sqlite_store(storage.database_path, blob_root=storage.blob_root)
+        # The project's own store, in a folder made for it: created here, so
+        # that listing and reporting points not run yet reads an empty store
+        # (a bare ``sqlite_store(path)`` never creates a file for a reader).
+        project_store.initialize()
+        return project_store
     return postgres_store(storage.database_url, blob_root=storage.blob_root_dir)
 
 

@@ -5,7 +5,9 @@ Exit codes: 0 success; 1 an internal error (a bug: the traceback is shown);
 option, unknown component, missing run, unusable bundle; a ``StoreError``:
 a store that cannot be opened, reached or read; a ``ProviderError`` that ends
 the command): one line on stderr, no traceback unless ``--debug``; 3 the
-command ran but some cases failed; 130 interrupted.
+command ran but some cases failed; 4 the store stayed locked by another
+process longer than ``runtime.store_lock_timeout_s`` (a ``StoreLockedError``;
+one line; what was committed is kept, resume later); 130 interrupted.
 
 Anything outside those branches of the tree, a bare ``ValueError`` or
 ``OSError`` included, is a bug in Themis or in a component and exits 1 with
@@ -14,16 +16,18 @@ its traceback: reporting it as "your input is wrong" would hide it.
 
 from __future__ import annotations
 
-from themis.core.errors import ProviderError, StoreError, ThemisError
+from themis.core.errors import ProviderError, StoreError, StoreLockedError, ThemisError
 from themis.core.errors import UserError as UserError
 
 EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
 EXIT_USER_ERROR = 2
 EXIT_FAILED_CASES = 3
+EXIT_STORE_LOCKED = 4
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES: tuple[tuple[type[ThemisError], int], ...] = (
+    (StoreLockedError, EXIT_STORE_LOCKED),
     (UserError, EXIT_USER_ERROR),
     (StoreError, EXIT_USER_ERROR),
     (ProviderError, EXIT_USER_ERROR),

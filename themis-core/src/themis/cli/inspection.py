@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from themis.core.inspection import (
     quickcheck,
     snapshot_report,
 )
+from themis.core.run_overview import list_run_overviews
 
 
 @click.group(short_help="Look inside a store: runs, snapshots, state, evaluations.")
@@ -40,37 +42,49 @@ def inspect_runs(
     store_id: str | None,
     as_json: bool,
 ) -> None:
-    """List the runs a store holds."""
+    """List the runs a store holds: when each started, what produced it, how it scored.
+
+    \b
+    Columns: start time (UTC), run id, status, generator (and model), datasets,
+    cases (failed ones in brackets), metric means, and how many work items
+    were reused from results already stored rather than computed.
+    """
     store, _, _ = resolve_store(config, overrides, store_id, store_path, must_exist=True)
-    runs = store.list_runs()
-    rows: list[dict[str, Any]] = [
-        {
-            "run_id": run.run_id,
-            "status": run.status.value,
-            "completed_through_stage": run.completed_through_stage,
-            "datasets": [d.dataset_id for d in run.snapshot.identity.datasets],
-            "cases": sum(d.case_count for d in run.snapshot.identity.datasets),
-        }
-        for run in runs
-    ]
+    overviews = list_run_overviews(store)
     if as_json:
-        emit_json(rows)
+        emit_json([overview.model_dump(mode="json") for overview in overviews])
         return
     emit_table(
         None,
-        ["run_id", "status", "through", "datasets", "cases"],
+        ["started (UTC)", "run_id", "status", "generator", "datasets", "cases", "means", "reused"],
         [
             (
-                row["run_id"],
-                row["status"],
-                row["completed_through_stage"],
-                ", ".join(row["datasets"]),
-                row["cases"],
+                _when(o.started_at),
+                o.run_id,
+                o.status.value,
+                o.generator + (f" · {o.model}" if o.model else ""),
+                ", ".join(f"{d} ({n})" for d, n in o.dataset_cases.items()),
+                f"{o.cases}" + (f" ({o.failed_cases} failed)" if o.failed_cases else ""),
+                "; ".join(f"{m} {v:.3f}" for m, v in o.metric_means.items()) or "-",
+                _reused(o.reused, o.work_items),
             )
-            for row in rows
+            for o in overviews
         ],
-        right=1,
     )
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _reused(reused: int, total: int) -> str:
+    if total == 0:
+        return "-"
+    if reused == total:
+        return f"all {total} reused"
+    return f"{reused} of {total}" if reused else "none"
 
 
 @inspect.command("snapshot")

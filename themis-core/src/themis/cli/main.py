@@ -21,6 +21,8 @@ from themis.cli import (
     reports,
     runs,
     scaffold,
+    show,
+    view,
 )
 from themis.cli.errors import EXIT_INTERRUPTED, USER_ERRORS, exit_code_for, one_line
 from themis.core import distributions
@@ -52,6 +54,7 @@ def cli(debug: bool) -> None:
       themis init my-eval                                  a starter project
       themis run --config my-eval/experiment.yaml          run it
       themis report --config my-eval/experiment.yaml       report it
+      themis view --config my-eval/experiment.yaml         browse what the model said
       themis quick-eval file data.jsonl --model ID         score a data file
 
     Results go to stdout, progress and diagnostics to stderr. Exit codes: 0 ok,
@@ -69,8 +72,10 @@ for _command in (
     reports.estimate,
     reports.report,
     inspection.quickcheck_command,
+    show.show,
     inspection.inspect,
     reports.compare,
+    view.view,
     artifacts.export_command,
     artifacts.import_command,
     scaffold.init_command,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -14,7 +16,21 @@ from themis.core.models import RunResult, RunStatus
 
 
 def emit_json(payload: Any) -> None:
-    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    """Strict JSON on stdout: a NaN or infinity (JSON has neither) prints as null."""
+    click.echo(
+        json.dumps(finite_json(payload), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    )
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(item) for item in value]
+    return value
 
 
 def emit_table(
@@ -40,6 +56,25 @@ def note(message: str) -> None:
     click.echo(message, err=True)
 
 
+@dataclass(frozen=True)
+class ReuseCount:
+    """How many of a run's stored work items a command reused rather than computed."""
+
+    reused: int
+    total: int
+    from_other_runs: int
+
+    def describe(self) -> str:
+        if self.total == 0:
+            return "nothing stored"
+        if self.reused == 0:
+            return f"computed all {self.total} work items"
+        where = f" ({self.from_other_runs} from other runs)" if self.from_other_runs else ""
+        if self.reused == self.total:
+            return f"all {self.total} work items reused from the store{where}; nothing recomputed"
+        return f"{self.reused} of {self.total} work items reused from the store{where}"
+
+
 def result_payload(result: RunResult) -> dict[str, Any]:
     return {
         "run_id": result.run_id,
@@ -52,10 +87,15 @@ def result_payload(result: RunResult) -> dict[str, Any]:
     }
 
 
-def print_result(result: RunResult, as_json: bool) -> None:
-    """Metric means and the run id (or the JSON payload) on stdout."""
+def print_result(result: RunResult, as_json: bool, *, reused: ReuseCount | None = None) -> None:
+    """Metric means and the run id (or the JSON payload) on stdout; with
+    ``reused``, how much of the run came from results already stored."""
     if as_json:
-        emit_json(result_payload(result))
+        payload = result_payload(result)
+        if reused is not None:
+            payload["reused_work_items"] = reused.reused
+            payload["work_items"] = reused.total
+        emit_json(payload)
         return
     counts = result.metric_counts
     emit_table(
@@ -79,6 +119,8 @@ def print_result(result: RunResult, as_json: bool) -> None:
         f"cases: {len(result.cases)} ({failed} failed)\n"
         f"completed through: {result.completed_through_stage}"
     )
+    if reused is not None:
+        click.echo(f"reused: {reused.describe()}")
 
 
 def exit_for(result: RunResult) -> None:

@@ -22,10 +22,10 @@ from themis.core.stats import StatsEngine, format_p
 from themis.core.stores.base import RunStore
 from themis.core.stores.memory import InMemoryRunStore
 
-REPORT_FORMATS = ("markdown", "json", "csv", "latex")
+REPORT_FORMATS = ("markdown", "json", "csv", "latex", "html")
 
 
-@click.command("report", short_help="Report a stored run as Markdown, JSON, CSV or LaTeX.")
+@click.command("report", short_help="Report a stored run as Markdown, JSON, CSV, LaTeX or HTML.")
 @run_target_options
 @click.option(
     "--format",
@@ -53,11 +53,14 @@ def report(
     """Report a stored run: metric means with confidence intervals, and every score.
 
     Markdown and LaTeX tables are ready to paste into a paper; JSON holds
-    every projection; CSV holds one row per case and metric.
+    every projection; CSV holds one row per case and metric; HTML is one
+    self-contained page (no network needed) with score plots and a searchable
+    case table that opens each case's prompt, outputs, scores and judge verdicts.
 
     \b
-    Example:
+    Examples:
       themis report --config experiment.yaml --format latex --output table.tex
+      themis report --config experiment.yaml --format html --output report.html
     """
     target = resolve_run(config, overrides, store_id, store_path, run_id)
     reporter = Reporter(target.store)
@@ -66,6 +69,7 @@ def report(
         "json": reporter.export_json,
         "csv": reporter.export_csv,
         "latex": reporter.export_latex,
+        "html": reporter.export_html,
     }
     document = exporters[report_format](target.run_id)
     if output is None:
@@ -99,8 +103,8 @@ def _config_run(config: Path, opened: dict[str, RunStore]) -> tuple[RunStore, st
     return store, run_id
 
 
-@click.command("compare", short_help="Compare two stored runs: which is better, by how much.")
-@click.argument("run_ids", nargs=-1, metavar="[BASELINE_RUN_ID CANDIDATE_RUN_ID]")
+@click.command("compare", short_help="Compare stored runs: which is better, by how much.")
+@click.argument("run_ids", nargs=-1, metavar="[BASELINE_RUN_ID CANDIDATE_RUN_ID...]")
 @click.option(
     "--baseline-config",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -136,10 +140,16 @@ def _config_run(config: Path, opened: dict[str, RunStore]) -> tuple[RunStore, st
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "json", "markdown", "latex"]),
+    type=click.Choice(["table", "json", "markdown", "latex", "html"]),
     default="table",
     show_default=True,
-    help="Output format.",
+    help="Output format (html: one self-contained page, over two or more runs).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the comparison to this file instead of stdout.",
 )
 def compare(
     run_ids: tuple[str, ...],
@@ -151,6 +161,7 @@ def compare(
     correction: str,
     alpha: float,
     output_format: str,
+    output: Path | None,
 ) -> None:
     """Compare two stored runs metric by metric on their shared cases.
 
@@ -158,10 +169,16 @@ def compare(
     interval, the p-value (McNemar for 0/1 metrics, a paired permutation test
     otherwise) adjusted across metrics, and which run is better.
 
+    With --format html, two or more runs (the first is the baseline): the
+    paired statistics of each run against the baseline, the cases where the
+    runs disagree with their outputs side by side, and a plot of per-case
+    differences, in one self-contained page.
+
     \b
     Examples:
       themis compare --baseline-config a.yaml --candidate-config b.yaml
       themis compare run-1a2b... run-3c4d... --path .themis/runs.sqlite
+      themis compare A B C --path .themis/runs.sqlite --format html -o compare.html
     """
     if baseline_config is not None or candidate_config is not None:
         if baseline_config is None or candidate_config is None or run_ids or store_path:
@@ -171,17 +188,32 @@ def compare(
         opened: dict[str, RunStore] = {}
         runs = [_config_run(baseline_config, opened), _config_run(candidate_config, opened)]
     else:
-        if len(run_ids) != 2:
+        several = output_format == "html" and len(run_ids) > 2
+        if len(run_ids) != 2 and not several:
             raise click.UsageError(
-                "give two run ids and --path STORE, or --baseline-config and --candidate-config"
+                "give two run ids (two or more with --format html) and --path STORE, "
+                "or --baseline-config and --candidate-config"
             )
         store, where, _ = resolve_store(None, (), store_id, store_path, must_exist=True)
         for run_id in run_ids:
             require_run(store, run_id, where)
-        runs = [(store, run_ids[0]), (store, run_ids[1])]
+        runs = [(store, run_id) for run_id in run_ids]
     store = _shared_store(runs)
     baseline, candidate = runs[0][1], runs[1][1]
     stats = StatsEngine(alpha=alpha, correction=correction)  # type: ignore[arg-type]
+    if output is not None and output_format != "html":
+        raise click.UsageError("--output works with --format html")
+    if output_format == "html":
+        if metric_ids:
+            raise click.UsageError("--metric works with --format table or json")
+        page = Reporter(store, stats=stats).export_comparison_html([run for _, run in runs])
+        if output is None:
+            click.echo(page, nl=False)
+            return
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(page, encoding="utf-8")
+        note(f"wrote the comparison of {len(runs)} runs to {output}")
+        return
     if output_format in ("markdown", "latex"):
         if metric_ids:
             raise click.UsageError("--metric works with --format table or json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -15,10 +16,11 @@ from themis.cli.options import (
     progress_option,
     until_stage_option,
 )
-from themis.cli.output import exit_for, print_result
+from themis.cli.output import ReuseCount, exit_for, print_result
 from themis.cli.targets import experiment_store, load_experiment, stored_experiment_run
 from themis.core.config import RuntimeConfig
 from themis.core.experiment import Experiment
+from themis.core.stores.base import RunStore
 
 
 def _runtime(
@@ -32,6 +34,20 @@ def _runtime(
         if value is not None
     }
     return experiment.runtime.model_copy(update=update) if update else experiment.runtime
+
+
+def _stored_states(store: RunStore, run_id: str) -> Counter[str]:
+    """Work items of the run the store holds before a command runs it."""
+    return Counter(item.state for item in store.work_items(run_id))
+
+
+def _reused(store: RunStore, run_id: str, before: Counter[str]) -> ReuseCount:
+    """Work items this command took from the store instead of computing them:
+    those the run already had, and those copied from other runs' results."""
+    after = _stored_states(store, run_id)
+    had = before["done"] + before["cached"]
+    copied = max(after["cached"] - before["cached"], 0)
+    return ReuseCount(reused=had + copied, total=sum(after.values()), from_other_runs=copied)
 
 
 @click.command(short_help="Compile and run an experiment.")
@@ -59,12 +75,18 @@ def run(
       themis run --config experiment.yaml --set generation.candidate_policy.num_samples=5
     """
     experiment = load_experiment(config, overrides)
+    store = experiment_store(experiment)
+    run_id = experiment.compile().run_id
+    runtime = _runtime(experiment, progress, existing_run_policy)
+    # A rerun recomputes what the run stored: none of it counts as reused.
+    rerun = runtime.existing_run_policy == "rerun"
+    before = Counter[str]() if rerun else _stored_states(store, run_id)
     result = experiment.run(
         until_stage=until_stage,  # type: ignore[arg-type]
-        runtime=_runtime(experiment, progress, existing_run_policy),
-        store=experiment_store(experiment),
+        runtime=runtime,
+        store=store,
     )
-    print_result(result, as_json)
+    print_result(result, as_json, reused=_reused(store, run_id, before))
     exit_for(result)
 
 
@@ -82,12 +104,14 @@ def resume(
     stopped with --until-stage, or had failures worth retrying).
     """
     experiment = load_experiment(config, overrides)
+    store, run_id = stored_experiment_run(experiment, config)
+    before = _stored_states(store, run_id)
     result = experiment.resume(
         until_stage=until_stage,
         runtime=_runtime(experiment, progress),
-        store=stored_experiment_run(experiment, config)[0],
+        store=store,
     )
-    print_result(result, as_json)
+    print_result(result, as_json, reused=_reused(store, run_id, before))
     exit_for(result)
 
 

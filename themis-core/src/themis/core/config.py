@@ -124,6 +124,16 @@ class RuntimeConfig(FrozenModel):
     circuit_breaker_threshold: int = Field(default=10, ge=1)
     circuit_breaker_cooldown_s: float = Field(default=30.0, ge=0)
     task_timeout_s: float | None = Field(default=None, gt=0)
+    """Per-call limit for every component call: each generator or judge
+    attempt (a timeout is retried), and each selector, reducer, parser,
+    metric and workflow-step call (its case fails as a timeout)."""
+    component_timeout_s: float | None = Field(default=300.0, gt=0)
+    """The limit when ``task_timeout_s`` is unset, so that a hung component
+    fails its case, never the run. None (with ``task_timeout_s`` unset) lifts it."""
+    store_lock_timeout_s: float | None = Field(default=600.0, gt=0)
+    """How long the run waits out another process holding the store's write
+    lock (retrying, with a notice on stderr and new work paused) before it
+    fails; None waits for ever."""
     retryable_errors: list[str] = Field(default_factory=list)
     """Error categories (``invalid_request``, ``not_found``...) retried besides the
     transient ones (rate_limit, timeout, connection, server_error)."""
@@ -134,3 +144,10 @@ class RuntimeConfig(FrozenModel):
     any work starts; ``rerun`` recomputes every stage for this run id, its new
     events recorded beside the old ones, which stay readable. Replay and
     rejudge ignore it."""
+
+    @property
+    def call_timeout_s(self) -> float | None:
+        """The limit on each component call."""
+        if self.task_timeout_s is not None:
+            return self.task_timeout_s
+        return self.component_timeout_s

@@ -7,6 +7,7 @@ A dataset entry may hold its cases inline or point at a file
 from __future__ import annotations
 
 import csv
+import io
 import json
 import tomllib
 from pathlib import Path
@@ -23,7 +24,7 @@ from themis.core.models import Case, Dataset
 def read_config_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
+    text = read_utf8(path)
     try:
         if path.suffix in (".yaml", ".yml"):
             data = yaml.safe_load(text)
@@ -85,26 +86,49 @@ def load_cases_file(path: Path) -> list[dict[str, Any]]:
     """Rows of a JSONL, JSON (a list, or ``{"cases": [...]}``) or CSV file."""
     if not path.is_file():
         raise ConfigError(f"{path}: dataset file not found")
+    if path.suffix not in (".jsonl", ".json", ".csv"):
+        raise ConfigError(
+            f"{path}: unsupported dataset format {path.suffix!r} (jsonl, json or csv)"
+        )
+    text = read_utf8(path)
+    rows: list[Any]
     if path.suffix == ".jsonl":
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
                     rows.append(json.loads(line))
                 except ValueError as exc:
                     raise ConfigError(f"{path}:{number}: invalid JSON: {exc}") from exc
-        return rows
-    if path.suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
+    elif path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: invalid JSON: {exc}") from exc
         if isinstance(data, dict) and "cases" in data:
             data = data["cases"]
         if not isinstance(data, list):
             raise ConfigError(f"{path}: expected a list of cases")
-        return data
-    if path.suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            return list(csv.DictReader(handle))
-    raise ConfigError(f"{path}: unsupported dataset format {path.suffix!r} (jsonl, json or csv)")
+        rows = data
+    else:
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    if not rows:
+        raise ConfigError(f"{path}: the file holds no cases; an empty dataset would run nothing")
+    return rows
+
+
+def read_utf8(path: Path) -> str:
+    """A text file's contents; invalid UTF-8 is an error naming the line and byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{path}:{line}: invalid UTF-8 (byte 0x{data[exc.start]:02x} at column {column}); "
+            "save the file as UTF-8"
+        ) from None
 
 
 def cases_from_rows(rows: list[Any], *, where: str) -> list[Case]:

@@ -10,8 +10,10 @@ codes and the engine onto stored failure categories without matching names::
     │   ├── UnknownComponentError (LookupError) no installed distribution registers the id
     │   ├── ComponentLoadError    (ImportError) a registered component fails to import or build
     │   ├── InvalidComponentError (TypeError) an object does not meet its kind's contract
+    │   │   └── InvalidComponentOptionError  (ValueError) a component's options are refused
     │   ├── BundleError           (ValueError) a bundle cannot be read, exported or imported
     │   ├── UnknownRunError       (LookupError) the store holds no run with this id
+    │   ├── UnknownCaseError      (LookupError) the run has no case with this key
     │   ├── PreflightError        (RuntimeError) a component's preflight check failed
     │   ├── ExistingRunError      (RuntimeError) the policy forbids running over a stored run
     │   ├── MissingUpstreamError  (LookupError) replay needs an upstream result that is not stored
@@ -20,11 +22,15 @@ codes and the engine onto stored failure categories without matching names::
     │   ├── ParseFailure          (ValueError) the candidate lacks what the parser extracts
     │   ├── ComponentOutputError  (TypeError) a component returned the wrong type
     │   ├── WorkflowBuildError    (ValueError) a metric cannot build its evaluation workflow
-    │   └── JudgmentParseError    (ValueError) a judge's answer lacks the asked-for verdict
+    │   ├── JudgmentParseError    (ValueError) a judge's answer lacks the asked-for verdict
+    │   └── ComponentTimeoutError (TimeoutError) a component call outlived its time limit
     ├── ProviderError             a model provider's call failed; ``category`` says how to treat it
-    │   └── CircuitOpenError      calls are suspended after consecutive failures
+    │   └── ProviderUnavailableError  the provider stayed down through every probe
     └── StoreError                the run store cannot be used; what was committed is kept
+        ├── StoreOpenError        (ValueError) the path is unusable or holds no Themis store
+        │   └── StoreNotFoundError    a store was read that does not exist
         ├── StoreWriteError       (RuntimeError) the store stopped accepting events
+        │   └── StoreLockedError      another process held the write lock too long (exit 4)
         ├── PostgresStoreError    (RuntimeError) PostgreSQL cannot be reached or used
         ├── BlobError             (RuntimeError) a blob is missing or corrupted
         └── UnsupportedEventSchemaError  (ValueError) an event was written by a newer Themis
@@ -60,7 +66,8 @@ class ErrorCategory(StrEnum):
     authentication = "authentication"
     not_found = "not_found"
     parse_error = "parse_error"
-    circuit_open = "circuit_open"
+    circuit_open = "circuit_open"  # written by Themis before the breaker held calls
+    provider_unavailable = "provider_unavailable"
     component_error = "component_error"
 
 
@@ -114,12 +121,21 @@ class InvalidComponentError(UserError, TypeError):
     """An object does not satisfy its kind's contract."""
 
 
+class InvalidComponentOptionError(InvalidComponentError, ValueError):
+    """A component's options are refused (unknown, of the wrong type, or out of
+    range); a ValueError as well, as a factory's own refusal always was."""
+
+
 class BundleError(UserError, ValueError):
     """A bundle cannot be read, exported or imported; nothing was written."""
 
 
 class UnknownRunError(UserError, LookupError):
     """The store holds no run with this id."""
+
+
+class UnknownCaseError(UserError, LookupError):
+    """The run has no case with this key (or the id is ambiguous)."""
 
 
 class PreflightError(UserError, RuntimeError):
@@ -165,6 +181,13 @@ class JudgmentParseError(ComponentError, ValueError):
     """A judge's answer does not contain the verdict the workflow asked for."""
 
 
+class ComponentTimeoutError(ComponentError, TimeoutError):
+    """A component call did not return within its time limit
+    (``RuntimeConfig.task_timeout_s``, else ``component_timeout_s``)."""
+
+    category = ErrorCategory.timeout
+
+
 # -- a provider call failed --------------------------------------------------
 
 
@@ -189,15 +212,17 @@ class ProviderError(ThemisError):
         return self.category in RETRYABLE_CATEGORIES
 
 
-class CircuitOpenError(ProviderError):
-    """Calls to a component are suspended after too many consecutive failures."""
+class ProviderUnavailableError(ProviderError):
+    """A component's provider stayed down through every probe of its circuit
+    breaker: the calls waiting for it, and those after, fail with this at once
+    rather than each spending its retries on a service that is not there."""
 
-    def __init__(self, component_id: str, reopens_in_s: float) -> None:
+    def __init__(self, component_id: str, probes: int, down_for_s: float, last_error: str) -> None:
         super().__init__(
-            f"circuit open for {component_id!r} after consecutive failures; "
-            f"retrying in {reopens_in_s:.1f}s",
-            category=ErrorCategory.circuit_open,
-            retry_after_s=reopens_in_s,
+            f"provider unavailable: {component_id!r} failed {probes} probe(s) over "
+            f"{down_for_s:.1f}s after repeated failures (last error: {last_error}); "
+            "check the service, then resume the run to retry its failed cases",
+            category=ErrorCategory.provider_unavailable,
         )
 
 
@@ -211,8 +236,22 @@ class StoreError(ThemisError):
     """
 
 
+class StoreOpenError(StoreError, ValueError):
+    """A store cannot be opened: its path is unusable, or the file there is not
+    a Themis store. The message names the path and what to do."""
+
+
+class StoreNotFoundError(StoreOpenError):
+    """A store was read that does not exist: reading never creates one."""
+
+
 class StoreWriteError(StoreError, RuntimeError):
     """The store stopped accepting events; the run cannot record more work."""
+
+
+class StoreLockedError(StoreWriteError):
+    """Another process held the store's write lock longer than the run waits
+    (``RuntimeConfig.store_lock_timeout_s``). The CLI exits with code 4."""
 
 
 class PostgresStoreError(StoreError, RuntimeError):

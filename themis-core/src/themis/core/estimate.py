@@ -26,7 +26,7 @@ from themis.core.engine.plan import CasePlan, plan_cases
 from themis.core.engine.runner import metric_judge_config, select_judges
 from themis.core.models import STAGES, FrozenModel, RunSnapshot
 from themis.core.prompts import PromptSpec, case_input_text, render_messages
-from themis.core.stores.base import RunStore
+from themis.core.stores.base import RunStore, StoreNotFoundError
 
 CHARS_PER_TOKEN = 4
 """The prompt-token heuristic: one token per this many characters."""
@@ -77,9 +77,11 @@ def estimate_run(snapshot: RunSnapshot, store: RunStore | None = None) -> RunEst
     plans = plan_cases(snapshot)
     cached: set[str] = set()
     if store is not None:
-        store.initialize()
         keys = [key for plan in plans for key in plan.all_keys()]
-        cached = set(store.find_completed(keys, prefer_run_id=snapshot.run_id))
+        try:
+            cached = set(store.find_completed(keys, prefer_run_id=snapshot.run_id))
+        except StoreNotFoundError:
+            cached = set()  # a store not created yet holds nothing to reuse
     stages = {
         stage: _stage(
             [key for plan in plans for key in plan.keys_for(stage)],

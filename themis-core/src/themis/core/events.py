@@ -207,8 +207,39 @@ def event_from_dict(payload: dict[str, Any]) -> RunEvent:
             f"event {payload.get('event_id')!r} has schema_version {version!r}; this Themis "
             f"reads up to {EVENT_SCHEMA_VERSION}: upgrade themis-eval-core"
         )
-    event: RunEvent = _EVENT_ADAPTER.validate_python(payload)
+    event: RunEvent = _EVENT_ADAPTER.validate_python(_repair_non_finite_score(payload))
     return event
+
+
+def _repair_non_finite_score(payload: dict[str, Any]) -> dict[str, Any]:
+    """Read a score stored without a value as the failure it was.
+
+    Before non-finite scores were refused, a metric's NaN or infinity was
+    stored as JSON ``null`` (pydantic's JSON form of a non-finite float), which
+    no longer validates as a score: such a run could not be read back at all.
+    It is read as the metric's failure instead, so every stored run reads.
+    """
+    event_type = payload.get("event_type")
+    score = payload.get("score")
+    if event_type not in ("score_completed", "evaluation_completed"):
+        return payload
+    if not isinstance(score, dict) or score.get("value") is not None:
+        return payload
+    metric_id = str(payload.get("metric_id", score.get("metric_id", "unknown")))
+    reason = (
+        f"metric {metric_id!r} returned a score that is not a finite number "
+        f"(stored as null) for case {payload.get('case_key')!r}"
+    )
+    repaired = {key: value for key, value in payload.items() if key != "score"}
+    repaired["event_type"] = event_type.replace("_completed", "_failed")
+    repaired["score_error"] = {"metric_id": metric_id, "reason": reason}
+    repaired["error"] = {
+        "stage": payload.get("stage", "score"),
+        "error_type": "NonFiniteScoreError",
+        "message": reason,
+        "work_key": payload.get("work_key"),
+    }
+    return repaired
 
 
 def event_from_json(payload: str | bytes) -> RunEvent:

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import platform as platform_module
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from themis.core import distributions, registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
 from themis.core.config_files import format_validation_error, read_experiment_config
 from themis.core.engine.plan import candidate_seeds, resolve_num_samples
-from themis.core.engine.runner import ReplayScope, ResolvedComponents, RunEngine
+from themis.core.engine.runner import (
+    ReplayScope,
+    ResolvedComponents,
+    RunEngine,
+    metric_judge_config,
+)
 from themis.core.errors import ConfigError
 from themis.core.estimate import RunEstimate, estimate_run
 from themis.core.hooks import LifecycleHooks
@@ -74,13 +80,17 @@ def run_sync(coroutine: Coroutine[Any, Any, T], *, async_name: str) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        result: T = asyncio.run(_boxed(coroutine)).value
-        return result
-    coroutine.close()
-    raise RuntimeError(
-        f"this synchronous API cannot run inside a running event loop (a notebook or an async "
-        f"app); use `await ...{async_name}(...)` instead"
-    )
+        pass  # no loop running: the usual case
+    else:
+        coroutine.close()
+        raise RuntimeError(
+            f"this synchronous API cannot run inside a running event loop (a notebook or an "
+            f"async app); use `await ...{async_name}(...)` instead"
+        )
+    # Outside the ``except`` block, so that an error from the run is raised
+    # alone, not chained to the "no running event loop" probe above.
+    result: T = asyncio.run(_boxed(coroutine)).value
+    return result
 
 
 MAX_LISTED_REFERENCES = 5
@@ -137,10 +147,28 @@ class Experiment(FrozenModel):
     _compiled: tuple[RunSnapshot, ResolvedComponents] | None = PrivateAttr(default=None)
     _default_store: RunStore | None = PrivateAttr(default=None)
 
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds_are_whole_numbers(cls, value: Any) -> Any:
+        """``true`` is not a seed, though Python counts it as 1."""
+        if isinstance(value, list | tuple):
+            for index, seed in enumerate(value):
+                if isinstance(seed, bool) or not isinstance(seed, int):
+                    raise ValueError(
+                        f"seeds[{index}]: a seed is a whole number, got {seed!r} "
+                        f"({type(seed).__name__})"
+                    )
+        return value
+
     @model_validator(mode="after")
     def _datasets_unique(self) -> Experiment:
         seen: set[str] = set()
         for index, dataset in enumerate(self.datasets):
+            if not dataset.cases:
+                raise ValueError(
+                    f"datasets[{index}]: dataset {dataset.dataset_id!r} has no cases; "
+                    "an empty dataset (or an empty data file) would run nothing"
+                )
             if dataset.dataset_id in seen:
                 raise ConfigError(
                     f"datasets[{index}]: duplicate dataset_id {dataset.dataset_id!r}; "
@@ -222,6 +250,7 @@ class Experiment(FrozenModel):
                 "{'judge': 'some/judge'} or set evaluation.judge_models"
             )
         check_judge_config(evaluation.judge_config, sorted(names), [ref.name for _, ref in judges])
+        check_judge_settings(evaluation.judge_config, metrics)
         check_references(metrics, self.datasets)
         refs = ComponentRefs(
             generator=generator_ref,
@@ -542,6 +571,64 @@ def check_judge_config(
             raise ConfigError(
                 f"{where}: unknown judge model(s) {unknown}; configured judges: {judge_names}"
             )
+
+
+CORE_JUDGE_CONFIG_KEYS = frozenset({"judge_models", "parse_retries"})
+"""``judge_config`` settings the workflow runner reads for every judge-backed
+metric; a metric declares its own in ``judge_config_keys``."""
+
+
+def check_judge_settings(judge_config: dict[str, Any], metrics: list[tuple[Any, Any]]) -> None:
+    """Catch misspelled or invalid judge settings at compile, not after generation.
+
+    With judge-backed metrics in the run, every key must be a metric's name
+    (holding that metric's own settings), a setting the workflow runner
+    reads, or one a metric of the run declares in ``judge_config_keys``. A
+    metric may also check its settings' values in ``check_judge_config(config)``.
+    """
+    judged = [(metric, ref) for metric, ref in metrics if (ref.family or "pure") != "pure"]
+    if not judged:
+        return
+    names = [ref.name for _, ref in metrics]
+    known = set(CORE_JUDGE_CONFIG_KEYS)
+    for metric, _ in judged:
+        known.update(getattr(metric, "judge_config_keys", ()))
+
+    def check_keys(settings: dict[str, Any], where: str, allowed: set[str]) -> None:
+        for key in settings:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"{where}.{key}: unknown judge setting {key!r}; {hint}known settings: "
+                f"{sorted(known)}, or a metric's name {names}"
+            )
+
+    check_keys(judge_config, "evaluation.judge_config", known | set(names))
+    for name in names:
+        own = judge_config.get(name)
+        if own is not None and not isinstance(own, dict):
+            raise ValueError(
+                f"evaluation.judge_config.{name}: a metric's settings must be a mapping, "
+                f"got {type(own).__name__}"
+            )
+        if isinstance(own, dict):
+            check_keys(own, f"evaluation.judge_config.{name}", known)
+    for metric, ref in judged:
+        config = metric_judge_config(judge_config, names, ref.name)
+        where = f"evaluation.judge_config (metric {ref.name!r})"
+        retries = config.get("parse_retries")
+        if retries is not None and (
+            isinstance(retries, bool) or not isinstance(retries, int) or retries < 0
+        ):
+            raise ValueError(f"{where}: parse_retries must be a whole number >= 0, got {retries!r}")
+        check = getattr(metric, "check_judge_config", None)
+        if callable(check):
+            try:
+                check(config)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{where}: {exc}") from None
 
 
 def open_store(storage: StorageConfig) -> RunStore:

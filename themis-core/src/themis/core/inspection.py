@@ -102,8 +102,7 @@ class EvaluationExecution(FrozenModel):
 
 
 def get_run_snapshot(store: RunStore, run_id: str) -> RunSnapshot:
-    """Return the persisted snapshot for a run."""
-    store.initialize()
+    """Return the persisted snapshot for a run (reading never creates a store)."""
     snapshot = store.get_snapshot(run_id)
     if snapshot is None:
         known = [run.run_id for run in store.list_runs()][-5:]

@@ -49,18 +49,81 @@ STAGES: tuple[str, ...] = ("generate", "reduce", "parse", "score", "judge")
 """Pipeline stages in execution order."""
 
 
+CASE_KEY_SEPARATOR = "::"
+
+
 def case_key_for(dataset_id: str, case_id: str) -> str:
-    """Identify a case within a run: two datasets may reuse a case id."""
-    return f"{dataset_id}::{case_id}"
+    """Identify a case within a run: two datasets may reuse a case id.
+
+    The key is ``dataset_id::case_id``, as users type it. It must be
+    injective (two cases never share a key, or the store merges them), so
+    the dataset id's own ``%`` and ``:`` are percent-encoded (``%25``,
+    ``%3A``): the key's first ``::`` then always ends the dataset id, and a
+    case id may contain anything. Ordinary ids (no ``:`` or ``%`` in the
+    dataset id) keep the plain form.
+    """
+    if "%" in dataset_id or ":" in dataset_id:
+        dataset_id = dataset_id.replace("%", "%25").replace(":", "%3A")
+    return f"{dataset_id}{CASE_KEY_SEPARATOR}{case_id}"
+
+
+def split_case_key(case_key: str) -> tuple[str, str]:
+    """``(dataset_id, case_id)`` of a key made by :func:`case_key_for`."""
+    encoded, separator, case_id = case_key.partition(CASE_KEY_SEPARATOR)
+    if not separator:
+        raise ValueError(
+            f"case key {case_key!r} has no {CASE_KEY_SEPARATOR!r}: a case key is "
+            "'dataset_id::case_id'"
+        )
+    return encoded.replace("%3A", ":").replace("%25", "%"), case_id
 
 
 class Case(FrozenModel):
-    """One evaluation input with its optional reference answer."""
+    """One evaluation input with its optional reference answer.
+
+    ``input``, ``expected_output`` and ``metadata`` must be JSON values
+    (null, booleans, numbers, strings, lists and string-keyed mappings): they
+    are stored, hashed into the run id and sent to models as JSON, so a
+    value JSON cannot hold (a datetime, bytes, a set) is refused here rather
+    than failing, or silently changing, once the run has started.
+    """
 
     case_id: str = Field(min_length=1)
     input: JSONValue
     expected_output: JSONValue = None
     metadata: dict[str, JSONValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _json_values(self) -> Case:
+        for field in ("input", "expected_output", "metadata"):
+            problem = non_json_value(getattr(self, field), field)
+            if problem is not None:
+                raise ValueError(
+                    f"case {self.case_id!r}: {problem}; JSON cannot hold it, so convert it "
+                    "first (a datetime to an ISO string, bytes to text, a set to a list)"
+                )
+        return self
+
+
+def non_json_value(value: Any, where: str) -> str | None:
+    """Where ``value`` holds something that is not a JSON value, or None."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            problem = non_json_value(item, f"{where}[{index}]")
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{where} has the key {key!r} ({type(key).__name__}); keys must be text"
+            problem = non_json_value(item, f"{where}[{key!r}]")
+            if problem is not None:
+                return problem
+        return None
+    return f"{where} is a {type(value).__name__} ({value!r:.60})"
 
 
 class Dataset(FrozenModel):
@@ -183,6 +246,10 @@ class StageError(FrozenModel):
     category: str = "component_error"
     retryable: bool = False
     work_key: str | None = None
+    attempts: int = 1
+    """Calls made before giving up (more than one when the error was retried)."""
+    earlier_errors: list[str] = Field(default_factory=list)
+    """``Type: message`` of each failed attempt before the last, oldest first."""
 
 
 class CaseResult(FrozenModel):

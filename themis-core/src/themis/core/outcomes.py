@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from themis.core.events import RunStartedEvent
-from themis.core.models import CaseResult, MetricCounts, RunSnapshot, case_key_for
+from themis.core.models import (
+    CaseResult,
+    MetricCounts,
+    RunSnapshot,
+    case_key_for,
+    split_case_key,
+)
 from themis.core.projections import ScoreRow, WorkItemRow
 from themis.core.stores.base import RunStore
 
@@ -121,7 +127,7 @@ def outcomes_from_rows(
             failed.setdefault(item.case_key, "unparsed")
     outcomes = list(seen.values())
     for case_key, kind in failed.items():
-        dataset_id = datasets.get(case_key, case_key.partition("::")[0])
+        dataset_id = datasets.get(case_key) or split_case_key(case_key)[0]
         for metric_id in metric_ids:
             if (case_key, metric_id) not in seen:
                 value = 0.0 if kind == "unparsed" else None

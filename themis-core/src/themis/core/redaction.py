@@ -44,7 +44,13 @@ def is_secret_key(key: str) -> bool:
 
 
 def redact_secrets(value: Any) -> Any:
-    """A copy of a JSON-like value with every secret-looking key's value redacted."""
+    """A copy of a JSON-like value with every secret-looking key's value redacted,
+    and every string scrubbed of known secrets and URL credentials
+    (``themis.core.scrubbing``)."""
+    if isinstance(value, str):
+        from themis.core.scrubbing import scrub_text  # it builds on this module
+
+        return scrub_text(value)
     if isinstance(value, dict):
         return {
             key: (

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import difflib
 import importlib.metadata as metadata
+import inspect
 import logging
 import os
 import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from stevedore import DriverManager, ExtensionManager
 
 from themis.core.errors import ComponentLoadError as ComponentLoadError
 from themis.core.errors import ConfigError
 from themis.core.errors import InvalidComponentError as InvalidComponentError
+from themis.core.errors import InvalidComponentOptionError as InvalidComponentOptionError
 from themis.core.errors import UnknownComponentError as UnknownComponentError
 from themis.core.models import ComponentRef
+from themis.core.scrubbing import redact_urls_in
 
 log = logging.getLogger(__name__)
 
@@ -259,12 +264,15 @@ def resolve(kind: str, spec: Any, *, where: str) -> tuple[Any, ComponentRef]:
             factory, info = load_factory(kind, spec)
         except (UnknownComponentError, ComponentLoadError) as exc:
             raise type(exc)(f"{where}: {exc}") from exc
+        check_options(factory, options, f"{where}: {kind} {spec!r}")
         try:
             component = factory(**options)
         except TypeError as exc:
             raise InvalidComponentError(f"{where}: cannot build {kind} {spec!r}: {exc}") from exc
         except ValueError as exc:  # an option the component refused: say where it was given
-            raise ConfigError(f"{where}: bad options for {kind} {spec!r}: {exc}") from exc
+            raise InvalidComponentOptionError(
+                f"{where}: bad options for {kind} {spec!r}: {exc}"
+            ) from exc
         _check_contract(kind, component, where)
         ref = ComponentRef(
             kind=kind,
@@ -272,7 +280,7 @@ def resolve(kind: str, spec: Any, *, where: str) -> tuple[Any, ComponentRef]:
             name=name or spec,
             version=str(component.version),
             fingerprint=str(component.fingerprint()),
-            options=options,
+            options=redact_urls_in(options),
             family=_family(kind, component),
             distribution=info.distribution,
             distribution_version=info.distribution_version,
@@ -292,3 +300,49 @@ def resolve(kind: str, spec: Any, *, where: str) -> tuple[Any, ComponentRef]:
         entry_point=f"python:{cls.__module__}.{cls.__qualname__}",
     )
     return component, ref
+
+
+def check_options(factory: Any, options: dict[str, Any], where: str) -> None:
+    """Refuse an option a component's factory does not take, or one of the
+    wrong type, naming it: otherwise it fails deep inside the component
+    (``'<=' not supported between 'float' and 'str'``) or, worse, is used."""
+    try:
+        signature = inspect.signature(factory)
+        target = factory.__init__ if inspect.isclass(factory) else factory
+        hints = typing.get_type_hints(target)
+    except (TypeError, ValueError, NameError):
+        return  # no readable signature: the factory checks its own options
+    parameters = signature.parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    named = [
+        name
+        for name, p in parameters.items()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    for name, value in options.items():
+        if name not in parameters:
+            if takes_any:
+                continue
+            close = difflib.get_close_matches(name, named, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InvalidComponentOptionError(
+                f"{where}: unknown option {name!r}; {hint}its options are {named or 'none'}"
+            )
+        annotation = hints.get(name)
+        if annotation is None or annotation is Any:
+            continue
+        try:
+            TypeAdapter(annotation).validate_python(value, strict=True)
+        except ValidationError:
+            raise InvalidComponentOptionError(
+                f"{where}: option {name!r} must be {_type_name(annotation)}, got "
+                f"{type(value).__name__} {value!r}"
+            ) from None
+        except Exception:
+            continue
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")

@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import Field
 
 from themis.core.contexts import EvalScoreContext
-from themis.core.errors import ErrorCategory, classify
+from themis.core.errors import ComponentTimeoutError, ErrorCategory, classify
 from themis.core.errors import JudgmentParseError as JudgmentParseError
 from themis.core.errors import WorkflowBuildError as WorkflowBuildError
 from themis.core.models import (
@@ -166,7 +166,7 @@ class DefaultWorkflowRunner:
             workflow = await invoker.call(metric.build_workflow, subject, ctx)
             calls = [
                 call if isinstance(call, JudgeCall) else JudgeCall.model_validate(call)
-                for call in workflow.judge_calls()
+                for call in await invoker.call(workflow.judge_calls)
             ]
             for call in calls:
                 if call.judge_index >= len(ctx.judge_models):
@@ -192,8 +192,11 @@ class DefaultWorkflowRunner:
                     details={"category": _failure_category(failed)},
                 )
             else:
-                outcome = workflow.aggregate(
-                    [r.judgment for r in records], [r.score for r in records], ctx
+                outcome = await invoker.call(
+                    workflow.aggregate,
+                    [r.judgment for r in records],
+                    [r.score for r in records],
+                    ctx,
                 )
                 result = _normalise(outcome, ctx.metric_id)
         except Exception as exc:
@@ -224,15 +227,19 @@ class DefaultWorkflowRunner:
         judge = ctx.judge_models[call.judge_index]
         judge_id = str(getattr(judge, "component_id", "judge"))
         ref_name = judge_refs[call.judge_index].name if call.judge_index < len(judge_refs) else None
-        prompt = workflow.render_prompt(call, subject, ctx)
-        retries = int(ctx.judge_config.get("parse_retries", DEFAULT_PARSE_RETRIES))
-        base_seed = ctx.seed if ctx.seed is not None else 0
         record: dict[str, Any] = {
             "call_id": call.call_id,
             "judge_index": call.judge_index,
             "judge_model_id": ref_name or judge_id,
-            "prompt": _json_safe(prompt),
         }
+        try:
+            prompt = await invoker.call(workflow.render_prompt, call, subject, ctx)
+        except Exception as exc:
+            record.update(prompt=None, error=f"render_prompt failed: {type(exc).__name__}: {exc}")
+            return JudgeCallRecord(**record)
+        retries = int(ctx.judge_config.get("parse_retries", DEFAULT_PARSE_RETRIES))
+        base_seed = ctx.seed if ctx.seed is not None else 0
+        record["prompt"] = _json_safe(prompt)
         started = time.perf_counter()
         for attempt in range(retries + 1):
             record["attempts"] = attempt + 1
@@ -240,7 +247,8 @@ class DefaultWorkflowRunner:
             try:
                 method = functools.partial(judge.judge, prompt, seed=seed)
                 raw = await policy.call(
-                    judge_id, lambda method=method: invoker.call(method, blocking=True)
+                    judge_id,
+                    lambda method=method: invoker.call(method, blocking=True, timeout_s=None),
                 )
                 response = as_judge_response(raw)
             except Exception as exc:
@@ -252,13 +260,21 @@ class DefaultWorkflowRunner:
                 token_usage=response.token_usage,
             )
             try:
-                judgment = workflow.parse_judgment(call, response, ctx)
+                judgment = await invoker.call(workflow.parse_judgment, call, response, ctx)
+            except ComponentTimeoutError as exc:
+                record["error"] = f"parse_judgment failed: {type(exc).__name__}: {exc}"
+                break
             except Exception as exc:
                 record["error"] = f"unparseable judgment: {exc}"
                 continue
             record["error"] = None
             record["judgment"] = _json_safe(judgment)
-            record["score"] = _json_safe(workflow.score_judgment(call, judgment, ctx))
+            try:
+                score = await invoker.call(workflow.score_judgment, call, judgment, ctx)
+            except Exception as exc:
+                record["error"] = f"score_judgment failed: {type(exc).__name__}: {exc}"
+                break
+            record["score"] = _json_safe(score)
             break
         record["latency_ms"] = (time.perf_counter() - started) * 1000
         return JudgeCallRecord(**record)
@@ -287,6 +303,8 @@ class PolicedJudge:
 
 
 def _failure_category(failed: list[JudgeCallRecord]) -> str:
+    if any(ComponentTimeoutError.__name__ in (r.error or "") for r in failed):
+        return ErrorCategory.timeout.value
     if all((r.error or "").startswith("unparseable") for r in failed):
         return ErrorCategory.parse_error.value
     return ErrorCategory.component_error.value

@@ -7,14 +7,17 @@ All of it is runtime-only (RuntimeConfig) and never part of a run id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from themis.core.config import RuntimeConfig
-from themis.core.errors import CircuitOpenError, classify
+from themis.core.engine.breaker import BreakerState, CircuitBreaker
+from themis.core.engine.offload import SHARED_POOL
+from themis.core.errors import ComponentTimeoutError, ProviderError, classify
 
 T = TypeVar("T")
 
@@ -22,53 +25,55 @@ SLOW_CALL_S = 0.002
 """A sync parser or metric whose calls average above this moves to a thread."""
 
 
-class CircuitBreaker:
-    """Opens after ``threshold`` consecutive failures; lets a probe through
-    after ``cooldown_s``; closes again on the first success."""
-
-    def __init__(self, threshold: int, cooldown_s: float) -> None:
-        self.threshold = threshold
-        self.cooldown_s = cooldown_s
-        self.consecutive_failures = 0
-        self.opened_at: float | None = None
-
-    def check(self, component_id: str) -> None:
-        if self.opened_at is None:
-            return
-        remaining = self.opened_at + self.cooldown_s - time.monotonic()
-        if remaining > 0:
-            raise CircuitOpenError(component_id, remaining)
-        self.opened_at = None  # half-open: this call is the probe
-
-    def record_success(self) -> None:
-        self.consecutive_failures = 0
-        self.opened_at = None
-
-    def record_failure(self) -> None:
-        self.consecutive_failures += 1
-        if self.consecutive_failures >= self.threshold:
-            self.opened_at = time.monotonic()
-
-
 class Invoker:
-    """Calls a component method whether it is sync or async.
+    """Calls a component method whether it is sync or async, under a time limit.
 
-    Async methods are awaited. Sync methods of components that do I/O
-    (generators, judges) always run in a worker thread; sync parsers and
-    metrics run inline until their average call time shows they are slow
-    enough to stall the loop, and in a thread from then on.
+    Async methods are awaited. Sync methods run on a daemon worker thread
+    (``engine.offload``), so a call that overruns its limit fails its case
+    as a timeout while the run goes on. Only without a limit do sync parsers
+    and metrics run inline, until their average call time shows they are slow
+    enough to stall the loop.
+
+    ``timeout_s`` is the limit for calls that do not pass their own: the
+    local components (selector, reducer, parsers, metrics, workflow steps).
+    Generator and judge calls pass None: ``CallPolicy`` times each attempt.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, timeout_s: float | None = None) -> None:
+        self.timeout_s = timeout_s
         self._timings: dict[int, tuple[int, float]] = {}
         self._offloaded: set[int] = set()
 
-    async def call(self, method: Callable[..., Any], *args: Any, blocking: bool = False) -> Any:
+    async def call(
+        self,
+        method: Callable[..., Any],
+        *args: Any,
+        blocking: bool = False,
+        timeout_s: float | Literal["default"] | None = "default",
+    ) -> Any:
+        limit = self.timeout_s if timeout_s == "default" else timeout_s
+        if limit is None:
+            return await self._call(method, args, blocking=blocking)
+        started = time.monotonic()
+        try:
+            return await asyncio.wait_for(self._call(method, args, blocking=True), limit)
+        except TimeoutError as exc:
+            if time.monotonic() - started < limit:
+                raise  # the component's own timeout, not ours
+            raise ComponentTimeoutError(
+                f"{_method_name(method)}() did not return within {limit:g}s "
+                "(RuntimeConfig.task_timeout_s, or component_timeout_s when that is unset); "
+                "the case fails as a timeout and the run goes on"
+            ) from exc
+
+    async def _call(
+        self, method: Callable[..., Any], args: tuple[Any, ...], *, blocking: bool
+    ) -> Any:
         if inspect.iscoroutinefunction(method):
             return await method(*args)
         key = id(getattr(method, "__func__", method))
         if blocking or key in self._offloaded:
-            result = await asyncio.to_thread(method, *args)
+            result = await SHARED_POOL.run(method, *args)
         else:
             started = time.perf_counter()
             result = method(*args)
@@ -81,6 +86,15 @@ class Invoker:
         if inspect.isawaitable(result):
             result = await result
         return result
+
+
+def _method_name(method: Callable[..., Any]) -> str:
+    owner = getattr(method, "__self__", None)
+    name = getattr(method, "__name__", type(method).__name__)
+    component_id = getattr(owner, "component_id", None)
+    if component_id is not None:
+        return f"{component_id} {name}"
+    return getattr(method, "__qualname__", name)
 
 
 def provider_of(component: Any) -> str:
@@ -135,8 +149,13 @@ class CallPolicy:
     def _breaker(self, component_id: str) -> CircuitBreaker:
         breaker = self._breakers.get(component_id)
         if breaker is None:
+            runtime = self.runtime
             breaker = CircuitBreaker(
-                self.runtime.circuit_breaker_threshold, self.runtime.circuit_breaker_cooldown_s
+                component_id,
+                threshold=runtime.circuit_breaker_threshold,
+                cooldown_s=runtime.circuit_breaker_cooldown_s,
+                first_wait_s=runtime.retry_initial_delay_s,
+                give_up_after=runtime.max_retries + 1,
             )
             self._breakers[component_id] = breaker
         return breaker
@@ -154,36 +173,80 @@ class CallPolicy:
     async def call(
         self, component_id: str, make_call: Callable[[], Awaitable[T]], *, retry: bool = True
     ) -> T:
+        """One component call under the run's limits, retried with backoff.
+
+        A call waiting for an open circuit spends none of its retries; only
+        attempts that reach the component do (see ``engine.breaker``).
+        """
         breaker = self._breaker(component_id)
         limits = self._limits_for(component_id)
         attempts = self.runtime.max_retries + 1 if retry else 1
+        earlier: list[str] = []
         for attempt in range(attempts):
+            probe = await breaker.admit()
             try:
-                breaker.check(component_id)
-                result = await self._within(limits, make_call)
-                breaker.record_success()
-                return result
+                result = await self._within(limits, component_id, make_call)
             except Exception as exc:
                 verdict = classify(exc)
                 retryable = verdict.retryable or verdict.category in self.runtime.retryable_errors
-                if not isinstance(exc, CircuitOpenError) and retryable:
-                    breaker.record_failure()
+                if retryable:
+                    breaker.record_failure(probe, exc, verdict.retry_after_s)
+                elif isinstance(exc, ProviderError):
+                    breaker.record_success(probe)  # it answered: the request was at fault
+                else:
+                    breaker.release_probe(probe)
                 if not retryable or attempt + 1 >= attempts:
+                    final: BaseException = exc
+                    if retryable and breaker.state is not BreakerState.closed:
+                        # Its last attempts were probes of a provider that is down.
+                        final = breaker.unavailable()
+                    record_attempts(final, attempt + 1, earlier)
+                    if final is not exc:
+                        raise final from exc
                     raise
+                earlier.append(f"{type(exc).__name__}: {exc}"[:500])
                 self.retries += 1
                 await asyncio.sleep(self.backoff_s(attempt, verdict.retry_after_s))
+                continue
+            except BaseException:
+                breaker.release_probe(probe)
+                raise
+            breaker.record_success(probe)
+            return result
         raise AssertionError("unreachable")
 
     async def _within(
-        self, limits: tuple[asyncio.Semaphore, ...], make_call: Callable[[], Awaitable[T]]
+        self,
+        limits: tuple[asyncio.Semaphore, ...],
+        component_id: str,
+        make_call: Callable[[], Awaitable[T]],
     ) -> T:
         if not limits:
-            return await self._timed(make_call)
+            return await self._timed(component_id, make_call)
         async with limits[0]:
-            return await self._within(limits[1:], make_call)
+            return await self._within(limits[1:], component_id, make_call)
 
-    async def _timed(self, make_call: Callable[[], Awaitable[T]]) -> T:
-        timeout = self.runtime.task_timeout_s
+    async def _timed(self, component_id: str, make_call: Callable[[], Awaitable[T]]) -> T:
+        timeout = self.runtime.call_timeout_s
         if timeout is None:
             return await make_call()
-        return await asyncio.wait_for(make_call(), timeout)
+        started = time.monotonic()
+        try:
+            return await asyncio.wait_for(make_call(), timeout)
+        except TimeoutError as exc:
+            if time.monotonic() - started < timeout:
+                raise  # the component's own timeout, not ours
+            raise ComponentTimeoutError(
+                f"{component_id} did not answer within {timeout:g}s "
+                "(RuntimeConfig.task_timeout_s, or component_timeout_s when that is unset)"
+            ) from exc
+
+
+ATTEMPTS_ATTRIBUTE = "themis_attempts"
+
+
+def record_attempts(exc: BaseException, attempts: int, earlier: list[str]) -> None:
+    """Mark an exception with its retry history, for the stored StageError."""
+    # An exception type with __slots__ keeps no history.
+    with contextlib.suppress(AttributeError):
+        setattr(exc, ATTEMPTS_ATTRIBUTE, (attempts, list(earlier)))

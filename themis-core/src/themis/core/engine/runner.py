@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -40,7 +41,7 @@ from themis.core.engine.plan import (
     case_count,
     iter_plans,
 )
-from themis.core.engine.policy import CallPolicy, Invoker, provider_of
+from themis.core.engine.policy import ATTEMPTS_ATTRIBUTE, CallPolicy, Invoker, provider_of
 from themis.core.engine.results import (
     build_run_result,
     completed_through,
@@ -92,6 +93,13 @@ from themis.core.models import (
 from themis.core.progress import snapshot_of
 from themis.core.prompts import PromptSpec
 from themis.core.redaction import redact_secrets
+from themis.core.scrubbing import (
+    install_log_filter,
+    known_secrets,
+    scrub_model,
+    scrub_text,
+    themis_loggers,
+)
 from themis.core.stores.base import RunStore
 from themis.core.tracing import NullTracer, SpanStatus, TracingProvider
 from themis.core.workflows import DefaultWorkflowRunner, EvaluationSubject, PolicedJudge
@@ -185,7 +193,8 @@ class RunEngine:
         self.hooks = hooks or LifecycleHooks(load_plugins=False)
         self.tracing: TracingProvider = tracing or NullTracer()
         self.on_case_done = on_case_done
-        self.invoker = Invoker()
+        install_log_filter(*themis_loggers())
+        self.invoker = Invoker(runtime.call_timeout_s)
         self.workflows = DefaultWorkflowRunner()
         self._policy: CallPolicy | None = None
         self._writer: EventWriter | None = None
@@ -241,6 +250,8 @@ class RunEngine:
             work_key=key,
             **payload,
         )
+        if fresh or known_secrets():  # failures quote URLs and provider messages
+            event = scrub_model(event)
         self._emit(event)
         return event
 
@@ -298,7 +309,12 @@ class RunEngine:
         mode = await self._apply_existing_run_policy()
         await self._record_servers()
         self._policy = CallPolicy(self.runtime, self._providers())
-        self._writer = EventWriter(self.store, loop, self._on_persisted)
+        self._writer = EventWriter(
+            self.store,
+            loop,
+            self._on_persisted,
+            lock_timeout_s=self.runtime.store_lock_timeout_s,
+        )
         self._writer.save_snapshot(self.snapshot)
         total = case_count(self.snapshot)
         progress = ProgressCounter(total_cases=total)
@@ -424,7 +440,7 @@ class RunEngine:
                         error=StageError(
                             stage="run",
                             error_type=type(exc).__name__,
-                            message=str(exc) or repr(exc),
+                            message=scrub_text(str(exc) or repr(exc)),
                         ),
                     )
                 )
@@ -542,7 +558,7 @@ class RunEngine:
                 await self.invoker.call(check, blocking=True)
             except Exception as exc:
                 raise PreflightError(
-                    f"{component_id} is not ready: {type(exc).__name__}: {exc}"
+                    scrub_text(f"{component_id} is not ready: {type(exc).__name__}: {exc}")
                 ) from exc
 
     async def _record_servers(self) -> None:
@@ -786,7 +802,9 @@ class RunEngine:
             started = time.perf_counter()
 
             async def call() -> Any:
-                return await self.invoker.call(generator.generate, plan.case, ctx, blocking=True)
+                return await self.invoker.call(
+                    generator.generate, plan.case, ctx, blocking=True, timeout_s=None
+                )
 
             raw = await self._policy.call(ref.component_id, call)
             candidate: GenerationResult = as_model(
@@ -907,7 +925,9 @@ class RunEngine:
         try:
             self.hooks.call("before_score", metric_id=item.metric_id, parsed=parsed, ctx=ctx)
             raw = await self.invoker.call(metric.score, parsed, plan.case, ctx)
-            outcome = as_score(raw, item.metric_id, ref.component_id)
+            outcome = finite_or_error(
+                as_score(raw, item.metric_id, ref.component_id), plan.case_key
+            )
             self.hooks.call("after_score", result=outcome, ctx=ctx)
         except Exception as exc:
             latest[item.work_key] = self._failed(
@@ -975,6 +995,9 @@ class RunEngine:
             policy=self._policy,
             invoker=self.invoker,
         )
+        result = finite_or_error(trace.result, plan.case_key)
+        if result is not trace.result:
+            trace = trace.model_copy(update={"result": result})
         self.hooks.call("after_judge", result=trace.result, ctx=ctx)
         execution = trace.model_dump(mode="json")
         if isinstance(trace.result, Score):
@@ -1070,6 +1093,21 @@ def as_score(value: Any, metric_id: str, component_id: str) -> Score | ScoreErro
     return outcome
 
 
+def finite_or_error(outcome: Score | ScoreError, case_key: str) -> Score | ScoreError:
+    """A NaN or infinite score becomes the metric's error: JSON has no such
+    numbers, and one would make every mean and the stored run unreadable."""
+    if isinstance(outcome, ScoreError) or math.isfinite(outcome.value):
+        return outcome
+    return ScoreError(
+        metric_id=outcome.metric_id,
+        reason=(
+            f"metric {outcome.metric_id!r} returned a score that is not a finite number "
+            f"({outcome.value}) for case {case_key!r}; a score must be a finite number"
+        ),
+        details={"category": ErrorCategory.component_error.value, "value": str(outcome.value)},
+    )
+
+
 def stage_error(stage: str, component_id: str | None, exc: BaseException, key: str) -> StageError:
     if isinstance(exc, ScoreErrorRaised):
         return StageError(
@@ -1083,6 +1121,7 @@ def stage_error(stage: str, component_id: str | None, exc: BaseException, key: s
         )
     verdict = classify(exc)  # the error's own category: ParseFailure, MissingUpstreamError...
     category = verdict.category
+    attempts, earlier = getattr(exc, ATTEMPTS_ATTRIBUTE, (1, []))
     if stage == "parse" and category is ErrorCategory.component_error:
         category = ErrorCategory.parse_error
     return StageError(
@@ -1093,4 +1132,6 @@ def stage_error(stage: str, component_id: str | None, exc: BaseException, key: s
         category=category.value,
         retryable=verdict.retryable,
         work_key=key,
+        attempts=attempts,
+        earlier_errors=earlier,
     )

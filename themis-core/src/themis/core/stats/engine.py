@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from themis.core.inspection import get_run_snapshot
-from themis.core.models import RunSnapshot
+from themis.core.models import RunSnapshot, case_key_for
 from themis.core.outcomes import counted_values, stored_outcomes
 from themis.core.projections import ScoreRow
 from themis.core.stats.models import (
@@ -320,10 +320,12 @@ class StatsEngine:
                 "compare runs over the same datasets, after both have been scored"
             )
         case_keys = {
-            f"{d.dataset_id}::{c.case_id}" for d in baseline_snapshot.datasets for c in d.cases
+            case_key_for(d.dataset_id, c.case_id)
+            for d in baseline_snapshot.datasets
+            for c in d.cases
         }
         shared_cases = sum(
-            f"{d.dataset_id}::{c.case_id}" in case_keys
+            case_key_for(d.dataset_id, c.case_id) in case_keys
             for d in candidate_snapshot.datasets
             for c in d.cases
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from themis.core.errors import StoreNotFoundError as StoreNotFoundError
+from themis.core.errors import StoreOpenError as StoreOpenError
 from themis.core.errors import UnknownRunError as UnknownRunError
 from themis.core.events import RunEvent
 from themis.core.models import FrozenModel, RunSnapshot, RunStatus

@@ -35,7 +35,7 @@ from themis.core.distributions import CORE
 from themis.core.events import RunEvent
 from themis.core.models import RunSnapshot, RunStatus
 from themis.core.projections import ScoreRow, WorkItemRow, project
-from themis.core.stores.base import StoredRun
+from themis.core.stores.base import StoredRun, StoreNotFoundError, StoreOpenError
 from themis.core.stores.blobs import (
     BLOB_THRESHOLD,
     DirectoryBlobStore,
@@ -159,9 +159,41 @@ class SqliteRunStore:
         with self._write_lock:
             if self._initialized:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = self._open_schema()
+            self._make_parent()
+            if self.path.is_dir():
+                raise StoreOpenError(
+                    f"storage path {self.path} is a directory; a SQLite store is a file: "
+                    f"use a file path such as {self.path / 'runs.sqlite'}"
+                )
+            try:
+                self._writer = self._open_schema()
+            except sqlite3.DatabaseError as exc:
+                if _is_busy(exc):
+                    raise
+                raise StoreOpenError(
+                    f"{self.path} is not a usable Themis SQLite store ({exc}); point the "
+                    "storage path at a Themis store file, or at a new path to create one"
+                ) from None
             self._initialized = True
+
+    def _make_parent(self) -> None:
+        """The store's directory, or an error saying which part of the path is in the way."""
+        parent = self.path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            blocker = next(
+                (p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), parent
+            )
+            raise StoreOpenError(
+                f"cannot create the store {self.path}: {blocker} is a file, not a directory; "
+                "choose a storage path whose folders are folders"
+            ) from None
+        except OSError as exc:
+            raise StoreOpenError(
+                f"cannot create the folder {parent} for the store {self.path}: "
+                f"{exc.strerror or exc}"
+            ) from None
 
     def _open_schema(self) -> sqlite3.Connection:
         """A writer connection on a file in WAL mode with the schema in place.
@@ -180,8 +212,7 @@ class SqliteRunStore:
                 return conn
             except sqlite3.OperationalError as exc:
                 conn.close()
-                busy = "locked" in str(exc) or "busy" in str(exc)
-                if not busy or time.monotonic() >= deadline:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
                     raise
                 time.sleep(pause)
                 pause = min(pause * 2, 0.1)
@@ -229,6 +260,11 @@ class SqliteRunStore:
             raise
 
     def _read(self) -> sqlite3.Connection:
+        if not self._initialized and not self.path.exists():
+            raise StoreNotFoundError(
+                f"no Themis store at {self.path}: nothing has been run into it yet "
+                "(reading never creates a store); check the path"
+            )
         self.initialize()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -432,10 +468,18 @@ class SqliteRunStore:
 def sqlite_store(
     path: str | Path, *, blob_root: str | Path | None = None, **options: Any
 ) -> SqliteRunStore:
-    """A ready-to-use SQLite store at ``path`` (created if missing).
+    """A SQLite store at ``path``. A run creates the file if it is missing;
+    reading a missing store raises :class:`StoreNotFoundError` and creates
+    nothing. A file that is not a Themis store raises :class:`StoreOpenError`.
 
     Large payloads go to ``blob_root`` (default: ``<path>.blobs/`` beside the file).
     """
     store = SqliteRunStore(path, blob_root=blob_root, **options)
-    store.initialize()
+    if store.path.exists():
+        store.initialize()  # a file that is not a store fails here, not at first use
     return store
+
+
+def _is_busy(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text

@@ -154,7 +154,7 @@ class Experiment(FrozenModel):
         if isinstance(value, list | tuple):
             for index, seed in enumerate(value):
                 if isinstance(seed, bool) or not isinstance(seed, int):
-                    raise ValueError(
+                    raise ConfigError(
                         f"seeds[{index}]: a seed is a whole number, got {seed!r} "
                         f"({type(seed).__name__})"
                     )
@@ -165,7 +165,7 @@ class Experiment(FrozenModel):
         seen: set[str] = set()
         for index, dataset in enumerate(self.datasets):
             if not dataset.cases:
-                raise ValueError(
+                raise ConfigError(
                     f"datasets[{index}]: dataset {dataset.dataset_id!r} has no cases; "
                     "an empty dataset (or an empty data file) would run nothing"
                 )
@@ -600,7 +600,7 @@ def check_judge_settings(judge_config: dict[str, Any], metrics: list[tuple[Any, 
                 continue
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.{key}: unknown judge setting {key!r}; {hint}known settings: "
                 f"{sorted(known)}, or a metric's name {names}"
             )
@@ -609,7 +609,7 @@ def check_judge_settings(judge_config: dict[str, Any], metrics: list[tuple[Any, 
     for name in names:
         own = judge_config.get(name)
         if own is not None and not isinstance(own, dict):
-            raise ValueError(
+            raise ConfigError(
                 f"evaluation.judge_config.{name}: a metric's settings must be a mapping, "
                 f"got {type(own).__name__}"
             )
@@ -622,13 +622,15 @@ def check_judge_settings(judge_config: dict[str, Any], metrics: list[tuple[Any, 
         if retries is not None and (
             isinstance(retries, bool) or not isinstance(retries, int) or retries < 0
         ):
-            raise ValueError(f"{where}: parse_retries must be a whole number >= 0, got {retries!r}")
+            raise ConfigError(
+                f"{where}: parse_retries must be a whole number >= 0, got {retries!r}"
+            )
         check = getattr(metric, "check_judge_config", None)
         if callable(check):
             try:
                 check(config)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"{where}: {exc}") from None
+                raise ConfigError(f"{where}: {exc}") from None
 
 
 def open_store(storage: StorageConfig) -> RunStore:

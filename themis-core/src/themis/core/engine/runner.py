@@ -52,7 +52,7 @@ from themis.core.engine.results import (
 )
 from themis.core.engine.writer import EventWriter
 from themis.core.errors import ComponentOutputError as ComponentOutputError
-from themis.core.errors import ErrorCategory, classify
+from themis.core.errors import ConfigError, ErrorCategory, classify
 from themis.core.errors import ExistingRunError as ExistingRunError
 from themis.core.errors import MissingUpstreamError as MissingUpstreamError
 from themis.core.errors import PreflightError as PreflightError
@@ -181,7 +181,7 @@ class RunEngine:
         on_case_done: Callable[[CaseResult, ProgressCounter], None] | None = None,
     ) -> None:
         if until_stage not in STAGES:
-            raise ValueError(f"until_stage must be one of {STAGES}, got {until_stage!r}")
+            raise ConfigError(f"until_stage must be one of {STAGES}, got {until_stage!r}")
         self.snapshot = snapshot
         self.run_id = snapshot.run_id
         self.components = components

@@ -73,6 +73,7 @@ CORE_EXPORTS = [
     "EvaluationWorkflow",
     "ExecutionState",
     "Experiment",
+    "RunOptions",
     "FrozenModel",
     "GenerateContext",
     "GenerationBundle",

@@ -71,7 +71,7 @@ if TYPE_CHECKING:
         ScoreFailedEvent,
         event_from_dict,
     )
-    from themis.core.experiment import Experiment
+    from themis.core.experiment import Experiment, RunOptions
     from themis.core.inspection import (
         EvaluationExecution,
         ExecutionState,
@@ -187,6 +187,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "EvaluationWorkflow": ("themis.core.protocols", "EvaluationWorkflow"),
     "ExecutionState": ("themis.core.inspection", "ExecutionState"),
     "Experiment": ("themis.core.experiment", "Experiment"),
+    "RunOptions": ("themis.core.experiment", "RunOptions"),
     "FrozenModel": ("themis.core.models", "FrozenModel"),
     "GenerateContext": ("themis.core.contexts", "GenerateContext"),
     "GenerationBundle": ("themis.core.bundles", "GenerationBundle"),
@@ -361,6 +362,7 @@ __all__ = [
     "RunEvent",
     "RunFailedEvent",
     "RunIdentity",
+    "RunOptions",
     "RunProvenance",
     "RunResult",
     "RunSnapshot",

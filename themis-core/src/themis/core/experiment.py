@@ -8,7 +8,7 @@ import platform as platform_module
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar, Unpack
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -44,6 +44,31 @@ T = TypeVar("T")
 
 Stage = Literal["generate", "reduce", "parse", "score", "judge"]
 ReplayStage = Literal["reduce", "parse", "score", "judge"]
+
+
+class RunOptions(TypedDict, total=False):
+    """How to execute, as every execution method of :class:`Experiment` takes it.
+
+    ``run``, ``resume``, ``replay`` and ``rejudge`` (and their ``_async``
+    twins) accept these as keyword arguments, defined here once. None of them
+    is identity-bearing: they never change the run id.
+    """
+
+    runtime: RuntimeConfig | None
+    """Concurrency, retries, timeouts, progress; ``Experiment.runtime`` when None."""
+    store: RunStore | None
+    """Where results go and are reused from; the one ``storage`` names when None."""
+    subscribers: list[Any] | None
+    """Lifecycle subscribers (``before_generate`` ... ``on_event``) for this call."""
+    tracing_provider: Any | None
+    """A TracingProvider (e.g. OpenTelemetry) that receives a span per stage call."""
+
+
+class ResumeOptions(RunOptions, total=False):
+    """What ``resume`` takes: ``run``'s arguments."""
+
+    until_stage: Stage
+
 
 DEFAULT_REDUCER = "builtin/first_candidate"
 DEFAULT_SEEDS = (0,)
@@ -329,15 +354,18 @@ class Experiment(FrozenModel):
         *,
         until_stage: str,
         replay: ReplayScope | None,
-        runtime: RuntimeConfig | None,
-        store: RunStore | None,
-        subscribers: list[Any] | None,
-        tracing_provider: Any | None,
+        options: RunOptions,
     ) -> RunResult:
+        unknown = sorted(set(options) - RunOptions.__optional_keys__)
+        if unknown:  # what a signature with named keywords would refuse: a typo is no default
+            raise TypeError(
+                f"unexpected keyword argument(s) {unknown}; run options are "
+                f"{sorted(RunOptions.__optional_keys__)}"
+            )
         snapshot, components = self._compile()
-        runtime = runtime or self.runtime
-        target = self.resolve_store(store)
-        hooks = LifecycleHooks(subscribers)
+        runtime = options.get("runtime") or self.runtime
+        target = self.resolve_store(options.get("store"))
+        hooks = LifecycleHooks(options.get("subscribers"))
         with progress_reporter(
             runtime.progress, total=sum(len(d.cases) for d in self.datasets)
         ) as (on_case_done):
@@ -349,7 +377,7 @@ class Experiment(FrozenModel):
                 until_stage=until_stage,
                 replay=replay,
                 hooks=hooks,
-                tracing=tracing_provider,
+                tracing=options.get("tracing_provider"),
                 on_case_done=on_case_done,
             )
             return await engine.execute()
@@ -358,75 +386,53 @@ class Experiment(FrozenModel):
         self,
         *,
         until_stage: Stage = "judge",
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Run the compiled snapshot asynchronously.
 
         Work already in the store (this run's, or another run's with the same
         work keys) is reused; a killed run continues where it stopped.
         """
-        return await self._execute(
-            until_stage=until_stage,
-            replay=None,
-            runtime=runtime,
-            store=store,
-            subscribers=subscribers,
-            tracing_provider=tracing_provider,
-        )
+        return await self._execute(until_stage=until_stage, replay=None, options=options)
 
     def run(
         self,
         *,
         until_stage: Stage = "judge",
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Run the compiled snapshot synchronously."""
         return run_sync(
             self.run_async(
                 until_stage=until_stage,
-                runtime=runtime,
-                store=store,
-                subscribers=subscribers,
-                tracing_provider=tracing_provider,
+                **options,
             ),
             async_name="run_async",
         )
 
-    def _resuming(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _resuming(self, options: ResumeOptions) -> ResumeOptions:
         """A resume reuses what is stored whatever ``existing_run_policy`` says:
         continuing a stored run is what it is for (``error`` would refuse it,
         ``rerun`` would throw its finished work away)."""
-        runtime: RuntimeConfig = kwargs.get("runtime") or self.runtime
-        return {
-            **kwargs,
-            "runtime": runtime.model_copy(update={"existing_run_policy": "auto"}),
-        }
+        runtime = options.get("runtime") or self.runtime
+        return {**options, "runtime": runtime.model_copy(update={"existing_run_policy": "auto"})}
 
-    async def resume_async(self, **kwargs: Any) -> RunResult:
+    async def resume_async(self, **options: Unpack[ResumeOptions]) -> RunResult:
         """Continue pending work of this experiment's run (``run_async`` that
         always reuses what is stored, whatever ``existing_run_policy`` says)."""
-        return await self.run_async(**self._resuming(kwargs))
+        return await self.run_async(**self._resuming(options))
 
-    def resume(self, **kwargs: Any) -> RunResult:
+    def resume(self, **options: Unpack[ResumeOptions]) -> RunResult:
         """Continue pending work of this experiment's run (``run`` that always
         reuses what is stored, whatever ``existing_run_policy`` says)."""
-        return self.run(**self._resuming(kwargs))
+        return self.run(**self._resuming(options))
 
     async def replay_async(
         self,
         *,
         stage: ReplayStage,
         metric_ids: list[str] | None = None,
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Replay persisted runs from a downstream stage.
 
@@ -440,34 +446,21 @@ class Experiment(FrozenModel):
         scope = ReplayScope(
             from_stage=stage, metric_ids=frozenset(metric_ids) if metric_ids is not None else None
         )
-        return await self._execute(
-            until_stage="judge",
-            replay=scope,
-            runtime=runtime,
-            store=store,
-            subscribers=subscribers,
-            tracing_provider=tracing_provider,
-        )
+        return await self._execute(until_stage="judge", replay=scope, options=options)
 
     def replay(
         self,
         *,
         stage: ReplayStage,
         metric_ids: list[str] | None = None,
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Replay persisted runs from a downstream stage synchronously."""
         return run_sync(
             self.replay_async(
                 stage=stage,
                 metric_ids=metric_ids,
-                runtime=runtime,
-                store=store,
-                subscribers=subscribers,
-                tracing_provider=tracing_provider,
+                **options,
             ),
             async_name="replay_async",
         )
@@ -476,10 +469,7 @@ class Experiment(FrozenModel):
         self,
         *,
         metric_ids: list[str] | None = None,
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Re-run workflow-backed metrics from stored upstream artifacts."""
         snapshot = self.compile()
@@ -497,29 +487,20 @@ class Experiment(FrozenModel):
         return await self.replay_async(
             stage="judge",
             metric_ids=list(selected),
-            runtime=runtime,
-            store=store,
-            subscribers=subscribers,
-            tracing_provider=tracing_provider,
+            **options,
         )
 
     def rejudge(
         self,
         *,
         metric_ids: list[str] | None = None,
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Re-run workflow-backed metrics synchronously."""
         return run_sync(
             self.rejudge_async(
                 metric_ids=metric_ids,
-                runtime=runtime,
-                store=store,
-                subscribers=subscribers,
-                tracing_provider=tracing_provider,
+                **options,
             ),
             async_name="rejudge_async",
         )

@@ -14,6 +14,7 @@ codes and the engine onto stored failure categories without matching names::
     │   ├── BundleError           (ValueError) a bundle cannot be read, exported or imported
     │   ├── UnknownRunError       (LookupError) the store holds no run with this id
     │   ├── UnknownCaseError      (LookupError) the run has no case with this key
+    │   ├── DatasetUnavailableError  (RuntimeError) a dataset cannot be loaded here
     │   ├── PreflightError        (RuntimeError) a component's preflight check failed
     │   ├── ExistingRunError      (RuntimeError) the policy forbids running over a stored run
     │   ├── MissingUpstreamError  (LookupError) replay needs an upstream result that is not stored
@@ -136,6 +137,11 @@ class UnknownRunError(UserError, LookupError):
 
 class UnknownCaseError(UserError, LookupError):
     """The run has no case with this key (or the id is ambiguous)."""
+
+
+class DatasetUnavailableError(UserError, RuntimeError):
+    """A dataset cannot be loaded here (library missing, offline, unknown); the message
+    says what to do."""
 
 
 class PreflightError(UserError, RuntimeError):

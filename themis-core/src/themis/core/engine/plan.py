@@ -2,7 +2,7 @@
 
 Every key hashes the inputs of its work item and the identity of the
 components that produce it, never the run id, so a result computed by one run
-is found by any other run that would compute the same thing (DESIGN.md,
+is found by any other run that would compute the same thing (docs/architecture.md,
 "Identity"). Because a key depends only on upstream *keys*, never on upstream
 *results*, the whole plan is known before any work starts.
 """

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -23,10 +22,12 @@ DISTRIBUTIONS = [
 ]
 
 
-def _uv() -> list[str]:
+def uv_command() -> list[str]:
+    """The uv ./dev runs: THEMIS_UV is its absolute path, which may hold spaces
+    (``/Users/Jane Doe/...``), so it is one argument, never split."""
     configured = os.environ.get("THEMIS_UV")
     if configured:
-        return shlex.split(configured)
+        return [configured]
     found = shutil.which("uv")
     if found is None:
         pytest.skip("uv is not available (run the tests through ./dev test)")
@@ -39,7 +40,16 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     built: dict[str, Path] = {}
     for name in DISTRIBUTIONS:
         subprocess.run(
-            [*_uv(), "build", "--package", name, "--wheel", "--out-dir", str(out / name), "-q"],
+            [
+                *uv_command(),
+                "build",
+                "--package",
+                name,
+                "--wheel",
+                "--out-dir",
+                str(out / name),
+                "-q",
+            ],
             cwd=ROOT,
             check=True,
             env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
@@ -92,11 +102,11 @@ def core_alone(wheels: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     env.pop("VIRTUAL_ENV", None)
     subprocess.run(
-        [*_uv(), "venv", "-q", "--python", sys.executable, str(venv)], check=True, env=env
+        [*uv_command(), "venv", "-q", "--python", sys.executable, str(venv)], check=True, env=env
     )
     subprocess.run(
         [
-            *_uv(),
+            *uv_command(),
             "pip",
             "install",
             "-q",

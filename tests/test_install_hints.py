@@ -19,9 +19,10 @@ from themis.core import distributions
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# `pip install a 'b[x]' c`: every requirement after the command.
+# `pip install a 'b[x]' c` (or pip3, `uv pip install`, `uv add`): every requirement after it.
 PIP_INSTALL = re.compile(
-    r"pip install((?:\s+(?:-U\s+)?['\"`]?[A-Za-z0-9_.\-]+(?:\[[^\]]*\])?['\"`]?)+)"
+    r"(?:pip3? install|uv add)"
+    r"((?:\s+(?:-U\s+)?['\"`]?[A-Za-z0-9_.\-]+(?:\[[^\]]*\])?['\"`]?)+)"
 )
 REQUIREMENT = re.compile(r"([A-Za-z0-9_.\-]+)(?:\[([^\]]*)\])?")
 # `themis-eval-core[otel]` anywhere, and "install/upgrade themis-..." in prose.
@@ -60,6 +61,7 @@ def _published() -> dict[str, set[str]]:
 def _scanned_files() -> list[Path]:
     files = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "dev", ROOT / ".ci" / "run"]
     files += sorted((ROOT / "docs").rglob("*.md"))
+    files += sorted((ROOT / "examples").rglob("*.toml")) + sorted((ROOT / "bench").rglob("*.py"))
     for member in _members():
         if member.is_relative_to(ROOT / "tests"):
             continue
@@ -114,6 +116,9 @@ def test_the_scan_finds_hints_and_rejects_wrong_ones() -> None:
         "install `themis-eval-core[gpu]`": "no extra 'gpu'",
         "then upgrade themis-evalcore": "not a distribution",
         "pip install -U themis-catalog themis-adapter-vllm": "themis-adapter-vllm",
+        "pip3 install themis-eval-core themis-adapter-openai": "themis-adapter-openai",
+        "uv add 'themis-eval-core[statistics]'": "no extra 'statistics'",
+        "uv pip install --upgrade themis-catalogue": "themis-catalogue",
     }
     for text, expected in bad.items():
         assert any(expected in p for p in _problems("docs/x.md", text, published)), text
@@ -139,3 +144,20 @@ def test_hints_built_in_code_name_a_declared_core_extra() -> None:
     for path in (ROOT / "themis-core" / "src").rglob("*.py"):
         for extra in calls.findall(path.read_text()):
             assert extra in extras, f"{path}: themis-eval-core has no extra {extra!r}"
+
+
+def test_each_readme_shows_how_to_install_every_extra_it_declares() -> None:
+    # A distribution's README is its page on the index: an extra it does not
+    # show (say `text-metrics`, for BLEU and ROUGE) is one users never find.
+    for member in _members():
+        if member.is_relative_to(ROOT / "tests"):
+            continue
+        project = tomllib.loads((member / "pyproject.toml").read_text())["project"]
+        shown = {
+            (name, extra.strip())
+            for name, extras in _hints((member / "README.md").read_text())
+            for extra in (extras or "").split(",")
+        }
+        assert (project["name"], "") in shown, f"{member.name}/README.md: no plain install"
+        for extra in project.get("optional-dependencies", {}):
+            assert (project["name"], extra) in shown, f"{member.name}/README.md: no [{extra}]"

@@ -8,13 +8,14 @@ the engine stores it in ``RunSnapshot.provenance.servers``.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import openai as openai_sdk
 import pytest
 
-from tests.adapters.conftest import experiment, stored_bytes
+from tests.adapters.conftest import SECRET_KEY, experiment, stored_bytes
 from tests.adapters.fake_openai_server import FakeOpenAIServer, Reply, running_server
 from themis import RuntimeConfig, SqliteRunStore, get_run_snapshot
 from themis.adapters import openai, vllm
@@ -57,6 +58,52 @@ def test_a_different_server_side_model_keeps_the_run_id(
             roots.append(recorded["models_entry"]["root"])
     assert run_ids[0] == run_ids[1]  # provenance, not identity
     assert roots == ["/models/a", "/models/b"]
+
+
+def test_a_config_naming_another_server_keeps_the_run_id_and_the_work(
+    runtime: RuntimeConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A configuration file names adapters by id with options: the URL, the
+    timeout and the key's variable say where and how to call, not what is
+    asked, so a server restarted on another port (or serving another chat
+    template) keeps the run id, and the stored generations are reused."""
+    monkeypatch.setenv("QA_KEY", SECRET_KEY)
+    path = tmp_path / "runs.sqlite"
+    run_ids, roots, generated = [], [], []
+    for root, timeout in (("/models/a", 30.0), ("/models/b", 5.0)):
+        with running_server() as server:
+            server.model_details[MODEL] = {"root": root}
+            server.answer = lambda path, body: (
+                "VERDICT: PASS\nSCORE: 1" if "Rubric:" in json.dumps(body) else "0"
+            )
+            options = {"model": MODEL, "base_url": server.base_url, "timeout_s": timeout}
+            generator = {"id": "vllm/generator", "options": options}
+            judge = {
+                "id": "openai/judge",
+                "options": {**options, "api_mode": "chat_completions", "api_key_env": "QA_KEY"},
+            }
+            run = experiment(
+                generator,
+                evaluation=EvaluationConfig(
+                    metrics=["builtin/exact_match", "builtin/llm_rubric"],
+                    parsers=["builtin/json_identity"],
+                    judge_models=[judge],
+                ),
+            )
+            store = SqliteRunStore(path)
+            result = run.run(store=store, runtime=runtime)
+            store.close()
+            assert result.status is RunStatus.completed, result.status
+            run_ids.append(result.run_id)
+            generated.append(len(server.received("/v1/chat/completions")))
+            fresh = SqliteRunStore(tmp_path / f"{root[-1]}.sqlite")
+            again = run.run(store=fresh, runtime=runtime)
+            recorded = get_run_snapshot(fresh, again.run_id).provenance.servers
+            roots.append([entry["models_entry"]["root"] for entry in recorded])
+            fresh.close()
+    assert run_ids[0] == run_ids[1]  # the port and the timeout are not identity
+    assert generated[0] > 0 and generated[1] == 0  # nothing asked again of the new server
+    assert roots == [["/models/a", "/models/a"], ["/models/b", "/models/b"]]
 
 
 def test_openai_sdk_generator_and_a_vllm_judge_are_both_recorded(

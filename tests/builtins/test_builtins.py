@@ -132,6 +132,12 @@ def test_number_parser_fails_without_a_number() -> None:
         ("I think the answer is (I).", 10, "I"),
         ("A. Incorrect.\nB. Incorrect.\nC. Correct.\nD. Incorrect.", 4, "C"),
         ("The answer is A because it is stable.", 4, "A"),
+        ("b", 4, "B"),
+        ("c)", 4, "C"),
+        ("i", 10, "I"),
+        ("The answer is C and D is wrong.", 4, "C"),
+        ("The answer is B, since A and C are wrong.", 4, "B"),
+        ("The answer is A, B or C. No: the answer is B.", 4, "B"),
     ],
 )
 def test_choice_letter_parser(text: str, options: int, letter: str) -> None:
@@ -145,6 +151,10 @@ def test_choice_letter_parser(text: str, options: int, letter: str) -> None:
         "I think the reaction is exothermic.",
         "I don't know.",
         "",
+        "The answer is A, B or C; I can't decide.",
+        "The answer is A or B.",
+        "Answer: A/B",
+        "The answer is (A), (B)",
     ],
 )
 def test_choice_letter_parser_reads_no_letter_where_none_was_given(text: str) -> None:

@@ -34,6 +34,9 @@ FAMILIES: dict[str, tuple[list[Graded], tuple[list[object], str], float]] = {
     "MATH-style, held out": (corpus.MATH_HELD_OUT, MATH_CHAIN, 0.9),
     "multiple choice": (corpus.CHOICE, CHOICE_CHAIN, 0.95),
     "multiple choice, held out": (corpus.CHOICE_HELD_OUT, CHOICE_CHAIN, 0.95),
+    "GSM8K-style, second held-out set": (corpus.GSM8K_SECOND_HELD_OUT, MATH_CHAIN, 0.95),
+    "MATH-style, second held-out set": (corpus.MATH_SECOND_HELD_OUT, MATH_CHAIN, 0.9),
+    "multiple choice, second held-out set": (corpus.CHOICE_SECOND_HELD_OUT, CHOICE_CHAIN, 0.95),
 }
 Baseline = Callable[[str, str], int]
 BASELINES: dict[str, list[tuple[str, Baseline]]] = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from themis.core.identity import content_hash
 from themis.core.models import JSONValue, Message
@@ -74,6 +74,12 @@ class CompatibleEndpoint:
     version: str = "1"
     chat_max_tokens_field: str = "max_completion_tokens"
     """Chat Completions' name for the output-token limit on this endpoint."""
+    operational_options: ClassVar[frozenset[str]] = frozenset(
+        {"client", "base_url", "api_key_env", "timeout_s"}
+    )
+    """Factory options that say where and how the model is reached, not what is
+    asked: outside the fingerprint, and left out of the run id when a
+    configuration file sets them (see ``themis.core.registry.identity_options``)."""
 
     def __init__(self, settings: EndpointSettings) -> None:
         self.model = settings.model

@@ -19,6 +19,11 @@ A stated answer is then cut to the answer itself:
   grouped number ("1,250" but not the pair "(1,2)"), a Unicode minus is a
   minus, and a trailing unit in ``\\text{...}`` goes from a number.
 
+When several answers are stated the last counts, and a self-correction in a
+later sentence ("Actually, wait: ... so 3") replaces it with its last number;
+"10 or 12" states no answer; LaTeX's "1{,}250" and "18 dollars and 50 cents"
+are 1250 and 18.50; a box holding a list ("2, -3") is the whole list.
+
 Only an unescaped ``$`` with a closing ``$`` delimits math: ``\\$18.90`` and
 "$18.90" are amounts of money. The expected answers of a benchmark are read
 by the same cleaning (:func:`clean_answer`), so a gold ``\\$18.90`` is 18.90.
@@ -99,7 +104,29 @@ _NUMBER_WORD = re.compile(
     re.IGNORECASE,
 )
 _LAST_AMOUNT = re.compile(rf"(?<![\w.])-?\s?{_CURRENCY_SIGNS}?\s?-?(?:{_NUMBER_TEXT})")
+_AND_CENTS = re.compile(
+    r"(?<![\d.,])(\d+)\s+dollars?\s*,?\s*and\s+(\d{1,2})\s+cents?\b", re.IGNORECASE
+)
+_CORRECTION = re.compile(
+    # "Wait", "Actually", "Oops", "Correction" opening a sentence (not "she actually
+    # gave ..."), or an admitted mistake anywhere; "Wait, let me verify" is a check.
+    r"(?:(?:^|(?<=[.!?\n]))\s*(?:(?:hmm|no|oh)[,.!]?\s+)?(?:wait|actually|oops|correction)\b"
+    r"|\bI\s+made\s+(?:a|an)\s+(?:mistake|error)\b"
+    r"|\b(?:that|this)(?:'s|\u2019s|\s+is)\s+(?:wrong|incorrect|not\s+right)\b)"
+    r"(?![,:]?\s+(?:let\s+me|I'll|I\s+will)\s+(?:verify|check|double|confirm))",
+    re.IGNORECASE,
+)
+_ALTERNATIVE = re.compile(rf"^\s*,?\s*or\s+{_CURRENCY_SIGNS}?\s?-?\d")
+_OR_BEFORE = re.compile(r"\d\s*,?\s*or\s+$")
+_CLOSING_ASIDE = re.compile(r"\s\([^()$\\]*\)\s*[.!]?\s*$")
+_LATEX_GROUP = re.compile(r"(?<=\d)\{,\}(?=\d{3})")
 _MATH_FUNCTION = re.compile(r"\b(?:sin|cos|tan|log|ln|exp|sqrt|frac|pi)\b")
+
+
+def _plain_numbers(text: str) -> str:
+    """LaTeX's "1{,}250" is 1,250 and "18 dollars and 50 cents" is 18.50 dollars."""
+    text = _LATEX_GROUP.sub(",", text)
+    return _AND_CENTS.sub(lambda m: f"{m.group(1)}.{int(m.group(2)):02d} dollars", text)
 
 
 def number_word(text: str) -> str | None:
@@ -159,6 +186,10 @@ def _number_first(text: str, *, math: bool = False) -> str | None:
     if match is None:
         return None
     rest = match.group("rest")
+    if _ALTERNATIVE.match(rest):
+        return None  # "10 or 12": two answers, neither chosen
+    if math and re.match(r"^\s*,\s*\S", rest):
+        return None  # "\\boxed{2, -3}": a list of answers, not a number
     allowed = ".,;:)(]}*" if math else ".,!;:)(]}*"
     if rest and not rest[0].isspace() and rest[0] not in allowed:
         return None  # "2x", "3\\sqrt{2}", "1/2x": an expression, not a number with words
@@ -176,6 +207,7 @@ def clean_answer(answer: str, *, boxed: bool = False) -> str:
     of a ``\\boxed{}`` (``boxed=True``) is the whole answer: it is not cut at
     a parenthesis or a word, only stripped of currency and units."""
     text = answer.strip().replace(MINUS_SIGN, "-").replace("\u2009", " ").replace("\u00a0", " ")
+    text = _plain_numbers(text)
     text = re.sub(r"^\s*[:=]?\s*", "", text.replace("**", "")).strip()
     inner = None if boxed else last_boxed(text)
     if inner:
@@ -225,7 +257,7 @@ def _tidy(text: str, *, math: bool = False) -> str:
 def extract_final_answer(text: str, stop: Sequence[str] = ()) -> str | None:
     """The final answer stated in ``text`` (before any of the ``stop`` sequences),
     cut to the answer, or None when it states none."""
-    text = cut_at_stop(text, stop)
+    text = _plain_numbers(cut_at_stop(text, stop))
     boxed = last_boxed(text)
     if boxed:
         return clean_answer(boxed, boxed=True) or None
@@ -240,17 +272,38 @@ def extract_final_answer(text: str, stop: Sequence[str] = ()) -> str | None:
                 if number is not None:
                     stated = _number_first(number.group(0)) or number.group(0)
             if stated:
-                return stated
+                return _corrected(text, match.end()) or stated
     return _last_number(text.replace(MINUS_SIGN, "-"))
+
+
+def _corrected(text: str, stated_at: int) -> str | None:
+    """A self-correction in a sentence after the stated answer ("The answer is 5
+    apples. Actually, wait: he gave away 2 more, so he has 3."): the last number
+    after it, or None. "Wait, let me verify" is a check, not a correction."""
+    sentence_end = re.compile(r"[.!?](?=\s)|\n").search(text, stated_at)
+    if sentence_end is None:
+        return None
+    correction = _CORRECTION.search(text, sentence_end.end())
+    if correction is None:
+        return None
+    return _last_number(text[correction.end() :].replace(MINUS_SIGN, "-"))
 
 
 def _last_number(text: str) -> str | None:
     """No answer stated: the last number (an amount keeps its sign: "-$12" is -12),
-    or the content of the math span that holds it ("... is $\\frac{3}{4}$.")."""
+    or the content of the math span that holds it ("... is $\\frac{3}{4}$.").
+    A closing aside in parentheses is not the answer when a number precedes it:
+    "so she has 3 left (out of 10)." is 3. A choice between numbers ("either
+    10 or 12") states no answer."""
+    aside = _CLOSING_ASIDE.search(text)
+    if aside is not None and _LAST_AMOUNT.search(text, 0, aside.start()):
+        text = text[: aside.start()]
     amounts = list(_LAST_AMOUNT.finditer(text))
     if not amounts:
         return None
     last = amounts[-1]
+    if _OR_BEFORE.search(text, 0, last.start()):
+        return None  # "either 10 or 12": no one answer
     for span in _INLINE_MATH.finditer(text):
         content = span.group(1)
         money = "\n" in content or _PROSE_WORD.search(content)  # "$80 is $16": amounts

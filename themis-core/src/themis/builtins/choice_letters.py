@@ -14,7 +14,9 @@ In order of how plainly the answer says it:
 Letters beyond the number of options never count. "A" / "a" before a word
 ("the answer is a function of ...") is an article and "I" before a word
 ("I think") a pronoun, not a choice; lower-case letters count only in an
-explicit statement or in parentheses.
+explicit statement, in parentheses or as the whole answer ("b", "c)").
+A statement that names several options ("the answer is A, B or C") chooses
+none of them.
 """
 
 from __future__ import annotations
@@ -84,6 +86,11 @@ class _Letters:
         )
         self.bold = re.compile(rf"\*\*\s*[\(\[]?([{upper}])[\)\]\.:]?\s*\*\*")
         self.only = re.compile(rf"^\s*[\(\[]?([{upper}])(?:[\)\]\.:]\s*(?:.*)?)?\s*$", re.DOTALL)
+        self.only_lower = re.compile(rf"^\s*[\(\[]?([{upper.lower()}])[\)\]\.:]?\s*$")
+        self.another = re.compile(
+            rf"\)?\s*(?:,|/|\bor\b|\band\b)\s*(?:option\s+)?\(?([{upper}])\)?"
+            rf"(?![A-Za-z0-9])(?!\s+(?:is|was|are|were)\b)"
+        )
         self.label_line = re.compile(
             rf"^\s*(?:[-*]\s+)?(?:\*\*)?[\(\[]?([{upper}])[\)\]\.:](?:\*\*)?\s+\S", re.MULTILINE
         )
@@ -109,18 +116,18 @@ def _label_lines(compiled: _Letters, text: str) -> list[re.Match[str]]:
 def find_choice_letter(text: str, num_options: int) -> str | None:
     """The option letter ``text`` chose among ``num_options``, or None (see the module)."""
     compiled = _compiled(num_options)
-    explicit: list[tuple[int, str]] = []
+    explicit: list[tuple[int, str | None]] = []
     for match in compiled.explicit.finditer(text):
         letter = match.group(1)
-        if letter.islower() and compiled.is_word(text, match.end(1), letter):
+        if compiled.is_word(text, match.end(1), letter):
             continue
-        if letter.isupper() and compiled.is_word(text, match.end(1), letter):
-            continue
-        explicit.append((match.start(1), letter.upper()))
+        # "the answer is A, B or C": several options named, none chosen.
+        hedged = compiled.another.match(text, match.end(1))
+        explicit.append((match.start(1), None if hedged else letter.upper()))
     explicit += [(m.start(1), m.group(1)) for m in compiled.explicit_after.finditer(text)]
     explicit += [(m.start(1), m.group(1).upper()) for m in compiled.boxed.finditer(text)]
     if explicit:
-        return max(explicit)[1]
+        return max(explicit, key=lambda found: found[0])[1]
     labels = _label_lines(compiled, text)
     spans = [(m.start(), _line_end(text, m.start())) for m in labels]
 
@@ -130,11 +137,11 @@ def find_choice_letter(text: str, num_options: int) -> str | None:
     bold = [m.group(1) for m in compiled.bold.finditer(text) if outside(m.start())]
     if bold:
         return bold[-1]
-    only = compiled.only.match(text)
+    only = compiled.only.match(text) or compiled.only_lower.match(text)
     if only and not compiled.is_word(text, only.end(1), only.group(1)):
         first_line = text.strip().splitlines()[0] if text.strip() else ""
         if not labels or len(first_line) <= 3:
-            return only.group(1)
+            return only.group(1).upper()
     if labels:
         marked = [
             m.group(1)

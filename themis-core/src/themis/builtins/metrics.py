@@ -22,20 +22,23 @@ _NUMERIC_TEXT = re.compile(
     r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?|[-+]?\.\d+(?:[eE][-+]?\d+)?"
 )
 
+_CURRENCY = re.compile(r"^([-+]?)\s*\\?\$\s*(?=[-+]?[\d.])")
+
 
 def _as_number(value: JSONValue) -> float | None:
     """A finite number, or the number a numeric text spells; None otherwise.
 
     Only well-formed numbers count: ``"1,250"`` (thousands grouped by three)
     is 1250, but ``"2,3"`` is text, and ``"NaN"`` or ``"inf"`` stay text too,
-    so they equal themselves and nothing else.
+    so they equal themselves and nothing else. A dollar amount is its number:
+    a gold ``"\\$18.90"`` equals a parsed 18.9.
     """
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, str):
-        text = value.strip()
+        text = _CURRENCY.sub(r"\1", value.strip())  # "$18.90", "\\$18.90", "-$12"
         if not _NUMERIC_TEXT.fullmatch(text):
             return None
         return float(text.replace(",", ""))

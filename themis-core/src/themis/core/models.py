@@ -322,6 +322,8 @@ class ComponentRef(FrozenModel):
     ``kind``, ``component_id``, ``name``, ``version``, ``fingerprint`` and
     ``options`` are identity-bearing; the distribution and entry point are
     provenance: they say where the code was found, not what it does.
+    ``options`` leaves out those the component names in its
+    ``operational_options`` (where and how it is reached, such as a URL).
     """
 
     kind: str

@@ -291,7 +291,7 @@ def resolve(kind: str, spec: Any, *, where: str) -> tuple[Any, ComponentRef]:
             name=name or spec,
             version=str(component.version),
             fingerprint=str(component.fingerprint()),
-            options=redact_urls_in(options),
+            options=redact_urls_in(identity_options(component, options)),
             family=_family(kind, component),
             distribution=info.distribution,
             distribution_version=info.distribution_version,
@@ -311,6 +311,20 @@ def resolve(kind: str, spec: Any, *, where: str) -> tuple[Any, ComponentRef]:
         entry_point=f"python:{cls.__module__}.{cls.__qualname__}",
     )
     return component, ref
+
+
+def identity_options(component: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The options that say what a component does, for its ref (and so the run id).
+
+    A component may name, in ``operational_options``, the options that only
+    say where and how it is reached (a server URL, a timeout, the variable
+    holding a key): its own fingerprint leaves them out, and so does the ref,
+    or a server restarted on another port would change the run id and redo
+    every stored generation. They are not recorded either: a URL can carry
+    credentials, and the server a run used is in its provenance.
+    """
+    operational = frozenset(getattr(component, "operational_options", ()))
+    return {name: value for name, value in options.items() if name not in operational}
 
 
 def check_options(factory: Any, options: dict[str, Any], where: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import make_experiment
 from themis import Reporter, sqlite_store
+from themis.core.case_details import resolve_case_key
 from themis.core.config import EvaluationConfig, GenerationConfig, StorageConfig
 from themis.core.events import ScoreCompletedEvent, ScoreFailedEvent
 from themis.core.models import Case, Dataset, Score, case_key_for, split_case_key
@@ -134,6 +135,11 @@ def test_two_datasets_whose_ids_join_alike_keep_both_cases(tmp_path: Path) -> No
     by_dataset = {row["dataset_id"]: row["value"] for row in table}
     run_values = {case.dataset_id: case.scores[0].value for case in result.cases}
     assert by_dataset == run_values
+    # each case is found by its own key, or by its case id alone, never the other's
+    snapshot = experiment.compile()
+    for case in result.cases:
+        assert resolve_case_key(snapshot, case.case_key) == case.case_key
+        assert resolve_case_key(snapshot, case.case_id) == case.case_key
 
 
 class NonFiniteDetails:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.adapters.fake_openai_server import FakeOpenAIServer, Reply
-from tests.campaign.conftest import CHAT, campaign_data, write_campaign
+from tests.campaign.conftest import CHAT, arithmetic_answer, campaign_data, write_campaign
 from themis import catalog
 from themis.campaign import (
     Campaign,
@@ -516,3 +518,35 @@ def test_a_baseline_that_is_also_a_grid_point_shares_its_run(tmp_path: Path) -> 
     }
     with Campaign(CampaignSpec.model_validate(data), store=InMemoryRunStore()) as campaign:
         assert len({p.run_id for p in campaign.points}) == 1
+
+
+def test_the_leaderboard_says_how_many_answers_did_not_parse(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """Unparsed answers count 0 in the leaderboard's mean (issue 21), and every
+    format shows how many there were beside it."""
+
+    def hot_shaky_mumbles(path: str, body: Any) -> str:
+        if body.get("model") == "shaky" and (body.get("temperature") or 0) > 0:
+            text = json.dumps(body.get("messages"))
+            if re.search(r"[0246]\+", text):
+                return "I would rather not say."
+        return arithmetic_answer(path, body)
+
+    server.answer = hot_shaky_mumbles
+    with load(server, tmp_path) as campaign:
+        campaign.run()
+        report = campaign_report(campaign)
+    hot = report.cell("shaky[temperature=0.8]", "arith")
+    assert (hot.mean, hot.n, hot.parse_failures, hot.errors) == (0.0, 8, 4, 0)
+    assert report.cell("good", "arith").parse_failures == 0
+    markdown = report.export("markdown")
+    assert "| model | arith | arith unparsed |" in markdown
+    assert "| shaky[temperature=0.8] | 0.000 [0.000, 0.000] (n=8) | 4 |" in markdown
+    rows = list(csv.DictReader(io.StringIO(report.export("csv"))))
+    assert [r["unparsed"] for r in rows if r["section"] == "leaderboard"] == ["0", "0", "4"]
+    latex = report.export("latex")
+    assert "shaky[temperature=0.8] & 0.000 [0.000, 0.000] & 4" in latex
+    assert "Model & arith & Unparsed" in latex
+    cells = json.loads(report.export("json"))["cells"]
+    assert [c["parse_failures"] for c in cells] == [0, 0, 4]

@@ -41,7 +41,10 @@ def test_inspect_runs_lists_the_store(judged: tuple[Path, Path, str]) -> None:
         "work_items": 20,
         "reused": 0,
         "metric_means": {"builtin/exact_match": 1.0, "builtin/llm_rubric": 1.0},
-        "metric_counts": {"builtin/exact_match": 4, "builtin/llm_rubric": 4},
+        "metric_counts": {
+            "builtin/exact_match": {"n": 4, "parse_failures": 0, "errors": 0},
+            "builtin/llm_rubric": {"n": 4, "parse_failures": 0, "errors": 0},
+        },
     }
     assert isinstance(started, float) and started > 1.7e9
 

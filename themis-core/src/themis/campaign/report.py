@@ -36,13 +36,18 @@ ReportFormat = Literal["markdown", "csv", "latex", "json"]
 
 
 class LeaderboardCell(FrozenModel):
-    """One point's score on one benchmark metric (``mean`` None: not run yet)."""
+    """One point's score on one benchmark metric (``mean`` None: not run yet).
+
+    ``n`` cases are in the mean; ``parse_failures`` of them gave no answer the
+    parser could read and count 0 (``themis.core.outcomes``); ``errors`` were
+    never answered or not scorable and are left out."""
 
     point_id: str
     benchmark: str
     metric: str
     run_id: str
     n: int = 0
+    parse_failures: int = 0
     errors: int = 0
     mean: float | None = None
     ci_low: float | None = None
@@ -132,6 +137,9 @@ class CampaignReport(FrozenModel):
         interval = f" {_interval(cell.ci_low, cell.ci_high)}" if self.statistics else ""
         return f"{_number(cell.mean)}{interval} (n={cell.n})"
 
+    def _unparsed(self, cell: LeaderboardCell) -> str:
+        return "-" if cell.mean is None else str(cell.parse_failures)
+
     def _cells_by_key(self) -> dict[tuple[str, str, str], LeaderboardCell]:
         return {(c.point_id, c.benchmark, c.metric): c for c in self.cells}
 
@@ -146,13 +154,26 @@ class CampaignReport(FrozenModel):
         lines = [f"# Campaign: {_md(self.project_name)}", "", "## Leaderboard", ""]
         interval = f" with its {level} bootstrap CI" if self.statistics else ""
         lines.append(
-            f"Mean score per benchmark{interval} and the number of scored cases; "
-            "one row per model point."
+            f"Mean score per benchmark{interval} and the number of cases in it (n); "
+            "one row per model point. Each score's 'unparsed' column counts the answers "
+            "the parser could not read: they are in n and count 0."
         )
-        lines += ["", "| model | " + " | ".join(_md(self._header(*c)) for c in self.columns) + " |"]
-        lines.append("|---|" + "---|" * len(self.columns))
+        headers = [
+            header
+            for c in self.columns
+            for header in (_md(self._header(*c)), _md(f"{self._header(*c)} unparsed"))
+        ]
+        lines += ["", "| model | " + " | ".join(headers) + " |"]
+        lines.append("|---|" + "---|---:|" * len(self.columns))
         for point in self.points:
-            row = [self._score(cells[(point, b, m)]) for b, m in self.columns]
+            row = [
+                text
+                for b, m in self.columns
+                for text in (
+                    self._score(cells[(point, b, m)]),
+                    self._unparsed(cells[(point, b, m)]),
+                )
+            ]
             lines.append(f"| {_md(point)} | " + " | ".join(row) + " |")
         if self.not_run:
             lines += ["", f"Not run yet: {', '.join(self.not_run)}."]
@@ -195,7 +216,8 @@ class CampaignReport(FrozenModel):
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(
             [
-                "section", "model", "benchmark", "metric", "run_id", "n", "errors", "mean",
+                "section", "model", "benchmark", "metric", "run_id", "n", "unparsed", "errors",
+                "mean",
                 "ci_low", "ci_high", "baseline", "baseline_mean", "difference", "test",
                 "p_value", "p_adjusted", "significant", "better",
             ]
@@ -203,12 +225,13 @@ class CampaignReport(FrozenModel):
         for cell in self.cells:
             writer.writerow(
                 ["leaderboard", cell.point_id, cell.benchmark, cell.metric, cell.run_id, cell.n,
-                 cell.errors, _csv(cell.mean), _csv(cell.ci_low), _csv(cell.ci_high),
+                 cell.parse_failures, cell.errors, _csv(cell.mean), _csv(cell.ci_low),
+                 _csv(cell.ci_high),
                  "", "", "", "", "", "", "", ""]
             )  # fmt: skip
         for c in self.comparisons:
             writer.writerow(
-                ["comparison", c.candidate, c.benchmark, c.metric, "", c.n_pairs, "",
+                ["comparison", c.candidate, c.benchmark, c.metric, "", c.n_pairs, "", "",
                  _csv(c.candidate_mean), _csv(c.ci_low), _csv(c.ci_high), self.baseline,
                  _csv(c.baseline_mean), _csv(c.difference), c.test or "", _csv(c.p_value),
                  _csv(c.p_adjusted), str(c.significant).lower(), c.better]
@@ -231,13 +254,22 @@ class CampaignReport(FrozenModel):
                     )
                 else:
                     scores.append(_number(cell.mean))
+                scores.append("--" if cell.mean is None else str(cell.parse_failures))
             body.append(" & ".join([_latex(point), *scores]) + r" \\")
         leaderboard = _latex_table(
-            "l" + "r" * len(self.columns),
-            ["Model", *(_latex(self._header(*c)) for c in self.columns)],
+            "l" + "rr" * len(self.columns),
+            [
+                "Model",
+                *(
+                    header
+                    for c in self.columns
+                    for header in (_latex(self._header(*c)), "Unparsed")
+                ),
+            ],
             body,
             f"{_latex(self.project_name)}: mean score"
-            + (f" with {level} bootstrap CI" if self.statistics else ""),
+            + (f" with {level} bootstrap CI" if self.statistics else "")
+            + "; unparsed answers count 0",
             "tab:campaign-leaderboard",
         )
         if not self.statistics or not self.comparisons:
@@ -272,12 +304,17 @@ def _csv(value: float | None) -> str:
     return "" if value is None else repr(value)
 
 
-def _values(store: RunStore, run_id: str) -> dict[str, dict[str, float | None]]:
+def _values(
+    store: RunStore, run_id: str, unparsed: dict[str, int] | None = None
+) -> dict[str, dict[str, float | None]]:
     """Counted values by metric and case key: an answer that did not parse is 0,
-    as in every mean (``themis.core.outcomes``); None: an error, left out."""
+    as in every mean (``themis.core.outcomes``); None: an error, left out.
+    ``unparsed``, when given, receives how many answers per metric did not parse."""
     values: dict[str, dict[str, float | None]] = {}
     for outcome in stored_outcomes(store, get_run_snapshot(store, run_id)):
         values.setdefault(outcome.metric_id, {})[outcome.case_key] = outcome.value
+        if unparsed is not None and outcome.kind == "unparsed":
+            unparsed[outcome.metric_id] = unparsed.get(outcome.metric_id, 0) + 1
     return values
 
 
@@ -339,7 +376,8 @@ def campaign_report(
             metrics_of[point.benchmark] = [ref.name for ref in refs]
             columns += [(point.benchmark, metric) for metric in metrics_of[point.benchmark]]
     stored = {point.run_id for point in campaign.points if store.get_snapshot(point.run_id)}
-    scores = {run_id: _values(store, run_id) for run_id in stored}
+    unparsed: dict[str, dict[str, int]] = {run_id: {} for run_id in stored}
+    scores = {run_id: _values(store, run_id, unparsed[run_id]) for run_id in stored}
     cells: list[LeaderboardCell] = []
     for point in campaign.points:
         for metric in metrics_of[point.benchmark]:
@@ -353,6 +391,7 @@ def campaign_report(
             if values:
                 update: dict[str, object] = {
                     "n": len(values),
+                    "parse_failures": unparsed[point.run_id].get(metric, 0),
                     "errors": len(ordered) - len(values),
                     "mean": sum(values) / len(values),
                 }

@@ -65,7 +65,7 @@ def inspect_runs(
                 o.generator + (f" · {o.model}" if o.model else ""),
                 ", ".join(f"{d} ({n})" for d, n in o.dataset_cases.items()),
                 f"{o.cases}" + (f" ({o.failed_cases} failed)" if o.failed_cases else ""),
-                "; ".join(f"{m} {v:.3f}" for m, v in o.metric_means.items()) or "-",
+                o.describe_means() or "-",
                 _reused(o.reused, o.work_items),
             )
             for o in overviews

@@ -214,11 +214,22 @@ def render_case(detail: CaseDetail) -> list[RenderableType]:
         ]
     for parsed in detail.parsed:
         out += [section(f"parsed value ({parsed.format})"), block(parsed.value)]
-    if detail.scores or detail.score_errors:
+    scored = {score.metric_id for score in detail.scores}
+    not_scored = [m for m in detail.unparsed_metrics if m not in scored]
+    if detail.scores or detail.score_errors or not_scored:
         out.append(section("scores"))
         scores = Table("metric", "value", "details", show_edge=False)
         for score in detail.scores:
-            scores.add_row(score.metric_id, f"{score.value:g}", _text(score.details or ""))
+            value = f"{score.value:g}"
+            if score.metric_id in detail.unparsed_metrics:
+                value += " (unparsed)"
+            scores.add_row(score.metric_id, value, _text(score.details or ""))
+        for metric in not_scored:
+            scores.add_row(
+                metric,
+                Text("0 (unparsed)", style="yellow"),
+                "the answer did not parse; it counts 0 in this metric's mean",
+            )
         for error in detail.score_errors:
             scores.add_row(error.metric_id, Text("error", style="red"), error.reason)
         out.append(scores)

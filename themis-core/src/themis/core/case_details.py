@@ -36,6 +36,7 @@ from themis.core.models import (
     StageError,
     case_key_for,
 )
+from themis.core.outcomes import outcomes_from_cases
 from themis.core.prompts import PromptSpec, render_messages
 from themis.core.stores.base import RunStore
 
@@ -115,6 +116,9 @@ class CaseDetail(FrozenModel):
     errors: list[ErrorDetail] = Field(default_factory=list)
     recovered_failures: int = 0
     """Stored failures of work items that later succeeded (retried on resume)."""
+    unparsed_metrics: list[str] = Field(default_factory=list)
+    """Metrics whose mean counts this case as an unparsed answer: 0, and one of the
+    parse failures shown beside the mean (see :mod:`themis.core.outcomes`)."""
 
     @property
     def output(self) -> JSONValue:
@@ -219,6 +223,15 @@ def case_detail(
 ) -> CaseDetail:
     """One case's detail from its latest events and its stored failures."""
     folded = fold_case(plan, latest, until_stage)
+    unparsed = [
+        outcome.metric_id
+        for outcome in outcomes_from_cases(
+            [folded],
+            list(dict.fromkeys(item.metric_id for item in plan.metrics)),
+            scoring=until_stage in ("score", "judge"),
+        )
+        if outcome.kind == "unparsed"
+    ]
     candidates = [
         CandidateDetail(
             seed=item.seed,
@@ -277,6 +290,7 @@ def case_detail(
         evaluations=evaluations,
         errors=errors,
         recovered_failures=recovered,
+        unparsed_metrics=unparsed,
     )
 
 

@@ -8,12 +8,14 @@ it was reused from results already in the store rather than computed.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
+from typing import Any
 
 from pydantic import Field
 
 from themis.core.events import GenerationCompletedEvent
-from themis.core.models import ComponentRef, FrozenModel, RunStatus
+from themis.core.models import ComponentRef, FrozenModel, MetricCounts, RunStatus
+from themis.core.outcomes import means, metric_counts, stored_outcomes
 from themis.core.stores.base import RunStore, StoredRun
 
 MODEL_OPTION_KEYS = ("model", "model_name", "model_id", "deployment")
@@ -39,7 +41,27 @@ class RunOverview(FrozenModel):
     reused: int = 0
     """Work items taken from results already stored (by this or another run)."""
     metric_means: dict[str, float] = Field(default_factory=dict)
-    metric_counts: dict[str, int] = Field(default_factory=dict)
+    """Counted as every other mean is (``themis.core.outcomes``): an unparsed answer is 0."""
+    metric_counts: dict[str, MetricCounts] = Field(default_factory=dict)
+    """Per metric: cases in the mean, how many of them did not parse, errors left out."""
+
+    def describe_means(self) -> str:
+        """Each mean with its unparsed and error counts beside it, on one line."""
+        return "; ".join(
+            f"{metric} {mean:.3f}{_counts_note(self.metric_counts.get(metric))}"
+            for metric, mean in self.metric_means.items()
+        )
+
+
+def _counts_note(counts: MetricCounts | None) -> str:
+    if counts is None:
+        return ""
+    notes = [f"n={counts.n}"]
+    if counts.parse_failures:
+        notes.append(f"{counts.parse_failures} unparsed")
+    if counts.errors:
+        notes.append(f"{counts.errors} error{'s' if counts.errors != 1 else ''}")
+    return f" ({', '.join(notes)})"
 
 
 def model_of(ref: ComponentRef) -> str | None:
@@ -60,6 +82,19 @@ EVENTS_SEARCHED_FOR_MODEL = 200
 """Events read from the start of a run to find the model a candidate names."""
 
 
+def _answered_by(artifacts: dict[str, Any]) -> str | None:
+    """The ``model`` artifact, else the graph a LangGraph generator ran (its
+    ``graph_id`` and ``graph_version``, which stand in for the graph's code)."""
+    model = artifacts.get("model")
+    if isinstance(model, str) and model:
+        return model
+    graph = artifacts.get("graph_id")
+    if isinstance(graph, str) and graph:
+        version = artifacts.get("graph_version")
+        return f"graph {graph}" + (f" {version}" if isinstance(version, str) and version else "")
+    return None
+
+
 def _first_events(store: RunStore, run_id: str) -> tuple[float | None, str | None]:
     """When the run started, and the model its first candidate says answered it.
 
@@ -71,9 +106,7 @@ def _first_events(store: RunStore, run_id: str) -> tuple[float | None, str | Non
         if started_at is None:
             started_at = event.created_at
         if isinstance(event, GenerationCompletedEvent):
-            artifacts = event.candidate.artifacts or {}
-            model = artifacts.get("model")
-            return started_at, model if isinstance(model, str) and model else None
+            return started_at, _answered_by(event.candidate.artifacts or {})
         if number >= EVENTS_SEARCHED_FOR_MODEL:
             break
     return started_at, None
@@ -90,13 +123,13 @@ def run_overview(store: RunStore, run: StoredRun) -> RunOverview:
         states[item.state] += 1
         if item.state == "failed":
             failed_cases.add(item.case_key)
-    values: dict[str, list[float]] = defaultdict(list)
-    for row in store.score_rows(run.run_id):
-        if row.value is not None:
-            values[row.metric_id].append(row.value)
+    # The same rule as RunResult.metric_means and the reports: unparsed answers count 0.
+    outcomes = stored_outcomes(store, snapshot)
+    run_means = means(outcomes)
+    counts = metric_counts(outcomes)
     generator = snapshot.component_refs.generator
     configured = [ref.name for ref in snapshot.component_refs.metrics]
-    order = [m for m in configured if m in values] + sorted(set(values) - set(configured))
+    order = [m for m in configured if m in run_means] + sorted(set(run_means) - set(configured))
     return RunOverview(
         run_id=run.run_id,
         status=run.status,
@@ -110,8 +143,8 @@ def run_overview(store: RunStore, run: StoredRun) -> RunOverview:
         failed_cases=len(failed_cases),
         work_items=sum(states.values()),
         reused=states["cached"],
-        metric_means={m: sum(values[m]) / len(values[m]) for m in order},
-        metric_counts={m: len(values[m]) for m in order},
+        metric_means={m: run_means[m] for m in order},
+        metric_counts={m: counts[m] for m in order if m in counts},
     )
 
 

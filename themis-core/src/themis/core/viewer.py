@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from themis.core.html.compare import render_comparison
 from themis.core.html.page import document, table, when
 from themis.core.html.report import render_report
+from themis.core.models import RunStatus
 from themis.core.run_overview import RunOverview, list_run_overviews
 from themis.core.stats import StatsEngine
 from themis.core.stores.base import RunStore, UnknownRunError
@@ -53,9 +54,20 @@ class RunViewer:
         return f"{stored.status.value}:{stored.completed_through_stage}:{items}"
 
     def store_version(self) -> str:
+        """Changes when a run is added or changes status, and, while a run is
+        going, whenever it stores a result (the list's cases and means move)."""
         with self._lock:
             runs = self.store.list_runs()
-        return "|".join(f"{r.run_id}:{r.status.value}:{r.completed_through_stage}" for r in runs)
+            stored = {
+                r.run_id: len(self.store.work_items(r.run_id))
+                for r in runs
+                if r.status is RunStatus.running
+            }
+        return "|".join(
+            f"{r.run_id}:{r.status.value}:{r.completed_through_stage}"
+            + (f":{stored[r.run_id]}" if r.run_id in stored else "")
+            for r in runs
+        )
 
     def overviews(self) -> list[RunOverview]:
         with self._lock:
@@ -118,7 +130,7 @@ class RunViewer:
             f"<td>{escape(o.generator + (f' · {o.model}' if o.model else ''))}</td>"
             f"<td>{escape(', '.join(f'{d} ({n})' for d, n in o.dataset_cases.items()))}</td>"
             f"<td>{o.cases} ({o.failed_cases} failed)</td>"
-            f"<td>{escape('; '.join(f'{m} {v:.3f}' for m, v in o.metric_means.items()))}</td>"
+            f"<td>{escape(o.describe_means())}</td>"
             f"<td>{_reused(o)}</td></tr>"
             for o in reversed(overviews)
         )

@@ -12,14 +12,16 @@ from themis.core.html.page import DETAIL_CHUNK, asset, detail_chunk, document, n
 from themis.core.html.report import text_of
 from themis.core.inspection import get_run_snapshot
 from themis.core.models import JSONValue
+from themis.core.outcomes import counted_values, stored_outcomes
 from themis.core.run_overview import RunOverview, run_overview
 from themis.core.stats import RunComparison, StatsEngine, StatsUnavailableError, format_p
 from themis.core.stats.extra import INSTALL_HINT
 from themis.core.stores.base import RunStore, UnknownRunError
 
 
-def _outcome(detail: CaseDetail) -> dict[str, Any]:
-    """What the comparison shows of one run's answer to a case."""
+def _outcome(detail: CaseDetail, counted: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """What the comparison shows of one run's answer to a case; ``counted`` is the
+    value each metric's mean counts for it (an unparsed answer counts 0)."""
     verdicts = [
         {
             "metric_id": e.metric_id,
@@ -35,14 +37,24 @@ def _outcome(detail: CaseDetail) -> dict[str, Any]:
         "output": detail.output,
         "parsed": detail.parsed[-1].value if detail.parsed else None,
         "scores": [s.model_dump(mode="json", exclude_defaults=True) for s in detail.scores],
+        "counted": {
+            metric: by_case[detail.case_key]
+            for metric, by_case in counted.items()
+            if detail.case_key in by_case
+        },
         "score_errors": [e.model_dump(mode="json") for e in detail.score_errors],
+        "unparsed_metrics": detail.unparsed_metrics,
         "verdicts": verdicts,
         "errors": [e.model_dump(mode="json", exclude_defaults=True) for e in detail.errors],
     }
 
 
 def _scores(outcome: dict[str, Any]) -> dict[str, float]:
-    return {s["metric_id"]: s["value"] for s in outcome["scores"]}
+    """The values the means count: scores, and 0 for an answer that did not parse."""
+    return {
+        **outcome.get("counted", {}),
+        **{s["metric_id"]: s["value"] for s in outcome["scores"]},
+    }
 
 
 def _disagree(outcomes: list[dict[str, Any] | None], metrics: list[str]) -> bool:
@@ -62,7 +74,8 @@ def _differences(
     keys: list[str],
     metric: str,
 ) -> list[float]:
-    """Per-case score differences (other minus baseline) on the cases both scored."""
+    """Per-case score differences (other minus baseline) on the cases both count
+    (an unparsed answer counts 0, as in the paired statistics)."""
     found = []
     for key in keys:
         if key in baseline and key in other:
@@ -94,6 +107,7 @@ def _stats_section(
             [
                 m.metric_id,
                 str(m.n_pairs),
+                f"{m.baseline_parse_failures}/{m.candidate_parse_failures}",
                 number(m.baseline_mean),
                 number(m.candidate_mean),
                 "-" if m.difference is None else f"{m.difference:+.3f}",
@@ -116,6 +130,7 @@ def _stats_section(
                 [
                     "metric",
                     "n",
+                    "unparsed (b/c)",
                     "baseline",
                     "candidate",
                     "difference",
@@ -143,7 +158,7 @@ def _runs_table(overviews: list[RunOverview], labels: dict[str, str]) -> str:
             o.generator + (f" · {o.model}" if o.model else ""),
             ", ".join(o.datasets),
             f"{o.cases} ({o.failed_cases} failed)",
-            "; ".join(f"{m} {v:.3f}" for m, v in o.metric_means.items()),
+            o.describe_means(),
         ]
         for o in overviews
     ]
@@ -180,8 +195,9 @@ def render_comparison(
     cases: dict[str, dict[str, JSONValue]] = {}
     for run_id in run_ids:
         answers: dict[str, dict[str, Any]] = {}
+        counted = counted_values(stored_outcomes(store, get_run_snapshot(store, run_id)))
         for detail in iter_case_details(store, run_id):
-            answers[detail.case_key] = _outcome(detail)
+            answers[detail.case_key] = _outcome(detail, counted)
             cases.setdefault(
                 detail.case_key,
                 {"dataset_id": detail.dataset_id, "input": detail.input,

@@ -11,6 +11,7 @@ from themis.core.html import svg
 from themis.core.html.page import DETAIL_CHUNK, asset, detail_chunk, document, number, table, when
 from themis.core.inspection import get_run_snapshot
 from themis.core.models import JSONValue, RunSnapshot
+from themis.core.outcomes import counted_values, stored_outcomes
 from themis.core.run_overview import RunOverview, component_label, model_of, run_overview
 from themis.core.stats import MetricSummary, StatsEngine, StatsUnavailableError, summarize_means
 from themis.core.stats.extra import INSTALL_HINT
@@ -53,9 +54,20 @@ def count_tokens(detail: CaseDetail, generation: Counter[str], judging: Counter[
             judging.update(call.token_usage or {})
 
 
-def case_row(detail: CaseDetail, metrics: list[str], ordinal: int) -> list[Any]:
-    """One table row: key, dataset, status, output, input, a score per metric, error, ordinal."""
+def case_row(
+    detail: CaseDetail,
+    metrics: list[str],
+    ordinal: int,
+    counted: dict[str, dict[str, float]] | None = None,
+) -> list[Any]:
+    """One table row: key, dataset, status, output, input, a score per metric, error, ordinal.
+
+    ``counted`` (from :func:`themis.core.outcomes.counted_values`) gives the value
+    each mean counts, so an answer that did not parse shows the 0 it counts as."""
     scores: dict[str, float | None] = {score.metric_id: score.value for score in detail.scores}
+    for metric, by_case in (counted or {}).items():
+        if scores.get(metric) is None and detail.case_key in by_case:
+            scores[metric] = by_case[detail.case_key]
     error = ""
     if detail.errors:
         first = detail.errors[0].error
@@ -119,6 +131,12 @@ def _tokens(generation: Counter[str], judging: Counter[str]) -> str:
     return "; ".join(parts) or "not reported"
 
 
+_COUNTING = (
+    "Unparsed answers (no answer the parser could read) are in n and count 0. Errors are "
+    "cases never answered or that a metric could not score; they are not in n."
+)
+
+
 def _metrics_section(
     summaries: list[MetricSummary],
     note: str | None,
@@ -127,7 +145,9 @@ def _metrics_section(
 ) -> str:
     per_dataset = any(s.dataset_id is not None for s in summaries)
     level = f"{stats.confidence:.0%} CI"
-    headers = (["dataset"] if per_dataset else []) + ["metric", "mean", level, "n", "errors"]
+    headers = (["dataset"] if per_dataset else []) + [
+        "metric", "mean", level, "n", "unparsed", "errors"
+    ]  # fmt: skip
     rows = [
         ([s.dataset_id or "all"] if per_dataset else [])
         + [
@@ -136,17 +156,17 @@ def _metrics_section(
             "-" if s.ci_low is None or s.ci_high is None
             else f"[{number(s.ci_low)}, {number(s.ci_high)}]",
             str(s.n),
+            str(s.parse_failures),
             str(s.errors),
         ]
         for s in summaries
     ]  # fmt: skip
     explain = (
-        f"Means over scored cases with {stats.confidence:.0%} percentile bootstrap intervals "
-        f"({stats.resamples} resamples, seed {stats.seed}). Errors are cases a metric could "
-        "not score; they are not in n."
+        f"Means over the n answered cases with {stats.confidence:.0%} percentile bootstrap "
+        f"intervals ({stats.resamples} resamples, seed {stats.seed}). {_COUNTING}"
     )
     if note:
-        explain = f"Means only: {note}."
+        explain = f"Means only: {note}. {_COUNTING}"
     plots = "".join(
         f"<figure>{svg.histogram(v, title=metric)}</figure>" for metric, v in values.items()
     )
@@ -154,7 +174,7 @@ def _metrics_section(
         return '<section><h2>Metrics</h2><p class="muted">No metric was scored.</p></section>'
     return (
         '<section id="metrics"><h2>Metrics</h2>'
-        + table(headers, rows, numeric_from=len(headers) - 4)
+        + table(headers, rows, numeric_from=len(headers) - 5)
         + f'<p class="muted">{escape(explain)}</p>'
         + f'<h3>Score distributions</h3><div class="plots">{plots}</div></section>'
     )
@@ -179,7 +199,11 @@ def render_report(
     metrics += sorted(set(overview.metric_means) - set(metrics))
     generation: Counter[str] = Counter()
     judging: Counter[str] = Counter()
-    values: dict[str, list[float]] = {metric: [] for metric in metrics}
+    # Plots and table cells count each case as the means do (unparsed is 0).
+    counted = counted_values(stored_outcomes(store, snapshot))
+    values: dict[str, list[float]] = {
+        metric: list(counted.get(metric, {}).values()) for metric in metrics
+    }
     rows: list[list[Any]] = []
     chunks: list[str] = []
     batch: list[dict[str, Any]] = []
@@ -187,9 +211,7 @@ def render_report(
     # never holds all its case details at once.
     for ordinal, detail in enumerate(iter_case_details(store, run_id, snapshot=snapshot)):
         count_tokens(detail, generation, judging)
-        for score in detail.scores:
-            values[score.metric_id].append(score.value)
-        rows.append(case_row(detail, metrics, ordinal))
+        rows.append(case_row(detail, metrics, ordinal, counted))
         batch.append(case_payload(detail))
         if len(batch) == DETAIL_CHUNK:
             chunks.append(detail_chunk(len(chunks), batch))

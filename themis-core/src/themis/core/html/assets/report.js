@@ -259,15 +259,26 @@
     return Object.entries(usage).map(([k, v]) => `${k.replace("_tokens", "")} ${v}`).join(", ");
   }
 
-  function renderScores(scores, errors, compact) {
+  function renderScores(scores, errors, compact, unparsed) {
     const head = [el("th", { text: "metric" }), el("th", { text: "score" })];
     if (!compact) head.push(el("th", { text: "details" }));
     const table = el("table", { className: "inner" }, el("thead", {}, el("tr", {}, ...head)));
     const body = el("tbody");
+    const flagged = new Set(unparsed || []);
+    const scored = new Set();
     for (const score of scores || []) {
+      scored.add(score.metric_id);
+      const value = formatScore(score.value) + (flagged.has(score.metric_id) ? " (unparsed)" : "");
       body.append(el("tr", {}, el("td", { text: score.metric_id }),
-        el("td", { className: "num", text: formatScore(score.value) }),
+        el("td", { className: "num", text: value }),
         compact ? null : el("td", {}, score.details ? block(score.details) : "")));
+    }
+    // An answer that did not parse has no score but counts 0 in the mean (issue 21).
+    for (const metric of flagged) {
+      if (scored.has(metric)) continue;
+      body.append(el("tr", { className: "unparsed" }, el("td", { text: metric }),
+        el("td", { className: "num", text: "0 (unparsed)" }),
+        compact ? null : el("td", { text: "the answer did not parse; it counts 0 in this metric's mean" })));
     }
     for (const error of errors || []) {
       body.append(el("tr", {}, el("td", { text: error.metric_id }),
@@ -367,8 +378,9 @@
     for (const parsed of d.parsed || []) {
       out.push(...section(`Parsed value (${parsed.format || "json"})`, block(parsed.value)));
     }
-    if ((d.scores && d.scores.length) || (d.score_errors && d.score_errors.length)) {
-      out.push(...section("Scores", renderScores(d.scores, d.score_errors)));
+    const unparsed = d.unparsed_metrics || [];
+    if ((d.scores && d.scores.length) || (d.score_errors && d.score_errors.length) || unparsed.length) {
+      out.push(...section("Scores", renderScores(d.scores, d.score_errors, false, unparsed)));
     }
     for (const evaluation of d.evaluations || []) out.push(...renderJudges(evaluation));
     if (d.errors && d.errors.length) out.push(...section("Errors", ...renderErrors(d.errors)));
@@ -390,7 +402,7 @@
         el("span", { className: "badge status-" + run.status, text: run.status }),
         label("output"), block(run.output, "output")];
       if (run.parsed !== undefined) parts.push(label("parsed value"), block(run.parsed));
-      parts.push(label("scores"), renderScores(run.scores, run.score_errors, true));
+      parts.push(label("scores"), renderScores(run.scores, run.score_errors, true, run.unparsed_metrics));
       for (const verdict of run.verdicts || []) {
         parts.push(label(`verdict of ${verdict.judge} for ${verdict.metric_id}`),
           block(verdict.text, "verdict"));

@@ -349,11 +349,14 @@ def test_a_snapshot_holding_a_secret_is_not_exported() -> None:
         evaluation=EvaluationConfig(
             metrics=["builtin/exact_match"],
             parsers=["builtin/json_identity"],
-            judge_config={"api_key": "sk-live-789"},
+            judge_config={"builtin/exact_match": {"api_key": "sk-live-789"}},
         ),
     )
     result = experiment.run(store=store)
-    with pytest.raises(BundleError, match=r"secret-looking values at \['judge_config.api_key'\]"):
+    with pytest.raises(
+        BundleError,
+        match=r"secret-looking values at \['judge_config.builtin/exact_match.api_key'\]",
+    ):
         export_score_bundle(store, result.run_id)
 
 

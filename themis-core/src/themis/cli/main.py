@@ -3,7 +3,8 @@
 stdout carries results (tables, JSON, reports); stderr carries progress and
 diagnostics. Exit codes (see :mod:`themis.cli.errors`): 0 success, 1 internal
 error, 2 user error with a one-line reason (no traceback unless ``--debug``),
-3 the run finished but some cases failed.
+3 the run finished but some cases failed, 4 the store stayed locked by another
+process longer than ``runtime.store_lock_timeout_s``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def cli(debug: bool) -> None:
 
     Results go to stdout, progress and diagnostics to stderr. Exit codes: 0 ok,
     1 internal error, 2 user error (one line; --debug shows the traceback),
-    3 some cases failed.
+    3 some cases failed, 4 the store stayed locked by another process.
     """
     _debug["enabled"] = debug
 

@@ -568,9 +568,21 @@ def check_judge_settings(judge_config: dict[str, Any], metrics: list[tuple[Any, 
     metric may also check its settings' values in ``check_judge_config(config)``.
     """
     judged = [(metric, ref) for metric, ref in metrics if (ref.family or "pure") != "pure"]
-    if not judged:
-        return
     names = [ref.name for _, ref in metrics]
+    if not judged:
+        # Nothing reads judge settings, but a misspelled or foreign key is
+        # still a mistake worth saying: only the runner's own settings and
+        # the run's metric names are accepted.
+        for key in judge_config:
+            if key in CORE_JUDGE_CONFIG_KEYS or key in names:
+                continue
+            raise ValueError(
+                f"evaluation.judge_config.{key}: unknown judge setting {key!r}; no metric of "
+                f"this run is judge-backed (metrics: {names}), so judge_config takes only "
+                f"{sorted(CORE_JUDGE_CONFIG_KEYS)} or a metric's name: remove the key, or add "
+                "a judge-backed metric (such as builtin/llm_rubric) that reads it"
+            )
+        return
     known = set(CORE_JUDGE_CONFIG_KEYS)
     for metric, _ in judged:
         known.update(getattr(metric, "judge_config_keys", ()))

@@ -93,6 +93,11 @@ class EventWriter:
     ) -> None:
         self._store = store
         self._lock_timeout_s = lock_timeout_s
+        limit_lock_wait = getattr(store, "limit_lock_wait", None)
+        if lock_timeout_s is not None and callable(limit_lock_wait):
+            # a store that waits for locks itself (SQLite's busy timeout) must
+            # not wait longer in one attempt than the whole limit allows
+            limit_lock_wait(lock_timeout_s)
         self._notify = notify or _stderr
         self._loop = loop
         self._on_persisted = on_persisted
@@ -240,6 +245,7 @@ class EventWriter:
         """
         deadline: float | None = None
         while True:
+            attempt_started = time.monotonic()
             try:
                 return write()
             except BaseException as exc:  # surfaced to the engine by flush/submit
@@ -248,8 +254,10 @@ class EventWriter:
                     return None
                 now = time.monotonic()
                 if deadline is None:
+                    # the wait began when the first blocked attempt did: the
+                    # store's own busy timeout counts towards the limit
                     limit = self._lock_timeout_s
-                    deadline = now + limit if limit is not None else float("inf")
+                    deadline = attempt_started + limit if limit is not None else float("inf")
                     self._notify(
                         f"themis: the store {self._store!r} is locked by another process; "
                         "retrying until it is free"

@@ -101,8 +101,8 @@ def test_the_facade_names_the_distribution_when_the_catalog_is_missing(
     real = registry.load_factory
 
     def without_catalog(kind: str, component_id: str) -> object:
-        if (kind, component_id) == ("adapter", "catalog"):
-            raise registry.UnknownComponentError("unknown adapter 'catalog'")
+        if (kind, component_id) == ("catalog", "catalog"):
+            raise registry.UnknownComponentError("unknown catalog 'catalog'")
         return real(kind, component_id)
 
     monkeypatch.setattr(catalog, "_resolved", [])

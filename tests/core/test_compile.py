@@ -78,7 +78,7 @@ def _with(model: Any, **changes: object) -> Any:
         },
         {"evaluation": _with(BASE.evaluation, metrics=["builtin/contains"])},
         {"evaluation": _with(BASE.evaluation, parsers=["builtin/number"])},
-        {"evaluation": _with(BASE.evaluation, judge_config={"aggregation": "mean"})},
+        {"evaluation": _with(BASE.evaluation, judge_config={"parse_retries": 2})},
         {"evaluation": _with(BASE.evaluation, workflow_overrides={"rubric": "x"})},
     ],
     ids=lambda changes: ",".join(changes),

@@ -98,6 +98,11 @@ CORPUS = [
         "judge_config.aggregaton: unknown judge setting 'aggregaton'; did you mean 'aggregation'",
     ),
     Bad(
+        "misspelled judge setting in a run without judges",
+        _set("evaluation.judge_config", {"aggregaton": "min"}),
+        "judge_config.aggregaton: unknown judge setting 'aggregaton'; no metric of this run",
+    ),
+    Bad(
         "judge settings for a metric not in the run",
         _judged({"acme/toxicity": {"judge_models": ["builtin/demo_judge"]}}),
         "'acme/toxicity' is not a metric of this experiment",

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import make_experiment
 from themis import Reporter, sqlite_store
+from themis.core.case_details import resolve_case_key
 from themis.core.config import EvaluationConfig, GenerationConfig, StorageConfig
 from themis.core.events import ScoreCompletedEvent, ScoreFailedEvent
 from themis.core.models import Case, Dataset, Score, case_key_for, split_case_key
@@ -134,3 +135,36 @@ def test_two_datasets_whose_ids_join_alike_keep_both_cases(tmp_path: Path) -> No
     by_dataset = {row["dataset_id"]: row["value"] for row in table}
     run_values = {case.dataset_id: case.scores[0].value for case in result.cases}
     assert by_dataset == run_values
+    # each case is found by its own key, or by its case id alone, never the other's
+    snapshot = experiment.compile()
+    for case in result.cases:
+        assert resolve_case_key(snapshot, case.case_key) == case.case_key
+        assert resolve_case_key(snapshot, case.case_id) == case.case_key
+
+
+class NonFiniteDetails:
+    """A finite score whose details hold NaN and infinity (an undefined ratio)."""
+
+    component_id = "test/non_finite_details"
+    version = "1"
+    metric_family = "pure"
+
+    def fingerprint(self) -> str:
+        return self.component_id
+
+    def score(self, parsed: Any, case: Case, ctx: Any) -> Score:
+        return Score(metric_id="x", value=1.0, details={"ratio": math.nan, "big": -math.inf})
+
+
+def test_non_finite_score_details_are_stored_as_null_and_reports_stay_strict_json(
+    tmp_path: Path,
+) -> None:
+    experiment = make_experiment(
+        evaluation=EvaluationConfig(metrics=[NonFiniteDetails()]),
+        storage=StorageConfig(store="sqlite", path=str(tmp_path / "runs.sqlite")),
+    )
+    result = experiment.run()
+    assert result.status.value == "completed"
+    store = sqlite_store(tmp_path / "runs.sqlite")
+    report = json.loads(Reporter(store).export_json(result.run_id), parse_constant=_no_constant)
+    assert report["scores"][0]["details"] == {"big": None, "ratio": None}

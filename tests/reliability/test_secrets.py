@@ -153,3 +153,16 @@ def test_url_credentials_are_found_and_redacted_by_shape() -> None:
     # userinfo is redacted by shape even when nobody registered it
     assert scrub_text("GET https://bob:pw@h/x failed") == "GET https://[redacted]@h/x failed"
     assert scrub_text("mail bob@example.com") == "mail bob@example.com"
+
+
+def test_vllm_with_url_credentials_and_an_api_key_both_set_still_runs(
+    server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiohttp refuses a request that carries both an Authorization header and
+    # credentials in the URL; the URL's credentials are sent (as httpx does).
+    monkeypatch.setenv("VLLM_API_KEY", API_KEY)
+    result = experiment(vllm("test-model", with_userinfo(server)), count=1).run(runtime=RUNTIME)
+    assert result.status.value == "completed", [c.errors for c in result.cases]
+    sent = server.requests[-1].headers
+    assert sent.get("authorization", "").startswith("Basic "), sent
+    assert leaks(result.model_dump_json()) == []

@@ -159,3 +159,20 @@ def test_producers_pause_once_a_result_has_waited_too_long_for_its_commit(
     assert paused and clean
     assert committed(db, "run_started") == 1
     store.close()
+
+
+def test_a_limit_shorter_than_sqlites_busy_timeout_is_honoured(tmp_path: Path) -> None:
+    """At the store's default busy timeout (30 s), a 1 s limit still ends the
+    run in about 1 s, not after SQLite's own 30 s wait."""
+    config = locked_config(tmp_path, store_lock_timeout_s=1.0)
+    data = yaml.safe_load(config.read_text())
+    del data["storage"]["parameters"]  # SQLite's default busy timeout
+    config.write_text(yaml.safe_dump(data))
+    with lock_held(tmp_path / "runs.sqlite", 25, tmp_path):
+        started = time.monotonic()
+        done = themis("run", "-c", config, cwd=tmp_path)
+        elapsed = time.monotonic() - started
+    assert done.returncode == 4, done.stderr
+    assert "stayed locked by another process" in done.stderr.strip().splitlines()[-1]
+    assert elapsed < 12, elapsed
+    assert "4 the store stayed locked" in " ".join(themis("--help", cwd=tmp_path).stdout.split())

@@ -104,7 +104,8 @@ class VLLMServer:
     the end of each run. It opens as many connections as the run has
     requests in flight: the run's concurrency settings are the one limit.
     The key, when the server wants one (``vllm serve --api-key``), is read
-    from ``api_key_env`` and sent as a bearer token; it is never stored.
+    from ``api_key_env`` and sent as a bearer token (credentials in the base URL
+    are sent instead when there are some); it is never stored.
     """
 
     def __init__(
@@ -144,7 +145,10 @@ class VLLMServer:
     def _make_session(self) -> aiohttp.ClientSession:
         self.secrets()  # registered before any request can fail
         key = os.environ.get(self.api_key_env)
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        # Credentials in the URL are sent as Basic auth by aiohttp, which
+        # refuses a second Authorization header: the URL's win, as in httpx.
+        has_userinfo = urlsplit(self.base_url).username is not None
+        headers = {"Authorization": f"Bearer {key}"} if key and not has_userinfo else {}
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0),
             headers=headers,

@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from themis.benchmark import BenchmarkSpec, PromptVariantSpec, SliceSpec
 from themis.core import registry
+from themis.core.errors import ConfigError, UserError
 
 
-class UnknownVariantError(LookupError):
+class UnknownVariantError(UserError, LookupError):
     """The ``name:variant`` suffix names no slice or prompt variant of the benchmark."""
 
 
@@ -41,10 +42,10 @@ class Selection:
 def split_name(name: str) -> tuple[str, str | None]:
     """``"mmlu_pro:physics"`` -> ``("mmlu_pro", "physics")``."""
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"benchmark name must be a non-empty string, got {name!r}")
+        raise ConfigError(f"benchmark name must be a non-empty string, got {name!r}")
     benchmark_id, _, variant = name.strip().partition(":")
     if not benchmark_id or (":" in name and not variant):
-        raise ValueError(f"benchmark name {name!r} must be 'benchmark' or 'benchmark:variant'")
+        raise ConfigError(f"benchmark name {name!r} must be 'benchmark' or 'benchmark:variant'")
     return benchmark_id, variant or None
 
 
@@ -82,7 +83,7 @@ def select(name: str, *, prompt_variant: str | None = None) -> Selection:
             slices = [spec.slice(variant)]
         elif variant in prompt_ids:
             if prompt_variant is not None and prompt_variant != variant:
-                raise ValueError(
+                raise ConfigError(
                     f"{name!r} selects prompt variant {variant!r} but prompt_variant="
                     f"{prompt_variant!r} was also given"
                 )

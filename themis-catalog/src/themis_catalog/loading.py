@@ -20,17 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from themis.benchmark import BenchmarkSpec, DatasetSourceSpec, PromptVariantSpec, SliceSpec
+from themis.core.errors import ConfigError, UserError
+from themis.core.errors import DatasetUnavailableError as DatasetUnavailableError
+from themis.core.huggingface import load_data_files, load_hub_rows
 from themis.core.models import Case, Dataset
 
 HUGGINGFACE_HINT = "pip install 'themis-catalog[huggingface]'"
 LOCAL_BUILDERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
 
 
-class DatasetUnavailableError(RuntimeError):
-    """A benchmark's data cannot be loaded here; the message says what to do."""
-
-
-class BenchmarkDataError(ValueError):
+class BenchmarkDataError(UserError, ValueError):
     """A benchmark's rows do not fit its definition; the message says where."""
 
 
@@ -82,27 +81,25 @@ def _datasets_module() -> Any:
 
 
 def _hub_rows(source: DatasetSourceSpec) -> tuple[list[dict[str, Any]], str | None]:
-    """The rows of a hub dataset and the commit they were read at.
-
-    The builder route (rather than ``load_dataset``) exposes the commit the
-    hub resolved, so a source without a pinned revision is still recorded
-    exactly in the run's dataset revision.
-    """
-    datasets = _datasets_module()
+    """The rows of a hub dataset and the revision they were read at (the pinned
+    one, else the commit the hub resolved: core's one Hugging Face loader)."""
+    _datasets_module()
     try:
-        builder = datasets.load_dataset_builder(
-            source.path, source.config, revision=source.revision
+        loaded = load_hub_rows(
+            source.path,
+            source.config,
+            split=source.split,
+            revision=source.revision,
+            install_hint=HUGGINGFACE_HINT,
         )
-        builder.download_and_prepare()
-        loaded = builder.as_dataset(split=source.split)
-    except Exception as exc:
+    except DatasetUnavailableError as exc:
+        cause = exc.__cause__ or exc
         raise DatasetUnavailableError(
-            f"cannot load {source.describe()}: {type(exc).__name__}: {exc}. Offline or gated? "
-            "Run the offline sample with source='sample', or pass source='path/to/files' "
-            "holding the data in the same schema"
+            f"cannot load {source.describe()}: {type(cause).__name__}: {cause}. "
+            "Offline or gated? Run the offline sample with source='sample', or pass "
+            "source='path/to/files' holding the data in the same schema"
         ) from exc
-    commit = builder.hash if isinstance(builder.hash, str) else None
-    return list(loaded.to_list()), source.revision or commit
+    return loaded.rows, loaded.revision
 
 
 def _local_rows(path: Path) -> list[dict[str, Any]]:
@@ -118,13 +115,14 @@ def _local_rows(path: Path) -> list[dict[str, Any]]:
         raise DatasetUnavailableError(
             f"{path}: local data must be files of one kind among {sorted(LOCAL_BUILDERS)}"
         )
-    datasets = _datasets_module()
+    _datasets_module()
     try:
-        loaded = datasets.load_dataset(
-            builders.pop(), data_files=[str(p) for p in files], split="train"
-        )
-    except Exception as exc:
-        raise DatasetUnavailableError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
+        loaded = load_data_files(str(builders.pop()), [str(p) for p in files])
+    except DatasetUnavailableError as exc:
+        cause = exc.__cause__ or exc
+        raise DatasetUnavailableError(
+            f"cannot read {path}: {type(cause).__name__}: {cause}"
+        ) from exc
     return list(loaded.to_list())
 
 
@@ -169,7 +167,7 @@ def materialize(
     ``limit`` keeps the first N selected cases of each slice.
     """
     if limit is not None and limit < 1:
-        raise ValueError(f"limit must be at least 1, got {limit}")
+        raise ConfigError(f"limit must be at least 1, got {limit}")
     records_spec = spec.records
     transform = _transform(records_spec.transform) if records_spec.transform else None
     cache: dict[str, tuple[list[dict[str, Any]], list[str], str | None]] = {}

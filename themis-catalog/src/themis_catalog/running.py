@@ -20,6 +20,7 @@ from themis.benchmark import BenchmarkSpec
 from themis.catalog.models import BenchmarkRunResult
 from themis.core import registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
+from themis.core.errors import ConfigError
 from themis.core.evaluate import as_list
 from themis.core.experiment import Experiment, run_sync
 from themis.core.models import JSONValue, RunResult
@@ -41,7 +42,7 @@ DEMO_JUDGE_NOTICE = (
 )
 
 
-class JudgeRequiredError(ValueError):
+class JudgeRequiredError(ConfigError):
     """A judge-scored benchmark was run without a judge model."""
 
 
@@ -135,7 +136,7 @@ def prepare_benchmark(
             "it is not a real grader."
         )
     if judges and not judged:
-        raise ValueError(
+        raise ConfigError(
             f"{spec.benchmark_id} has no judge-scored metric, so judge= would be unused; drop it"
         )
     demo = any(_is_demo_judge(each, index) for index, each in enumerate(judges))
@@ -233,7 +234,7 @@ def build_benchmark_run(
 ) -> BenchmarkRun:
     """Check the inputs, materialize the data and build the Experiment (runs nothing)."""
     if model is None:
-        raise ValueError(
+        raise ConfigError(
             f"catalog run {name!r} needs a model: pass model=<generator id, mapping or object>. "
             "No stand-in can answer a real benchmark (builtin/demo_generator only does "
             "arithmetic), so the catalog does not substitute one."

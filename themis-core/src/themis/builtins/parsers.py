@@ -15,11 +15,8 @@ from typing import Any
 from themis.builtins._base import BuiltinComponent, output_text
 from themis.builtins.choice_letters import find_choice_letter
 from themis.core.contexts import ParseContext
+from themis.core.errors import ParseFailure as ParseFailure
 from themis.core.models import ParsedOutput, ReducedCandidate
-
-
-class ParseFailure(ValueError):
-    """The candidate does not contain what the parser extracts."""
 
 
 class JsonIdentity(BuiltinComponent):

@@ -23,7 +23,9 @@ from themis.campaign.spec import (
 from themis.core import registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
 from themis.core.config_files import ConfigError, cases_from_rows, load_cases_file
+from themis.core.errors import DatasetUnavailableError
 from themis.core.experiment import Experiment
+from themis.core.huggingface import load_hub_rows
 from themis.core.local_components import PREFIX as PYTHON_PREFIX
 from themis.core.local_components import resolve_component
 from themis.core.models import Dataset, JSONValue
@@ -166,32 +168,26 @@ def _local_files(spec: DatasetSpec) -> list[Path]:
 def load_dataset(spec: DatasetSpec, dataset_id: str, *, where: str) -> Dataset:
     """The cases a dataset spec describes (a local file or folder, or a hub dataset)."""
     rows: list[Any] = []
+    revision = spec.revision
     if spec.source == "local":
         for file in _local_files(spec):
             rows.extend(load_cases_file(file))
     else:
+        if spec.dataset_id is None:
+            raise ConfigError(f"{where}: source 'huggingface' needs a dataset_id")
         try:
-            import datasets  # type: ignore[import-untyped]
-        except ImportError:
-            raise ConfigError(
-                f"{where}: source 'huggingface' needs the datasets package: pip install datasets"
-            ) from None
-        try:
-            loaded = datasets.load_dataset(
+            hub = load_hub_rows(
                 spec.dataset_id, spec.config_name, split=spec.split, revision=spec.revision
             )
-        except Exception as exc:  # the hub, the network and the files each raise their own
-            raise ConfigError(
-                f"{where}: cannot load {spec.dataset_id!r} (split {spec.split!r}): "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        rows = [dict(row) for row in loaded]
+        except DatasetUnavailableError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+        rows, revision = list(hub.rows), hub.revision
     if spec.limit is not None:
         rows = rows[: spec.limit]
     if not rows:
         raise ConfigError(f"{where}: the dataset has no rows")
     cases = cases_from_rows(rows, where=where)
-    return Dataset(dataset_id=dataset_id, cases=cases, revision=spec.revision)
+    return Dataset(dataset_id=dataset_id, cases=cases, revision=revision)
 
 
 def _custom_experiment(

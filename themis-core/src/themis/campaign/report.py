@@ -19,6 +19,7 @@ import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+from themis.core.errors import ConfigError
 from themis.core.inspection import get_run_snapshot
 from themis.core.models import FrozenModel
 from themis.core.outcomes import stored_outcomes
@@ -123,7 +124,7 @@ class CampaignReport(FrozenModel):
             return self.to_latex()
         if format == "json":
             return self.model_dump_json(indent=2) + "\n"
-        raise ValueError(f"format must be markdown, csv, latex or json; got {format!r}")
+        raise ConfigError(f"format must be markdown, csv, latex or json; got {format!r}")
 
     # -- shared pieces -----------------------------------------------------
 
@@ -436,7 +437,7 @@ def _baseline(campaign: Campaign, wanted: str | None) -> str:
     for point in campaign.points:
         if point.model == wanted:
             return point.point_id
-    raise ValueError(
+    raise ConfigError(
         f"baseline {wanted!r} is neither a model nor a point of the campaign; "
         f"models: {sorted({p.model for p in campaign.points})}, points: {point_ids}"
     )

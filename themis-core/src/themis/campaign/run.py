@@ -180,7 +180,7 @@ class Campaign:
         ):
             unknown = sorted(set(wanted or []) - known)
             if unknown:
-                raise ValueError(f"unknown {kind}(s) {unknown}; the campaign has {sorted(known)}")
+                raise ConfigError(f"unknown {kind}(s) {unknown}; the campaign has {sorted(known)}")
         return [
             p
             for p in self.points

@@ -26,6 +26,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from themis.core.config import ComponentSpec
 from themis.core.config_files import apply_override, read_config_file
+from themis.core.errors import ConfigError
 from themis.specs.base import SpecBase
 from themis.specs.experiment import (
     InferenceGridSpec,
@@ -63,9 +64,9 @@ class CampaignModelSpec(ModelSpec):
     @model_validator(mode="after")
     def _params_or_grid(self) -> CampaignModelSpec:
         if self.params is not None and self.grid is not None:
-            raise ValueError("give params or grid, not both (a grid's params are its base points)")
+            raise ConfigError("give params or grid, not both (a grid's params are its base points)")
         if not self.sends_params and (self.params is not None or self.grid is not None):
-            raise ValueError(
+            raise ConfigError(
                 f"provider {self.provider!r} takes no inference params (only openai and vllm "
                 "do); pass the generator's own settings in extras"
             )
@@ -204,7 +205,7 @@ class CampaignSpec(SpecBase):
         ):
             duplicates = sorted({label for label in labels if labels.count(label) > 1})
             if duplicates:
-                raise ValueError(
+                raise ConfigError(
                     f"{kind} name(s) {duplicates} used twice; give each {kind} its own name"
                 )
         return self

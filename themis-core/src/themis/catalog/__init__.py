@@ -1,10 +1,11 @@
 """Named benchmarks: ``themis.catalog.run("gsm8k", model=...)``.
 
 This is a thin facade. The catalog itself ships in the themis-catalog
-distribution, which registers its API module under the ``themis.adapters``
-entry-point group as ``catalog``, exactly like the provider adapters; core
-never imports it by name. Benchmarks themselves are components of the
-``themis.benchmarks`` group, so any installed distribution can publish one.
+distribution, which registers its API module as ``catalog`` under an
+entry-point group of its own, ``themis.catalogs`` (not the adapters' group:
+a catalog is no provider); core never imports it by name. Benchmarks
+themselves are components of the ``themis.benchmarks`` group, so any
+installed distribution can publish one.
 Every function raises ``ImportError`` naming the distribution to install when
 the catalog is missing.
 """
@@ -67,7 +68,7 @@ _resolved: list[CatalogAPI] = []
 def _catalog() -> CatalogAPI:
     if not _resolved:
         try:
-            module, _ = registry.load_factory("adapter", "catalog")
+            module, _ = registry.load_factory("catalog", "catalog")
         except registry.UnknownComponentError:
             raise ImportError(
                 f"themis.catalog needs the {DISTRIBUTION} distribution: pip install {DISTRIBUTION}",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,27 +12,10 @@ from themis.cli.options import run_target_options, store_location
 from themis.cli.output import note
 from themis.cli.targets import resolve_run, resolve_store
 from themis.core import bundles
-from themis.core.stores.base import RunStore
-
-EXPORTERS: dict[str, Callable[[RunStore, str], bundles.StageBundle]] = {
-    "generation": bundles.export_generation_bundle,
-    "reduction": bundles.export_reduction_bundle,
-    "parse": bundles.export_parse_bundle,
-    "score": bundles.export_score_bundle,
-    "evaluation": bundles.export_evaluation_bundle,
-}
-
-IMPORTERS: dict[str, Callable[..., None]] = {
-    "generation": bundles.import_generation_bundle,
-    "reduction": bundles.import_reduction_bundle,
-    "parse": bundles.import_parse_bundle,
-    "score": bundles.import_score_bundle,
-    "evaluation": bundles.import_evaluation_bundle,
-}
 
 
 @click.command("export", short_help="Write one stage's stored results of a run to a bundle.")
-@click.argument("stage", type=click.Choice(list(EXPORTERS)))
+@click.argument("stage", type=click.Choice(list(bundles.BUNDLE_TYPES)))
 @run_target_options
 @click.option(
     "--output",
@@ -63,7 +45,7 @@ def export_command(
       themis export generation --config experiment.yaml --output generation.json
     """
     target = resolve_run(config, overrides, store_id, store_path, run_id)
-    bundle = EXPORTERS[stage](target.store, target.run_id)
+    bundle = bundles.export_bundle(target.store, target.run_id, stage)
     if str(output) == "-":
         click.echo(bundle.to_json())
     else:
@@ -122,7 +104,7 @@ def import_command(
                     f"{config} ({expected['run_id']}); nothing was imported"
                 )
     for bundle in loaded:
-        IMPORTERS[bundle.kind](store, bundle, **expected)
+        bundles.import_bundle(store, bundle, **expected)
         click.echo(
             f"imported {bundle.kind} bundle of run {bundle.run_id}: "
             f"{len(bundle.records)} records into the {where}"

@@ -1,22 +1,23 @@
-"""Exit codes and the errors the CLI reports as one line instead of a traceback.
+"""Exit codes, and how the error tree (``themis.core.errors``) maps onto them.
 
 Exit codes: 0 success; 1 an internal error (a bug: the traceback is shown);
-2 a user error (bad config or option, unknown component, missing run or
-store, an unusable bundle): one line on stderr, no traceback unless
-``--debug``; 3 the command ran but some cases failed; 4 the store stayed
-locked by another process longer than ``runtime.store_lock_timeout_s``
-(one line; what was committed is kept, resume later); 130 interrupted.
+2 the input or the environment is wrong (a ``UserError``: bad config or
+option, unknown component, missing run, unusable bundle; a ``StoreError``:
+a store that cannot be opened, reached or read; a ``ProviderError`` that ends
+the command): one line on stderr, no traceback unless ``--debug``; 3 the
+command ran but some cases failed; 4 the store stayed locked by another
+process longer than ``runtime.store_lock_timeout_s`` (a ``StoreLockedError``;
+one line; what was committed is kept, resume later); 130 interrupted.
+
+Anything outside those branches of the tree, a bare ``ValueError`` or
+``OSError`` included, is a bug in Themis or in a component and exits 1 with
+its traceback: reporting it as "your input is wrong" would hide it.
 """
 
 from __future__ import annotations
 
-from themis.core.config_files import ConfigError
-from themis.core.engine.runner import ExistingRunError, PreflightError
-from themis.core.registry import ComponentLoadError, InvalidComponentError, UnknownComponentError
-from themis.core.stats.extra import StatsUnavailableError
-from themis.core.stores.base import UnknownRunError
-from themis.core.stores.blobs import BlobError
-from themis.core.stores.postgres import PostgresStoreError
+from themis.core.errors import ProviderError, StoreError, StoreLockedError, ThemisError
+from themis.core.errors import UserError as UserError
 
 EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
@@ -25,34 +26,24 @@ EXIT_FAILED_CASES = 3
 EXIT_STORE_LOCKED = 4
 EXIT_INTERRUPTED = 130
 
-
-class UserError(Exception):
-    """Something the user asked for cannot be done; the message says what and how to fix it."""
-
-
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    UserError,
-    ConfigError,
-    UnknownComponentError,
-    ComponentLoadError,
-    InvalidComponentError,
-    UnknownRunError,
-    PreflightError,
-    ExistingRunError,
-    StatsUnavailableError,
-    PostgresStoreError,
-    BlobError,
-    ValueError,
-    OSError,
+EXIT_CODES: tuple[tuple[type[ThemisError], int], ...] = (
+    (StoreLockedError, EXIT_STORE_LOCKED),
+    (UserError, EXIT_USER_ERROR),
+    (StoreError, EXIT_USER_ERROR),
+    (ProviderError, EXIT_USER_ERROR),
 )
-"""Exceptions that mean "the input is wrong", not "Themis is broken".
+"""Branch of the error tree -> exit code; the first branch that matches wins."""
 
-pydantic's ValidationError is a ValueError, so a bad bundle or model field
-lands here too; OSError covers files that cannot be read or written;
-StatsUnavailableError names the extra to install; PostgresStoreError a
-database that cannot be reached (its message hides the password) and BlobError
-a missing or corrupted blob.
-"""
+USER_ERRORS: tuple[type[BaseException], ...] = tuple(branch for branch, _ in EXIT_CODES)
+"""The errors the CLI reports as one line instead of a traceback."""
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code for an error that ended a command (1 for anything unexpected)."""
+    for branch, code in EXIT_CODES:
+        if isinstance(exc, branch):
+            return code
+    return EXIT_INTERNAL_ERROR
 
 
 def one_line(exc: BaseException) -> str:

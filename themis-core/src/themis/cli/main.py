@@ -3,7 +3,8 @@
 stdout carries results (tables, JSON, reports); stderr carries progress and
 diagnostics. Exit codes (see :mod:`themis.cli.errors`): 0 success, 1 internal
 error, 2 user error with a one-line reason (no traceback unless ``--debug``),
-3 the run finished but some cases failed.
+3 the run finished but some cases failed, 4 the store stayed locked by another
+process longer than ``runtime.store_lock_timeout_s``.
 """
 
 from __future__ import annotations
@@ -24,15 +25,8 @@ from themis.cli import (
     show,
     view,
 )
-from themis.cli.errors import (
-    EXIT_INTERRUPTED,
-    EXIT_STORE_LOCKED,
-    EXIT_USER_ERROR,
-    USER_ERRORS,
-    one_line,
-)
+from themis.cli.errors import EXIT_INTERRUPTED, USER_ERRORS, exit_code_for, one_line
 from themis.core import distributions
-from themis.core.engine.writer import StoreLockedError
 
 _debug = {"enabled": False}
 
@@ -66,7 +60,7 @@ def cli(debug: bool) -> None:
 
     Results go to stdout, progress and diagnostics to stderr. Exit codes: 0 ok,
     1 internal error, 2 user error (one line; --debug shows the traceback),
-    3 some cases failed.
+    3 some cases failed, 4 the store stayed locked by another process.
     """
     _debug["enabled"] = debug
 
@@ -94,7 +88,7 @@ for _command in (
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: user errors become exit code 2 and one line."""
+    """Console-script entry point: the error tree becomes exit codes (``cli.errors``)."""
     try:
         cli.main(args=argv, prog_name="themis", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -105,16 +99,11 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except StoreLockedError as exc:
-        if _debug["enabled"]:
-            raise
-        click.echo(f"error: {one_line(exc)}", err=True)
-        sys.exit(EXIT_STORE_LOCKED)
     except USER_ERRORS as exc:
         if _debug["enabled"]:
             raise
         click.echo(f"error: {one_line(exc)}", err=True)
-        sys.exit(EXIT_USER_ERROR)
+        sys.exit(exit_code_for(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,7 @@ from themis.cli.targets import experiment_store, experiment_store_for
 from themis.core.config import RuntimeConfig, StorageConfig
 from themis.core.config_files import cases_from_rows, load_cases_file
 from themis.core.evaluate import build_experiment
+from themis.core.huggingface import HubRows, datasets_module, load_hub_rows
 from themis.core.local_components import resolve_local_components
 from themis.core.models import Dataset, RunResult
 
@@ -336,37 +337,29 @@ def quick_eval_file(
 
 def _load_huggingface(
     name: str, subset: str | None, split: str, revision: str | None, limit: int | None
-) -> list[Any]:
-    try:
-        import datasets  # type: ignore[import-untyped]
-    except ImportError:
-        raise UserError(
-            "quick-eval huggingface needs the `datasets` library: "
-            "pip install 'themis-eval-core[huggingface]'"
-        ) from None
+) -> HubRows:
+    """The split's rows and the revision read (pinned, or the commit the hub resolved)."""
+    datasets = datasets_module()
     local = Path(name)
-    try:
-        if local.is_dir() and any(
-            (local / marker).is_file() for marker in ("dataset_dict.json", "state.json")
-        ):
+    if local.is_dir() and any(
+        (local / marker).is_file() for marker in ("dataset_dict.json", "state.json")
+    ):
+        try:
             loaded: Any = datasets.load_from_disk(str(local))  # a save_to_disk directory
-            if isinstance(loaded, datasets.DatasetDict):
-                if split not in loaded:
-                    raise UserError(f"{name}: no split {split!r}; splits: {', '.join(loaded)}")
-                loaded = loaded[split]
-        else:
-            loaded = datasets.load_dataset(name, subset, split=split, revision=revision)
-    except UserError:
-        raise
-    except Exception as exc:  # the loader's own errors: missing dataset, split, network
-        message = " ".join(str(exc).split())
-        raise UserError(
-            f"cannot load Hugging Face dataset {name!r} (split {split!r}): "
-            f"{type(exc).__name__}: {message}"
-        ) from exc
-    if limit is not None:
-        loaded = loaded.select(range(min(limit, len(loaded))))
-    return [dict(row) for row in loaded]
+        except Exception as exc:
+            raise UserError(f"cannot load {name}: {type(exc).__name__}: {exc}") from exc
+        if isinstance(loaded, datasets.DatasetDict):
+            if split not in loaded:
+                raise UserError(f"{name}: no split {split!r}; splits: {', '.join(loaded)}")
+            loaded = loaded[split]
+        if limit is not None:
+            loaded = loaded.select(range(min(limit, len(loaded))))
+        return HubRows([dict(row) for row in loaded], revision)
+    hub = load_hub_rows(name, subset, split=split, revision=revision)
+    # A local data folder is identified by its contents, as before; a hub id by the
+    # commit the hub resolved, as the catalog records it.
+    resolved = revision if local.exists() else hub.revision
+    return HubRows(hub.rows[:limit] if limit is not None else hub.rows, resolved)
 
 
 @quick_eval.command("huggingface", short_help="Cases from a Hugging Face dataset.")
@@ -392,17 +385,17 @@ def quick_eval_huggingface(
 ) -> None:
     """Cases from a Hugging Face dataset (a hub id, a local data directory, or a
     save_to_disk directory), loaded with the `datasets` library."""
-    rows = _load_huggingface(dataset_name, subset, split, revision, limit)
+    loaded = _load_huggingface(dataset_name, subset, split, revision, limit)
     default_id = Path(dataset_name.rstrip("/")).name + (f"-{subset}" if subset else "")
     dataset = rows_to_dataset(
-        rows,
+        loaded.rows,
         dataset_id=dataset_id or default_id,
         source=f"{dataset_name} [{split}]",
         input_field=input_field,
         expected_field=expected_field,
         id_field=id_field,
         limit=limit,
-        revision=revision,
+        revision=loaded.revision,
     )
     _report(_evaluate(dataset, settings), as_json)
 

@@ -107,7 +107,7 @@ def resume(
     store, run_id = stored_experiment_run(experiment, config)
     before = _stored_states(store, run_id)
     result = experiment.resume(
-        until_stage=until_stage,
+        until_stage=until_stage,  # type: ignore[arg-type]  # click.Choice of STAGES
         runtime=_runtime(experiment, progress),
         store=store,
     )

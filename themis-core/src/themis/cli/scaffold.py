@@ -35,12 +35,17 @@ def init_command(directory: Path, force: bool) -> None:
             f"{directory}: {', '.join(existing)} already exist; pick an empty directory "
             "or pass --force to overwrite them"
         )
-    directory.mkdir(parents=True, exist_ok=True)
     starter = resources.files("themis.cli") / "starter"
-    for name in STARTER_FILES:
-        (directory / name).write_text(
-            (starter / name).read_text(encoding="utf-8"), encoding="utf-8"
-        )
-        click.echo(str(directory / name))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in STARTER_FILES:
+            (directory / name).write_text(
+                (starter / name).read_text(encoding="utf-8"), encoding="utf-8"
+            )
+            click.echo(str(directory / name))
+    except OSError as exc:  # a directory that cannot be made or written is the user's to fix
+        raise UserError(
+            f"{directory}: cannot write the starter files: {exc.strerror or exc}"
+        ) from exc
     config = directory / "experiment.yaml"
     note(f"next: themis run --config {config}\n      then: themis report --config {config}")

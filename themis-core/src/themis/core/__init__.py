@@ -10,7 +10,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from themis.catalog.models import BenchmarkRunResult as BenchmarkResult
     from themis.core.bundles import (
         EvaluationBundle,
         EvaluationBundleRecord,
@@ -22,17 +21,20 @@ if TYPE_CHECKING:
         ReductionBundleRecord,
         ScoreBundle,
         ScoreBundleRecord,
+        export_bundle,
         export_evaluation_bundle,
         export_generation_bundle,
         export_parse_bundle,
         export_reduction_bundle,
         export_score_bundle,
+        import_bundle,
         import_evaluation_bundle,
         import_generation_bundle,
         import_parse_bundle,
         import_reduction_bundle,
         import_score_bundle,
     )
+    from themis.core.catalog_models import BenchmarkRunResult as BenchmarkResult
     from themis.core.config import (
         CandidatePolicy,
         EvaluationConfig,
@@ -69,7 +71,7 @@ if TYPE_CHECKING:
         ScoreFailedEvent,
         event_from_dict,
     )
-    from themis.core.experiment import Experiment
+    from themis.core.experiment import Experiment, RunOptions
     from themis.core.inspection import (
         EvaluationExecution,
         ExecutionState,
@@ -152,7 +154,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, tuple[str, str]] = {
-    "BenchmarkResult": ("themis.catalog.models", "BenchmarkRunResult"),
+    "BenchmarkResult": ("themis.core.catalog_models", "BenchmarkRunResult"),
     "GenerationWorkItem": ("themis.core.engine.plan", "GenerationWorkItem"),
     "AfterGenerate": ("themis.core.protocols", "AfterGenerate"),
     "AfterJudge": ("themis.core.protocols", "AfterJudge"),
@@ -185,6 +187,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "EvaluationWorkflow": ("themis.core.protocols", "EvaluationWorkflow"),
     "ExecutionState": ("themis.core.inspection", "ExecutionState"),
     "Experiment": ("themis.core.experiment", "Experiment"),
+    "RunOptions": ("themis.core.experiment", "RunOptions"),
     "FrozenModel": ("themis.core.models", "FrozenModel"),
     "GenerateContext": ("themis.core.contexts", "GenerateContext"),
     "GenerationBundle": ("themis.core.bundles", "GenerationBundle"),
@@ -260,6 +263,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "evaluate": ("themis.core.evaluate", "evaluate"),
     "evaluate_async": ("themis.core.evaluate", "evaluate_async"),
     "event_from_dict": ("themis.core.events", "event_from_dict"),
+    "export_bundle": ("themis.core.bundles", "export_bundle"),
     "export_evaluation_bundle": ("themis.core.bundles", "export_evaluation_bundle"),
     "export_generation_bundle": ("themis.core.bundles", "export_generation_bundle"),
     "export_parse_bundle": ("themis.core.bundles", "export_parse_bundle"),
@@ -268,6 +272,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "get_evaluation_execution": ("themis.core.inspection", "get_evaluation_execution"),
     "get_execution_state": ("themis.core.inspection", "get_execution_state"),
     "get_run_snapshot": ("themis.core.inspection", "get_run_snapshot"),
+    "import_bundle": ("themis.core.bundles", "import_bundle"),
     "import_evaluation_bundle": ("themis.core.bundles", "import_evaluation_bundle"),
     "import_generation_bundle": ("themis.core.bundles", "import_generation_bundle"),
     "import_parse_bundle": ("themis.core.bundles", "import_parse_bundle"),
@@ -357,6 +362,7 @@ __all__ = [
     "RunEvent",
     "RunFailedEvent",
     "RunIdentity",
+    "RunOptions",
     "RunProvenance",
     "RunResult",
     "RunSnapshot",
@@ -388,6 +394,7 @@ __all__ = [
     "evaluate",
     "evaluate_async",
     "event_from_dict",
+    "export_bundle",
     "export_evaluation_bundle",
     "export_generation_bundle",
     "export_parse_bundle",
@@ -396,6 +403,7 @@ __all__ = [
     "get_evaluation_execution",
     "get_execution_state",
     "get_run_snapshot",
+    "import_bundle",
     "import_evaluation_bundle",
     "import_generation_bundle",
     "import_parse_bundle",

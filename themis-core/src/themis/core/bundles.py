@@ -28,21 +28,8 @@ from typing import Any, ClassVar, Final, Literal, Self, TypeVar
 from pydantic import Field, ValidationError
 
 from themis.core.engine.plan import CasePlan, plan_cases
-from themis.core.events import (
-    COMPLETED_EVENT_TYPES,
-    CaseRunEvent,
-    EvaluationCompletedEvent,
-    EvaluationFailedEvent,
-    GenerationCompletedEvent,
-    GenerationFailedEvent,
-    ParseCompletedEvent,
-    ParseFailedEvent,
-    ReductionCompletedEvent,
-    ReductionFailedEvent,
-    RunEvent,
-    ScoreCompletedEvent,
-    ScoreFailedEvent,
-)
+from themis.core.errors import BundleError as BundleError
+from themis.core.events import COMPLETED_EVENT_TYPES, STAGE_EVENTS, CaseRunEvent, RunEvent
 from themis.core.identity import canonical_json, compute_run_id
 from themis.core.inspection import get_run_snapshot
 from themis.core.models import (
@@ -67,10 +54,6 @@ BUNDLE_SCHEMA_VERSION = 1
 """The newest bundle schema this Themis writes and reads."""
 
 BundleKind = Literal["generation", "reduction", "parse", "score", "evaluation"]
-
-
-class BundleError(ValueError):
-    """A bundle cannot be read, exported or imported; nothing was written."""
 
 
 # -- records --------------------------------------------------------------
@@ -117,8 +100,8 @@ class BundleRecord(FrozenModel):
 class GenerationBundleRecord(BundleRecord):
     """One generated candidate (or generation failure) for one case, seed and sample."""
 
-    completed_event = GenerationCompletedEvent
-    failed_event = GenerationFailedEvent
+    completed_event = STAGE_EVENTS["generate"].completed
+    failed_event = STAGE_EVENTS["generate"].failed
 
     seed: int
     sample_index: int
@@ -128,8 +111,8 @@ class GenerationBundleRecord(BundleRecord):
 class ReductionBundleRecord(BundleRecord):
     """The candidate a case was reduced to (or why reduction failed)."""
 
-    completed_event = ReductionCompletedEvent
-    failed_event = ReductionFailedEvent
+    completed_event = STAGE_EVENTS["reduce"].completed
+    failed_event = STAGE_EVENTS["reduce"].failed
 
     reduced: ReducedCandidate | None = None
     selected_candidate_ids: list[str] = Field(default_factory=list)
@@ -138,8 +121,8 @@ class ReductionBundleRecord(BundleRecord):
 class ParseBundleRecord(BundleRecord):
     """A case's parser-chain outputs (or why parsing failed)."""
 
-    completed_event = ParseCompletedEvent
-    failed_event = ParseFailedEvent
+    completed_event = STAGE_EVENTS["parse"].completed
+    failed_event = STAGE_EVENTS["parse"].failed
 
     parsed_outputs: list[ParsedOutput] | None = None
 
@@ -147,8 +130,8 @@ class ParseBundleRecord(BundleRecord):
 class ScoreBundleRecord(BundleRecord):
     """One pure metric's score (or score error) for one case."""
 
-    completed_event = ScoreCompletedEvent
-    failed_event = ScoreFailedEvent
+    completed_event = STAGE_EVENTS["score"].completed
+    failed_event = STAGE_EVENTS["score"].failed
 
     metric_id: str
     score: Score | None = None
@@ -158,8 +141,8 @@ class ScoreBundleRecord(BundleRecord):
 class EvaluationBundleRecord(BundleRecord):
     """One judge-backed metric's result for one case, with its workflow trace."""
 
-    completed_event = EvaluationCompletedEvent
-    failed_event = EvaluationFailedEvent
+    completed_event = STAGE_EVENTS["judge"].completed
+    failed_event = STAGE_EVENTS["judge"].failed
 
     metric_id: str
     score: Score | None = None
@@ -203,10 +186,13 @@ class StageBundle(FrozenModel):
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the bundle as JSON; the file appears complete or not at all."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.partial")
-        partial.write_text(self.to_json(), encoding="utf-8")
-        partial.replace(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(self.to_json(), encoding="utf-8")
+            partial.replace(target)
+        except OSError as exc:
+            raise BundleError(f"cannot write bundle {target}: {exc.strerror or exc}") from exc
         return target
 
     @classmethod
@@ -400,6 +386,38 @@ def _redacted_record(record: BundleRecord) -> dict[str, Any]:
     return dict(data)
 
 
+BUNDLE_KINDS: dict[str, BundleKind] = {
+    "generate": "generation",
+    "reduce": "reduction",
+    "parse": "parse",
+    "score": "score",
+    "judge": "evaluation",
+}
+"""Run stage -> the kind of bundle that carries its results."""
+
+
+def bundle_class(stage: str) -> type[StageBundle]:
+    """The bundle class of a stage, named as the run names it (``generate`` ... ``judge``)
+    or as the bundle's ``kind`` (``generation`` ... ``evaluation``)."""
+    kind = BUNDLE_KINDS.get(stage, stage)
+    if kind not in BUNDLE_TYPES:
+        raise BundleError(
+            f"no bundle for stage {stage!r}; stages: {', '.join(BUNDLE_KINDS)} "
+            f"(or the bundle kinds {', '.join(BUNDLE_TYPES)})"
+        )
+    return BUNDLE_TYPES[kind]
+
+
+def export_bundle(store: RunStore, run_id: str, stage: str) -> StageBundle:
+    """Export one stage's stored results of run ``run_id`` as a sealed bundle.
+
+    ``stage`` is ``generate``, ``reduce``, ``parse``, ``score`` or ``judge``
+    (the bundle kinds ``generation`` ... ``evaluation`` are accepted too). The
+    snapshot is checked for secrets and every record redacted on the way out.
+    """
+    return _export(store, run_id, bundle_class(stage))
+
+
 def export_generation_bundle(store: RunStore, run_id: str) -> GenerationBundle:
     """Export stored generation artifacts into a portable bundle."""
     return _export(store, run_id, GenerationBundle)
@@ -428,18 +446,27 @@ def export_evaluation_bundle(store: RunStore, run_id: str) -> EvaluationBundle:
 # -- import ---------------------------------------------------------------
 
 
-def _import(
+def import_bundle(
     store: RunStore,
     bundle: StageBundle | str | os.PathLike[str],
-    bundle_type: type[StageBundle],
-    run_id: str | None,
-) -> None:
+    *,
+    run_id: str | None = None,
+    stage: str | None = None,
+) -> StageBundle:
+    """Import a bundle of any stage (or a bundle file) into a store; returns the bundle.
+
+    The run is created in the store if it lacks it; ``run_id``, when given, is
+    the run the bundle must belong to, and ``stage`` the stage it must carry.
+    Everything is checked before the store changes; importing twice changes
+    nothing. Later replays reuse the imported results without recomputing them.
+    """
+    expected = bundle_class(stage) if stage is not None else StageBundle
     if isinstance(bundle, str | os.PathLike):
-        bundle = bundle_type.read(bundle)
-    if not isinstance(bundle, bundle_type):
+        bundle = read_bundle(bundle) if expected is StageBundle else expected.read(bundle)
+    if not isinstance(bundle, expected):
         raise BundleError(
-            f"expected a {bundle_type.__name__}, got {type(bundle).__name__}; use the import "
-            "function of that bundle's kind"
+            f"expected a {expected.__name__}, got {type(bundle).__name__}; use the import "
+            "function of that bundle's kind, or import_bundle"
         )
     source = f"{bundle.kind} bundle of run {bundle.run_id!r}"
     bundle.verify(source=source)
@@ -457,6 +484,7 @@ def _import(
     if existing is None:
         store.save_snapshot(bundle.snapshot)
     store.append_events(events)
+    return bundle
 
 
 def _events_of(bundle: StageBundle, source: str) -> list[RunEvent]:
@@ -515,28 +543,28 @@ def import_generation_bundle(
     the run the bundle must belong to. Later replays reuse the candidates
     without calling the generator.
     """
-    _import(store, bundle, GenerationBundle, run_id)
+    import_bundle(store, bundle, run_id=run_id, stage="generate")
 
 
 def import_reduction_bundle(
     store: RunStore, bundle: ReductionBundle | str | os.PathLike[str], *, run_id: str | None = None
 ) -> None:
     """Import reduction artifacts from a bundle into a store."""
-    _import(store, bundle, ReductionBundle, run_id)
+    import_bundle(store, bundle, run_id=run_id, stage="reduce")
 
 
 def import_parse_bundle(
     store: RunStore, bundle: ParseBundle | str | os.PathLike[str], *, run_id: str | None = None
 ) -> None:
     """Import parse artifacts from a bundle into a store."""
-    _import(store, bundle, ParseBundle, run_id)
+    import_bundle(store, bundle, run_id=run_id, stage="parse")
 
 
 def import_score_bundle(
     store: RunStore, bundle: ScoreBundle | str | os.PathLike[str], *, run_id: str | None = None
 ) -> None:
     """Import score artifacts from a bundle into a store."""
-    _import(store, bundle, ScoreBundle, run_id)
+    import_bundle(store, bundle, run_id=run_id, stage="score")
 
 
 def import_evaluation_bundle(
@@ -546,7 +574,7 @@ def import_evaluation_bundle(
     run_id: str | None = None,
 ) -> None:
     """Import evaluation artifacts from a bundle into a store."""
-    _import(store, bundle, EvaluationBundle, run_id)
+    import_bundle(store, bundle, run_id=run_id, stage="judge")
 
 
 # -- helpers --------------------------------------------------------------

@@ -19,6 +19,7 @@ from pydantic import Field
 
 from themis.core.engine.plan import CasePlan, plan_cases
 from themis.core.engine.results import fold_case
+from themis.core.errors import UnknownCaseError as UnknownCaseError
 from themis.core.events import CaseRunEvent, RunEvent, RunStartedEvent
 from themis.core.inspection import get_run_snapshot
 from themis.core.models import (
@@ -34,6 +35,7 @@ from themis.core.models import (
     Score,
     ScoreError,
     StageError,
+    case_key_for,
 )
 from themis.core.outcomes import outcomes_from_cases
 from themis.core.prompts import PromptSpec, render_messages
@@ -129,16 +131,17 @@ class CaseDetail(FrozenModel):
         return None
 
 
-class UnknownCaseError(LookupError):
-    """The run has no case with this key (or the id is ambiguous)."""
-
-
 def resolve_case_key(snapshot: RunSnapshot, key: str) -> str:
     """A case key from ``dataset::case_id`` or from a case id unique in the run."""
-    keys = [f"{d.dataset_id}::{c.case_id}" for d in snapshot.datasets for c in d.cases]
+    pairs = [
+        (case_key_for(d.dataset_id, c.case_id), c.case_id)
+        for d in snapshot.datasets
+        for c in d.cases
+    ]
+    keys = [case_key for case_key, _ in pairs]
     if key in keys:
         return key
-    owners = [k for k in keys if k.split("::", 1)[1] == key]
+    owners = [case_key for case_key, case_id in pairs if case_id == key]
     if len(owners) == 1:
         return owners[0]
     if owners:

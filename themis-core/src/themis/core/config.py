@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, Required, TypeAlias, TypedDict
 
 from pydantic import Field, PositiveInt, field_validator
 
+from themis.core.errors import ConfigError
 from themis.core.models import FrozenModel, JSONValue
 from themis.core.prompts import PromptSpec
 
@@ -40,23 +41,23 @@ else:
 def _check_component_spec(value: Any, where: str) -> Any:
     if isinstance(value, str):
         if not value.strip():
-            raise ValueError(f"{where}: component id must not be empty")
+            raise ConfigError(f"{where}: component id must not be empty")
         return value
     if isinstance(value, dict):
         if not isinstance(value.get("id"), str) or not value["id"]:
-            raise ValueError(f"{where}: a component mapping needs a string 'id'")
+            raise ConfigError(f"{where}: a component mapping needs a string 'id'")
         unknown = set(value) - {"id", "name", "options"}
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}: unknown keys {sorted(unknown)} in component mapping "
                 "(allowed: id, name, options)"
             )
         if "options" in value and not isinstance(value["options"], dict):
-            raise ValueError(f"{where}: 'options' must be a mapping")
+            raise ConfigError(f"{where}: 'options' must be a mapping")
         return value
     if hasattr(value, "component_id") and callable(getattr(value, "fingerprint", None)):
         return value
-    raise ValueError(
+    raise ConfigError(
         f"{where}: expected a component id, a mapping with 'id', or an object with "
         f"component_id, version and fingerprint(); got {type(value).__name__}"
     )
@@ -120,7 +121,7 @@ def check_error_categories(categories: list[str]) -> list[str]:
     known = [category.value for category in ErrorCategory]
     unknown = sorted(set(categories) - set(known))
     if unknown:
-        raise ValueError(f"unknown error categories {unknown}; known: {known}")
+        raise ConfigError(f"unknown error categories {unknown}; known: {known}")
     return categories
 
 

@@ -11,19 +11,14 @@ import io
 import json
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from themis.core.errors import ConfigError as ConfigError
+from themis.core.local_components import resolve_local_components
 from themis.core.models import Case, Dataset
-
-if TYPE_CHECKING:
-    from themis.core.experiment import Experiment
-
-
-class ConfigError(ValueError):
-    """A configuration file or override is invalid; the message says where."""
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -185,15 +180,15 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def load_experiment(path: Path, overrides: list[str]) -> Experiment:
-    from themis.core.experiment import Experiment
-
+def read_experiment_config(path: Path, overrides: list[str]) -> dict[str, Any]:
+    """An experiment file as the mapping ``Experiment`` validates: overrides applied,
+    dataset files read, ``python:`` components and store locations resolved
+    against the file's folder. (Validation is ``Experiment.from_config``'s, so
+    this module never imports the experiment: no import cycle.)"""
     data = read_config_file(path)
     for override in overrides:
         apply_override(data, override)
     _materialize_datasets(data, path.parent)
-    from themis.core.local_components import resolve_local_components
-
     resolve_local_components(data, path.parent)
     storage = data.get("storage")
     if isinstance(storage, dict):
@@ -204,10 +199,7 @@ def load_experiment(path: Path, overrides: list[str]) -> Experiment:
                 location = Path(holder[key])
                 if not location.is_absolute():
                     holder[key] = str(path.parent / location)
-    try:
-        return Experiment.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, str(path))) from None
+    return data
 
 
 def dataset_from_rows(dataset_id: str, rows: list[Any]) -> Dataset:

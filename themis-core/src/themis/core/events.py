@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from themis.core.errors import UnsupportedEventSchemaError as UnsupportedEventSchemaError
 from themis.core.models import (
     FrozenModel,
     GenerationResult,
@@ -178,28 +180,35 @@ AnyRunEvent = Annotated[
 
 _EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(cast(Any, AnyRunEvent))
 
-COMPLETED_EVENT_TYPES = frozenset(
-    {
-        "generation_completed",
-        "reduction_completed",
-        "parse_completed",
-        "score_completed",
-        "evaluation_completed",
-    }
-)
-FAILED_EVENT_TYPES = frozenset(
-    {
-        "generation_failed",
-        "reduction_failed",
-        "parse_failed",
-        "score_failed",
-        "evaluation_failed",
-    }
-)
+
+@dataclass(frozen=True, slots=True)
+class StageEvents:
+    """The pair of events one stage records for each of its work items."""
+
+    stage: str
+    completed: type[CaseRunEvent]
+    failed: type[CaseRunEvent]
 
 
-class UnsupportedEventSchemaError(ValueError):
-    """A stored event was written by a newer Themis than this one."""
+STAGE_EVENTS: dict[str, StageEvents] = {
+    entry.stage: entry
+    for entry in (
+        StageEvents("generate", GenerationCompletedEvent, GenerationFailedEvent),
+        StageEvents("reduce", ReductionCompletedEvent, ReductionFailedEvent),
+        StageEvents("parse", ParseCompletedEvent, ParseFailedEvent),
+        StageEvents("score", ScoreCompletedEvent, ScoreFailedEvent),
+        StageEvents("judge", EvaluationCompletedEvent, EvaluationFailedEvent),
+    )
+}
+"""Stage name -> its completed and failed event classes: the one table of them."""
+
+
+def _event_type(event_cls: type[CaseRunEvent]) -> str:
+    return str(event_cls.model_fields["event_type"].default)
+
+
+COMPLETED_EVENT_TYPES = frozenset(_event_type(e.completed) for e in STAGE_EVENTS.values())
+FAILED_EVENT_TYPES = frozenset(_event_type(e.failed) for e in STAGE_EVENTS.values())
 
 
 def event_from_dict(payload: dict[str, Any]) -> RunEvent:

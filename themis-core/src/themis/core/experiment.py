@@ -8,12 +8,13 @@ import platform as platform_module
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar, Unpack
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from themis.core import distributions, registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
+from themis.core.config_files import format_validation_error, read_experiment_config
 from themis.core.engine.plan import candidate_seeds, resolve_num_samples
 from themis.core.engine.runner import (
     ReplayScope,
@@ -21,6 +22,7 @@ from themis.core.engine.runner import (
     RunEngine,
     metric_judge_config,
 )
+from themis.core.errors import ConfigError
 from themis.core.estimate import RunEstimate, estimate_run
 from themis.core.hooks import LifecycleHooks
 from themis.core.identity import compute_run_id, dataset_hash
@@ -42,6 +44,31 @@ T = TypeVar("T")
 
 Stage = Literal["generate", "reduce", "parse", "score", "judge"]
 ReplayStage = Literal["reduce", "parse", "score", "judge"]
+
+
+class RunOptions(TypedDict, total=False):
+    """How to execute, as every execution method of :class:`Experiment` takes it.
+
+    ``run``, ``resume``, ``replay`` and ``rejudge`` (and their ``_async``
+    twins) accept these as keyword arguments, defined here once. None of them
+    is identity-bearing: they never change the run id.
+    """
+
+    runtime: RuntimeConfig | None
+    """Concurrency, retries, timeouts, progress; ``Experiment.runtime`` when None."""
+    store: RunStore | None
+    """Where results go and are reused from; the one ``storage`` names when None."""
+    subscribers: list[Any] | None
+    """Lifecycle subscribers (``before_generate`` ... ``on_event``) for this call."""
+    tracing_provider: Any | None
+    """A TracingProvider (e.g. OpenTelemetry) that receives a span per stage call."""
+
+
+class ResumeOptions(RunOptions, total=False):
+    """What ``resume`` takes: ``run``'s arguments."""
+
+    until_stage: Stage
+
 
 DEFAULT_REDUCER = "builtin/first_candidate"
 DEFAULT_SEEDS = (0,)
@@ -120,7 +147,7 @@ def check_references(metrics: list[tuple[Any, ComponentRef]], datasets: list[Dat
                     )
     if problems:
         more = len(problems) - MAX_LISTED_REFERENCES
-        raise ValueError(
+        raise ConfigError(
             f"{len(problems)} expected output(s) cannot be scored: "
             + "; ".join(problems[:MAX_LISTED_REFERENCES])
             + (f" (and {more} more)" if more > 0 else "")
@@ -152,7 +179,7 @@ class Experiment(FrozenModel):
         if isinstance(value, list | tuple):
             for index, seed in enumerate(value):
                 if isinstance(seed, bool) or not isinstance(seed, int):
-                    raise ValueError(
+                    raise ConfigError(
                         f"seeds[{index}]: a seed is a whole number, got {seed!r} "
                         f"({type(seed).__name__})"
                     )
@@ -163,18 +190,18 @@ class Experiment(FrozenModel):
         seen: set[str] = set()
         for index, dataset in enumerate(self.datasets):
             if not dataset.cases:
-                raise ValueError(
+                raise ConfigError(
                     f"datasets[{index}]: dataset {dataset.dataset_id!r} has no cases; "
                     "an empty dataset (or an empty data file) would run nothing"
                 )
             if dataset.dataset_id in seen:
-                raise ValueError(
+                raise ConfigError(
                     f"datasets[{index}]: duplicate dataset_id {dataset.dataset_id!r}; "
                     "dataset ids must be unique within an experiment"
                 )
             seen.add(dataset.dataset_id)
         if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds: duplicate seeds in {self.seeds}")
+            raise ConfigError(f"seeds: duplicate seeds in {self.seeds}")
         return self
 
     # -- configuration files ----------------------------------------------
@@ -182,9 +209,11 @@ class Experiment(FrozenModel):
     @classmethod
     def from_config(cls, path: str | Path, *, overrides: list[str] | None = None) -> Experiment:
         """Load an experiment definition from YAML or TOML configuration."""
-        from themis.core.config_files import load_experiment
-
-        return load_experiment(Path(path), overrides or [])
+        data = read_experiment_config(Path(path), overrides or [])
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, str(path))) from None
 
     # -- compile -----------------------------------------------------------
 
@@ -222,7 +251,7 @@ class Experiment(FrozenModel):
         names: set[str] = set()
         for index, (_, ref) in enumerate(metrics):
             if ref.name in names:
-                raise ValueError(
+                raise ConfigError(
                     f"evaluation.metrics[{index}]: metric {ref.name!r} is listed twice; give one "
                     'of them a distinct name: {"id": ..., "name": ...}'
                 )
@@ -231,7 +260,7 @@ class Experiment(FrozenModel):
             ref.name for _, ref in metrics if (ref.family or "pure") in ("llm", "selection")
         ]
         if needs_judge and not judges:
-            raise ValueError(
+            raise ConfigError(
                 f"evaluation.judge_models: metric(s) {needs_judge} are judge-backed but no judge "
                 "model is configured"
             )
@@ -240,7 +269,7 @@ class Experiment(FrozenModel):
             and not judges
             and getattr(selector, "requires_judge_models", False)
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"generation.selector: {selector_ref.component_id} asks a judge to choose "
                 "candidates but none is configured; give it the option "
                 "{'judge': 'some/judge'} or set evaluation.judge_models"
@@ -325,15 +354,18 @@ class Experiment(FrozenModel):
         *,
         until_stage: str,
         replay: ReplayScope | None,
-        runtime: RuntimeConfig | None,
-        store: RunStore | None,
-        subscribers: list[Any] | None,
-        tracing_provider: Any | None,
+        options: RunOptions,
     ) -> RunResult:
+        unknown = sorted(set(options) - RunOptions.__optional_keys__)
+        if unknown:  # what a signature with named keywords would refuse: a typo is no default
+            raise TypeError(
+                f"unexpected keyword argument(s) {unknown}; run options are "
+                f"{sorted(RunOptions.__optional_keys__)}"
+            )
         snapshot, components = self._compile()
-        runtime = runtime or self.runtime
-        target = self.resolve_store(store)
-        hooks = LifecycleHooks(subscribers)
+        runtime = options.get("runtime") or self.runtime
+        target = self.resolve_store(options.get("store"))
+        hooks = LifecycleHooks(options.get("subscribers"))
         with progress_reporter(
             runtime.progress, total=sum(len(d.cases) for d in self.datasets)
         ) as (on_case_done):
@@ -345,7 +377,7 @@ class Experiment(FrozenModel):
                 until_stage=until_stage,
                 replay=replay,
                 hooks=hooks,
-                tracing=tracing_provider,
+                tracing=options.get("tracing_provider"),
                 on_case_done=on_case_done,
             )
             return await engine.execute()
@@ -354,75 +386,53 @@ class Experiment(FrozenModel):
         self,
         *,
         until_stage: Stage = "judge",
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Run the compiled snapshot asynchronously.
 
         Work already in the store (this run's, or another run's with the same
         work keys) is reused; a killed run continues where it stopped.
         """
-        return await self._execute(
-            until_stage=until_stage,
-            replay=None,
-            runtime=runtime,
-            store=store,
-            subscribers=subscribers,
-            tracing_provider=tracing_provider,
-        )
+        return await self._execute(until_stage=until_stage, replay=None, options=options)
 
     def run(
         self,
         *,
         until_stage: Stage = "judge",
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Run the compiled snapshot synchronously."""
         return run_sync(
             self.run_async(
                 until_stage=until_stage,
-                runtime=runtime,
-                store=store,
-                subscribers=subscribers,
-                tracing_provider=tracing_provider,
+                **options,
             ),
             async_name="run_async",
         )
 
-    def _resuming(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _resuming(self, options: ResumeOptions) -> ResumeOptions:
         """A resume reuses what is stored whatever ``existing_run_policy`` says:
         continuing a stored run is what it is for (``error`` would refuse it,
         ``rerun`` would throw its finished work away)."""
-        runtime: RuntimeConfig = kwargs.get("runtime") or self.runtime
-        return {
-            **kwargs,
-            "runtime": runtime.model_copy(update={"existing_run_policy": "auto"}),
-        }
+        runtime = options.get("runtime") or self.runtime
+        return {**options, "runtime": runtime.model_copy(update={"existing_run_policy": "auto"})}
 
-    async def resume_async(self, **kwargs: Any) -> RunResult:
+    async def resume_async(self, **options: Unpack[ResumeOptions]) -> RunResult:
         """Continue pending work of this experiment's run (``run_async`` that
         always reuses what is stored, whatever ``existing_run_policy`` says)."""
-        return await self.run_async(**self._resuming(kwargs))
+        return await self.run_async(**self._resuming(options))
 
-    def resume(self, **kwargs: Any) -> RunResult:
+    def resume(self, **options: Unpack[ResumeOptions]) -> RunResult:
         """Continue pending work of this experiment's run (``run`` that always
         reuses what is stored, whatever ``existing_run_policy`` says)."""
-        return self.run(**self._resuming(kwargs))
+        return self.run(**self._resuming(options))
 
     async def replay_async(
         self,
         *,
         stage: ReplayStage,
         metric_ids: list[str] | None = None,
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Replay persisted runs from a downstream stage.
 
@@ -431,39 +441,26 @@ class Experiment(FrozenModel):
         beside the old ones.
         """
         if stage not in ("reduce", "parse", "score", "judge"):
-            raise ValueError(f"replay stage must be reduce, parse, score or judge; got {stage!r}")
+            raise ConfigError(f"replay stage must be reduce, parse, score or judge; got {stage!r}")
         self._check_metric_ids(metric_ids)
         scope = ReplayScope(
             from_stage=stage, metric_ids=frozenset(metric_ids) if metric_ids is not None else None
         )
-        return await self._execute(
-            until_stage="judge",
-            replay=scope,
-            runtime=runtime,
-            store=store,
-            subscribers=subscribers,
-            tracing_provider=tracing_provider,
-        )
+        return await self._execute(until_stage="judge", replay=scope, options=options)
 
     def replay(
         self,
         *,
         stage: ReplayStage,
         metric_ids: list[str] | None = None,
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Replay persisted runs from a downstream stage synchronously."""
         return run_sync(
             self.replay_async(
                 stage=stage,
                 metric_ids=metric_ids,
-                runtime=runtime,
-                store=store,
-                subscribers=subscribers,
-                tracing_provider=tracing_provider,
+                **options,
             ),
             async_name="replay_async",
         )
@@ -472,10 +469,7 @@ class Experiment(FrozenModel):
         self,
         *,
         metric_ids: list[str] | None = None,
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Re-run workflow-backed metrics from stored upstream artifacts."""
         snapshot = self.compile()
@@ -486,36 +480,27 @@ class Experiment(FrozenModel):
         self._check_metric_ids(selected)
         not_judged = sorted(set(selected) - set(judge_metrics))
         if not_judged:
-            raise ValueError(
+            raise ConfigError(
                 f"rejudge: {not_judged} are not workflow-backed metrics; judge-backed metrics "
                 f"of this experiment: {judge_metrics}"
             )
         return await self.replay_async(
             stage="judge",
             metric_ids=list(selected),
-            runtime=runtime,
-            store=store,
-            subscribers=subscribers,
-            tracing_provider=tracing_provider,
+            **options,
         )
 
     def rejudge(
         self,
         *,
         metric_ids: list[str] | None = None,
-        runtime: RuntimeConfig | None = None,
-        store: RunStore | None = None,
-        subscribers: list[Any] | None = None,
-        tracing_provider: Any | None = None,
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Re-run workflow-backed metrics synchronously."""
         return run_sync(
             self.rejudge_async(
                 metric_ids=metric_ids,
-                runtime=runtime,
-                store=store,
-                subscribers=subscribers,
-                tracing_provider=tracing_provider,
+                **options,
             ),
             async_name="rejudge_async",
         )
@@ -526,7 +511,7 @@ class Experiment(FrozenModel):
         known = [ref.name for ref in self.compile().component_refs.metrics]
         unknown = sorted(set(metric_ids) - set(known))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"metric_ids: unknown metric(s) {unknown}; this experiment has {known}"
             )
 
@@ -551,7 +536,7 @@ def check_judge_config(
     for key, value in judge_config.items():
         where = f"evaluation.judge_config.{key}"
         if "/" in key and key not in metric_names:
-            raise ValueError(f"{where}: {key!r} is not a metric of this experiment {metric_names}")
+            raise ConfigError(f"{where}: {key!r} is not a metric of this experiment {metric_names}")
         settings = value if key in metric_names and isinstance(value, dict) else None
         if key == "judge_models":
             settings = judge_config
@@ -561,10 +546,10 @@ def check_judge_config(
         if wanted is None:
             continue
         if not isinstance(wanted, list) or not wanted:
-            raise ValueError(f"{where}: judge_models must be a non-empty list of judge names")
+            raise ConfigError(f"{where}: judge_models must be a non-empty list of judge names")
         unknown = sorted(set(map(str, wanted)) - set(judge_names))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}: unknown judge model(s) {unknown}; configured judges: {judge_names}"
             )
 
@@ -583,9 +568,21 @@ def check_judge_settings(judge_config: dict[str, Any], metrics: list[tuple[Any, 
     metric may also check its settings' values in ``check_judge_config(config)``.
     """
     judged = [(metric, ref) for metric, ref in metrics if (ref.family or "pure") != "pure"]
-    if not judged:
-        return
     names = [ref.name for _, ref in metrics]
+    if not judged:
+        # Nothing reads judge settings, but a misspelled or foreign key is
+        # still a mistake worth saying: only the runner's own settings and
+        # the run's metric names are accepted.
+        for key in judge_config:
+            if key in CORE_JUDGE_CONFIG_KEYS or key in names:
+                continue
+            raise ValueError(
+                f"evaluation.judge_config.{key}: unknown judge setting {key!r}; no metric of "
+                f"this run is judge-backed (metrics: {names}), so judge_config takes only "
+                f"{sorted(CORE_JUDGE_CONFIG_KEYS)} or a metric's name: remove the key, or add "
+                "a judge-backed metric (such as builtin/llm_rubric) that reads it"
+            )
+        return
     known = set(CORE_JUDGE_CONFIG_KEYS)
     for metric, _ in judged:
         known.update(getattr(metric, "judge_config_keys", ()))
@@ -596,7 +593,7 @@ def check_judge_settings(judge_config: dict[str, Any], metrics: list[tuple[Any, 
                 continue
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ValueError(
+            raise ConfigError(
                 f"{where}.{key}: unknown judge setting {key!r}; {hint}known settings: "
                 f"{sorted(known)}, or a metric's name {names}"
             )
@@ -605,7 +602,7 @@ def check_judge_settings(judge_config: dict[str, Any], metrics: list[tuple[Any, 
     for name in names:
         own = judge_config.get(name)
         if own is not None and not isinstance(own, dict):
-            raise ValueError(
+            raise ConfigError(
                 f"evaluation.judge_config.{name}: a metric's settings must be a mapping, "
                 f"got {type(own).__name__}"
             )
@@ -618,13 +615,15 @@ def check_judge_settings(judge_config: dict[str, Any], metrics: list[tuple[Any, 
         if retries is not None and (
             isinstance(retries, bool) or not isinstance(retries, int) or retries < 0
         ):
-            raise ValueError(f"{where}: parse_retries must be a whole number >= 0, got {retries!r}")
+            raise ConfigError(
+                f"{where}: parse_retries must be a whole number >= 0, got {retries!r}"
+            )
         check = getattr(metric, "check_judge_config", None)
         if callable(check):
             try:
                 check(config)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"{where}: {exc}") from None
+                raise ConfigError(f"{where}: {exc}") from None
 
 
 def open_store(storage: StorageConfig) -> RunStore:
@@ -637,12 +636,12 @@ def open_store(storage: StorageConfig) -> RunStore:
         store: RunStore = factory(**options)
     except TypeError as exc:
         if storage.path is not None and "'path'" in str(exc):
-            raise ValueError(
+            raise ConfigError(
                 f"storage.path: store {storage.store!r} takes no path ({storage.path!r}); "
                 "path is for file stores such as sqlite. Give its location in "
                 "storage.parameters (postgres: parameters.url) and leave path unset "
                 "(--set storage.path=null)"
             ) from exc
-        raise ValueError(f"storage: cannot open store {storage.store!r}: {exc}") from exc
+        raise ConfigError(f"storage: cannot open store {storage.store!r}: {exc}") from exc
     store.initialize()
     return store

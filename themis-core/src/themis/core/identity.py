@@ -1,6 +1,6 @@
 """Canonical JSON, content hashes and the run id.
 
-The run id hashes only identity-bearing inputs (DESIGN.md, "Identity"), so the
+The run id hashes only identity-bearing inputs (docs/architecture.md, "Identity"), so the
 same experiment gets the same id on any machine and in any process, while
 runtime settings and store locations never change it.
 """

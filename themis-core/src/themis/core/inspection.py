@@ -17,6 +17,7 @@ from themis.core.engine.results import (
     latest_by_key,
     stage_counts,
 )
+from themis.core.errors import ConfigError
 from themis.core.events import (
     EvaluationCompletedEvent,
     EvaluationFailedEvent,
@@ -197,7 +198,7 @@ def get_evaluation_execution(
             and any(c.case_id == case_id for c in d.cases)
         ]
         if len(owners) > 1:
-            raise ValueError(
+            raise ConfigError(
                 f"case_id {case_id!r} exists in datasets {owners}; pass dataset_id= or case_key="
             )
         if not owners:

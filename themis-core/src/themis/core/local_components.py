@@ -29,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from themis.core.config_files import ConfigError
+from themis.core.errors import ConfigError
 
 PREFIX = "python:"
 

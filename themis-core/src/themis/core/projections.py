@@ -8,7 +8,9 @@ needs a rebuild from the whole history.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
+from typing import Any
 
 from themis.core.events import (
     CaseRunEvent,
@@ -124,7 +126,7 @@ def _score_row(event: CaseRunEvent) -> ScoreRow | None:
             outcome="scored",
             error_category=None,
             error_message=None,
-            details=json.dumps(event.score.details, sort_keys=True, default=str),
+            details=_details_json(event.score.details),
         )
     if isinstance(event, ScoreFailedEvent | EvaluationFailedEvent):
         return ScoreRow(
@@ -137,6 +139,23 @@ def _score_row(event: CaseRunEvent) -> ScoreRow | None:
             outcome="error",
             error_category=event.error.category,
             error_message=event.score_error.reason,
-            details=json.dumps(event.score_error.details, sort_keys=True, default=str),
+            details=_details_json(event.score_error.details),
         )
     return None
+
+
+def _details_json(details: Any) -> str:
+    """A score's details as strict JSON: NaN and infinity become null, as in
+    the stored event (pydantic's JSON form), so the row reads back the same
+    and reports built from it stay valid JSON (PostgreSQL's jsonb refuses them)."""
+    return json.dumps(_finite(details), sort_keys=True, default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

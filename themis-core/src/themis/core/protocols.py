@@ -1,4 +1,4 @@
-"""Component contracts (DESIGN.md, "Component contracts").
+"""Component contracts (docs/architecture.md, "Component contracts").
 
 Third-party packages are written against these signatures. Every component
 has ``component_id``, ``version`` and ``fingerprint()``; the kind's method may

@@ -23,6 +23,11 @@ from pydantic import TypeAdapter, ValidationError
 from stevedore import DriverManager, ExtensionManager
 
 from themis.core import protocols
+from themis.core.errors import ComponentLoadError as ComponentLoadError
+from themis.core.errors import ConfigError
+from themis.core.errors import InvalidComponentError as InvalidComponentError
+from themis.core.errors import InvalidComponentOptionError as InvalidComponentOptionError
+from themis.core.errors import UnknownComponentError as UnknownComponentError
 from themis.core.models import ComponentRef
 from themis.core.scrubbing import redact_urls_in
 
@@ -38,6 +43,7 @@ GROUPS: dict[str, str] = {
     "store": "themis.stores",
     "benchmark": "themis.benchmarks",
     "adapter": "themis.adapters",
+    "catalog": "themis.catalogs",
     "plugin": "themis.plugins",
 }
 
@@ -51,23 +57,6 @@ CONTRACTS: dict[str, tuple[type, ...]] = {
 }
 """Each kind's contract: the protocols of themis.core.protocols, one of which
 a component of that kind satisfies."""
-
-
-class UnknownComponentError(LookupError):
-    """No installed distribution registers the requested component id."""
-
-
-class ComponentLoadError(ImportError):
-    """A registered component could not be imported or constructed."""
-
-
-class InvalidComponentError(TypeError):
-    """An object does not satisfy its kind's contract."""
-
-
-class InvalidComponentOptionError(InvalidComponentError, ValueError):
-    """A component's options are refused (unknown, of the wrong type, or out of
-    range); a ValueError as well, as a factory's own refusal always was."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +82,7 @@ def _group(kind: str) -> str:
     try:
         return GROUPS[kind]
     except KeyError:
-        raise ValueError(
+        raise ConfigError(
             f"unknown component kind {kind!r}; known kinds: {sorted(GROUPS)}"
         ) from None
 

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+from themis.core.errors import ConfigError
 from themis.core.inspection import (
     get_execution_state,
     get_run_snapshot,
@@ -349,7 +350,7 @@ class Reporter:
             return _comparison_latex(comparison)
         if format == "markdown":
             return _comparison_markdown(comparison)
-        raise ValueError(f"format must be 'markdown', 'json', 'latex' or 'html', got {format!r}")
+        raise ConfigError(f"format must be 'markdown', 'json', 'latex' or 'html', got {format!r}")
 
 
 # -- formatting helpers ---------------------------------------------------

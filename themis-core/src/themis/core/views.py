@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from pydantic import Field
 
+from themis.core.errors import ConfigError
 from themis.core.events import (
     CaseRunEvent,
     EvaluationCompletedEvent,
@@ -100,7 +101,7 @@ class TimelineView(FrozenModel):
     ) -> TimelineView:
         if case_key is None:
             if case_id is None or dataset_id is None:
-                raise ValueError("pass case_key=, or case_id= together with dataset_id=")
+                raise ConfigError("pass case_key=, or case_id= together with dataset_id=")
             case_key = case_key_for(dataset_id, case_id)
         entries = [
             _entry(event)

@@ -23,6 +23,8 @@ from pydantic import Field
 from themis.core.contexts import EvalScoreContext
 from themis.core.engine.coercion import as_score
 from themis.core.errors import ComponentTimeoutError, ErrorCategory, classify
+from themis.core.errors import JudgmentParseError as JudgmentParseError
+from themis.core.errors import WorkflowBuildError as WorkflowBuildError
 from themis.core.models import (
     Case,
     ComponentRef,
@@ -36,14 +38,6 @@ from themis.core.models import (
 )
 
 DEFAULT_PARSE_RETRIES = 1
-
-
-class WorkflowBuildError(ValueError):
-    """Raised when a metric cannot build a valid evaluation workflow."""
-
-
-class JudgmentParseError(ValueError):
-    """A judge's answer does not contain the verdict the workflow asked for."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ runs anything; a campaign compiles them into ordinary
 :class:`~themis.core.experiment.Experiment` objects, so the run id, the
 stores and the engine are exactly those of any other run.
 
-Which parts are identity-bearing follows the engine's rule (DESIGN.md,
+Which parts are identity-bearing follows the engine's rule (docs/architecture.md,
 "Identity"): inference params and the global seed change a run id; storage
 and execution policy never do.
 """

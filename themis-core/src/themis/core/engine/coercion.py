@@ -13,14 +13,10 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from themis.core.errors import ErrorCategory
+from themis.core.errors import ComponentOutputError, ErrorCategory
 from themis.core.models import Score, ScoreError
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class ComponentOutputError(TypeError):
-    """A component returned something other than its contract's type."""
 
 
 def as_model(model: type[M], value: object, kind: str, component_id: str) -> M:

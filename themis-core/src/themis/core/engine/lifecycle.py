@@ -16,6 +16,7 @@ from typing import Any
 
 from themis.core.config import RuntimeConfig
 from themis.core.engine.policy import Invoker, provider_of
+from themis.core.errors import PreflightError
 from themis.core.models import ComponentRef, JSONValue, RunSnapshot
 from themis.core.protocols import (
     CandidateReducer,
@@ -59,10 +60,6 @@ class ResolvedComponents:
                 seen.add(id(component))
                 distinct.append(component)
         return distinct
-
-
-class PreflightError(RuntimeError):
-    """A component's ``preflight()`` check failed; no work was started."""
 
 
 class ComponentLifecycle:

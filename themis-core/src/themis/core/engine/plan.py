@@ -2,7 +2,7 @@
 
 Every key hashes the inputs of its work item and the identity of the
 components that produce it, never the run id, so a result computed by one run
-is found by any other run that would compute the same thing (DESIGN.md,
+is found by any other run that would compute the same thing (docs/architecture.md,
 "Identity"). Because a key depends only on upstream *keys*, never on upstream
 *results*, the whole plan is known before any work starts.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from themis.core.errors import CandidateSeedsError as CandidateSeedsError
 from themis.core.identity import canonical_json, short_hash, short_hash_encoded
 from themis.core.models import STAGES, Case, ComponentRef, RunSnapshot, case_key_for
 
@@ -24,10 +25,6 @@ def derived_seed(base_seed: int, sample_index: int) -> int:
     if sample_index == 0:
         return base_seed
     return int(short_hash("sample-seed", base_seed, sample_index)[:8], 16)
-
-
-class CandidateSeedsError(ValueError):
-    """The seeds cannot be laid out over the candidates of a case."""
 
 
 def candidate_seeds(seeds: Sequence[int], num_samples: int) -> list[tuple[int, int]]:

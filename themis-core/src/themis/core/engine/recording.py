@@ -12,7 +12,6 @@ import hashlib
 import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from themis.builtins.parsers import ParseFailure
 from themis.core.engine.plan import CasePlan
 from themis.core.engine.policy import ATTEMPTS_ATTRIBUTE
 from themis.core.engine.writer import EventWriter
@@ -25,10 +24,6 @@ if TYPE_CHECKING:
     from themis.core.engine.reuse import ReplayScope
 
 E = TypeVar("E", bound=CaseRunEvent)
-
-
-class MissingUpstreamError(LookupError):
-    """Replay needs a stored upstream result that the store does not hold."""
 
 
 class ScoreErrorRaised(Exception):
@@ -125,15 +120,11 @@ def stage_error(stage: str, component_id: str | None, exc: BaseException, key: s
             retryable=exc.score_error.retryable,
             work_key=key,
         )
-    verdict = classify(exc)
+    verdict = classify(exc)  # the error's own category: ParseFailure, MissingUpstreamError...
     category = verdict.category
     attempts, earlier = getattr(exc, ATTEMPTS_ATTRIBUTE, (1, []))
-    if isinstance(exc, MissingUpstreamError):
-        category = ErrorCategory.not_found
-    elif isinstance(exc, ParseFailure) or stage == "parse":
-        category = (
-            ErrorCategory.parse_error if category is ErrorCategory.component_error else category
-        )
+    if stage == "parse" and category is ErrorCategory.component_error:
+        category = ErrorCategory.parse_error
     return StageError(
         stage=stage,
         component_id=component_id,

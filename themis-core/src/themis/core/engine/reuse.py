@@ -17,7 +17,8 @@ from itertools import islice
 
 from themis.core.engine.heap import refreeze
 from themis.core.engine.plan import CasePlan
-from themis.core.engine.recording import EventRecorder, MissingUpstreamError
+from themis.core.engine.recording import EventRecorder
+from themis.core.errors import MissingUpstreamError
 from themis.core.events import CaseRunEvent, RunEvent
 from themis.core.models import STAGES
 from themis.core.stores.base import RunStore

@@ -24,23 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from themis.core.config import RuntimeConfig
-from themis.core.engine.coercion import (
-    ComponentOutputError,
-    as_model,
-    as_score,
-    finite_or_error,
-)
+from themis.core.engine.coercion import as_model, as_score, finite_or_error
 from themis.core.engine.heap import frozen_heap
-from themis.core.engine.lifecycle import ComponentLifecycle, PreflightError, ResolvedComponents
+from themis.core.engine.lifecycle import ComponentLifecycle, ResolvedComponents
 from themis.core.engine.pipeline import CasePipeline
 from themis.core.engine.plan import CasePlan, case_count, iter_plans
 from themis.core.engine.policy import CallPolicy, Invoker
-from themis.core.engine.recording import (
-    EventRecorder,
-    MissingUpstreamError,
-    ScoreErrorRaised,
-    stage_error,
-)
+from themis.core.engine.recording import EventRecorder, ScoreErrorRaised, stage_error
 from themis.core.engine.results import (
     build_run_result,
     completed_through,
@@ -55,6 +45,13 @@ from themis.core.engine.skeleton import StageEnv
 from themis.core.engine.spans import Spans
 from themis.core.engine.stages import metric_judge_config, select_judges
 from themis.core.engine.writer import EventWriter
+from themis.core.errors import (
+    ComponentOutputError,
+    ConfigError,
+    ExistingRunError,
+    MissingUpstreamError,
+    PreflightError,
+)
 from themis.core.events import (
     RunCompletedEvent,
     RunEvent,
@@ -102,10 +99,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class ExistingRunError(RuntimeError):
-    """The store already holds this run and the policy says not to run over it."""
-
-
 @dataclass
 class ProgressCounter:
     """Live counts for progress displays (see ``themis.core.progress``)."""
@@ -132,7 +125,7 @@ class RunEngine:
         on_case_done: Callable[[CaseResult, ProgressCounter], None] | None = None,
     ) -> None:
         if until_stage not in STAGES:
-            raise ValueError(f"until_stage must be one of {STAGES}, got {until_stage!r}")
+            raise ConfigError(f"until_stage must be one of {STAGES}, got {until_stage!r}")
         self.snapshot = snapshot
         self.run_id = snapshot.run_id
         self.components = components

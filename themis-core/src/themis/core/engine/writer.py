@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from themis.core.errors import StoreLockedError as StoreLockedError
+from themis.core.errors import StoreWriteError as StoreWriteError
 from themis.core.events import RunEvent
 from themis.core.models import RunSnapshot
 from themis.core.stores.base import RunStore
@@ -42,15 +44,6 @@ MAX_UNCOMMITTED_S = 0.1
 MAX_BATCH = 512
 """Items per transaction at most: a commit stays short, so the one waiting
 behind it is not held up by a huge batch (one fsync still covers hundreds)."""
-
-
-class StoreWriteError(RuntimeError):
-    """The store stopped accepting events; the run cannot record more work."""
-
-
-class StoreLockedError(StoreWriteError):
-    """Another process held the store's write lock longer than the run waits
-    (``RuntimeConfig.store_lock_timeout_s``). The CLI exits with code 4."""
 
 
 LOCK_RETRY_S = 0.25
@@ -100,6 +93,11 @@ class EventWriter:
     ) -> None:
         self._store = store
         self._lock_timeout_s = lock_timeout_s
+        limit_lock_wait = getattr(store, "limit_lock_wait", None)
+        if lock_timeout_s is not None and callable(limit_lock_wait):
+            # a store that waits for locks itself (SQLite's busy timeout) must
+            # not wait longer in one attempt than the whole limit allows
+            limit_lock_wait(lock_timeout_s)
         self._notify = notify or _stderr
         self._loop = loop
         self._on_persisted = on_persisted
@@ -247,6 +245,7 @@ class EventWriter:
         """
         deadline: float | None = None
         while True:
+            attempt_started = time.monotonic()
             try:
                 return write()
             except BaseException as exc:  # surfaced to the engine by flush/submit
@@ -255,8 +254,10 @@ class EventWriter:
                     return None
                 now = time.monotonic()
                 if deadline is None:
+                    # the wait began when the first blocked attempt did: the
+                    # store's own busy timeout counts towards the limit
                     limit = self._lock_timeout_s
-                    deadline = now + limit if limit is not None else float("inf")
+                    deadline = attempt_started + limit if limit is not None else float("inf")
                     self._notify(
                         f"themis: the store {self._store!r} is locked by another process; "
                         "retrying until it is free"

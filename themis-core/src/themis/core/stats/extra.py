@@ -10,12 +10,9 @@ and say how to get intervals, and anything that needs a statistic raises
 from __future__ import annotations
 
 from themis.core.distributions import CORE, pip_install
+from themis.core.errors import StatsUnavailableError as StatsUnavailableError
 
 INSTALL_HINT = pip_install(CORE, "stats")
-
-
-class StatsUnavailableError(ImportError):
-    """numpy or scipy is not installed; the message says which extra brings them."""
 
 
 def unavailable(missing: str) -> StatsUnavailableError:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from themis.core.errors import StoreNotFoundError as StoreNotFoundError
+from themis.core.errors import StoreOpenError as StoreOpenError
+from themis.core.errors import UnknownRunError as UnknownRunError
 from themis.core.events import RunEvent
 from themis.core.models import FrozenModel, RunSnapshot, RunStatus
 from themis.core.projections import ScoreRow, WorkItemRow
@@ -17,19 +20,6 @@ class StoredRun(FrozenModel):
     status: RunStatus
     completed_through_stage: str | None = None
     snapshot: RunSnapshot
-
-
-class UnknownRunError(LookupError):
-    """The store holds no run with this id."""
-
-
-class StoreOpenError(ValueError):
-    """A store cannot be opened: its path is unusable, or the file there is not
-    a Themis store. The message names the path and what to do."""
-
-
-class StoreNotFoundError(StoreOpenError):
-    """A store was read that does not exist: reading never creates one."""
 
 
 @runtime_checkable

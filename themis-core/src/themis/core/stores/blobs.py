@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from themis.core.errors import BlobError as BlobError
 from themis.core.events import RunEvent, event_from_dict, event_from_json
 
 BLOB_THRESHOLD = 64 * 1024
@@ -66,10 +67,6 @@ REF_PREFIX = "sha256:"
 
 BlobPointers = list[tuple[list[str | int], str]]
 """Where refs replaced values in one event: ``[(path, ref), ...]``."""
-
-
-class BlobError(RuntimeError):
-    """A blob an event refers to is missing or does not match its ref."""
 
 
 def blob_ref(data: bytes) -> str:

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from themis.core.distributions import CORE, pip_install
+from themis.core.errors import PostgresStoreError as PostgresStoreError
 from themis.core.events import RunEvent
 from themis.core.models import RunSnapshot, RunStatus
 from themis.core.projections import ScoreRow, WorkItemRow, project
@@ -121,10 +122,6 @@ _PAGE = 1000
 _RETRIES = 5
 
 T = TypeVar("T")
-
-
-class PostgresStoreError(RuntimeError):
-    """The PostgreSQL store cannot be reached or used (the message never holds the password)."""
 
 
 def redact_url(url: str) -> str:

@@ -273,6 +273,19 @@ class SqliteRunStore:
             self._readers.append(conn)
         return conn
 
+    def limit_lock_wait(self, seconds: float) -> None:
+        """Let one write wait at most ``seconds`` for another process's write
+        lock (SQLite's busy timeout, lowered, never raised), so that a run's
+        ``store_lock_timeout_s`` shorter than the busy timeout is honoured:
+        otherwise a single attempt would wait out the whole busy timeout."""
+        ms = max(1, int(seconds * 1000))
+        with self._write_lock:
+            if ms >= self.busy_timeout_ms:
+                return
+            self.busy_timeout_ms = ms
+            if self._writer is not None:
+                self._writer.execute(f"PRAGMA busy_timeout = {ms}")
+
     def _write(self) -> sqlite3.Connection:
         self.initialize()
         assert self._writer is not None

@@ -576,7 +576,7 @@ def check_judge_settings(judge_config: dict[str, Any], metrics: list[tuple[Any, 
         for key in judge_config:
             if key in CORE_JUDGE_CONFIG_KEYS or key in names:
                 continue
-            raise ValueError(
+            raise ConfigError(
                 f"evaluation.judge_config.{key}: unknown judge setting {key!r}; no metric of "
                 f"this run is judge-backed (metrics: {names}), so judge_config takes only "
                 f"{sorted(CORE_JUDGE_CONFIG_KEYS)} or a metric's name: remove the key, or add "

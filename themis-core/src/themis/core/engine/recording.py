@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from themis.core.engine.plan import CasePlan
 from themis.core.engine.policy import ATTEMPTS_ATTRIBUTE
@@ -20,10 +20,16 @@ from themis.core.events import CaseRunEvent, RunEvent
 from themis.core.models import ScoreError, StageError
 from themis.core.scrubbing import known_secrets, scrub_model
 
-if TYPE_CHECKING:
-    from themis.core.engine.reuse import ReplayScope
-
 E = TypeVar("E", bound=CaseRunEvent)
+
+
+class Replay(Protocol):
+    """What the recorder needs of a replay (``reuse.ReplayScope``)."""
+
+    @property
+    def nonce(self) -> str: ...
+
+    def forces(self, stage: str, metric_id: str | None = None) -> bool: ...
 
 
 class ScoreErrorRaised(Exception):
@@ -40,7 +46,7 @@ class EventRecorder:
     def __init__(self, run_id: str, writer: EventWriter) -> None:
         self.run_id = run_id
         self.writer = writer
-        self.replay: ReplayScope | None = None
+        self.replay: Replay | None = None
         """Set when replaying: the results it forces are recorded under the
         replay's epoch rather than their stable id."""
 

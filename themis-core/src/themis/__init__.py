@@ -10,40 +10,104 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    # mypy cannot see through __getattr__; these give the lazy names their types.
+    # Each one re-exports (``X as X``) exactly what _EXPORTS maps; tests/test_public_api.py
+    # checks the two agree.
     from themis.core.bundles import (
-        export_evaluation_bundle,
-        export_generation_bundle,
-        export_parse_bundle,
-        export_reduction_bundle,
-        export_score_bundle,
-        import_evaluation_bundle,
-        import_generation_bundle,
-        import_parse_bundle,
-        import_reduction_bundle,
-        import_score_bundle,
+        export_evaluation_bundle as export_evaluation_bundle,
     )
-    from themis.core.config import RuntimeConfig
-    from themis.core.estimate import RunEstimate
-    from themis.core.evaluate import evaluate, evaluate_async
-    from themis.core.experiment import Experiment
+    from themis.core.bundles import (
+        export_generation_bundle as export_generation_bundle,
+    )
+    from themis.core.bundles import (
+        export_parse_bundle as export_parse_bundle,
+    )
+    from themis.core.bundles import (
+        export_reduction_bundle as export_reduction_bundle,
+    )
+    from themis.core.bundles import (
+        export_score_bundle as export_score_bundle,
+    )
+    from themis.core.bundles import (
+        import_evaluation_bundle as import_evaluation_bundle,
+    )
+    from themis.core.bundles import (
+        import_generation_bundle as import_generation_bundle,
+    )
+    from themis.core.bundles import (
+        import_parse_bundle as import_parse_bundle,
+    )
+    from themis.core.bundles import (
+        import_reduction_bundle as import_reduction_bundle,
+    )
+    from themis.core.bundles import (
+        import_score_bundle as import_score_bundle,
+    )
+    from themis.core.config import (
+        RuntimeConfig as RuntimeConfig,
+    )
+    from themis.core.estimate import (
+        RunEstimate as RunEstimate,
+    )
+    from themis.core.evaluate import (
+        evaluate as evaluate,
+    )
+    from themis.core.evaluate import (
+        evaluate_async as evaluate_async,
+    )
+    from themis.core.experiment import (
+        Experiment as Experiment,
+    )
     from themis.core.inspection import (
-        get_evaluation_execution,
-        get_execution_state,
-        get_run_snapshot,
-        quickcheck,
-        snapshot_report,
+        get_evaluation_execution as get_evaluation_execution,
     )
-    from themis.core.models import RunResult, RunSnapshot, RunStatus
-    from themis.core.prompts import PromptSpec
-    from themis.core.reporting import Reporter
-    from themis.core.stats import StatsEngine
+    from themis.core.inspection import (
+        get_execution_state as get_execution_state,
+    )
+    from themis.core.inspection import (
+        get_run_snapshot as get_run_snapshot,
+    )
+    from themis.core.inspection import (
+        quickcheck as quickcheck,
+    )
+    from themis.core.inspection import (
+        snapshot_report as snapshot_report,
+    )
+    from themis.core.models import (
+        RunResult as RunResult,
+    )
+    from themis.core.models import (
+        RunSnapshot as RunSnapshot,
+    )
+    from themis.core.models import (
+        RunStatus as RunStatus,
+    )
+    from themis.core.prompts import (
+        PromptSpec as PromptSpec,
+    )
+    from themis.core.reporting import (
+        Reporter as Reporter,
+    )
+    from themis.core.stats import (
+        StatsEngine as StatsEngine,
+    )
     from themis.core.stores import (
-        InMemoryRunStore,
-        PostgresRunStore,
-        RunStore,
-        SqliteRunStore,
-        postgres_store,
-        sqlite_store,
+        InMemoryRunStore as InMemoryRunStore,
+    )
+    from themis.core.stores import (
+        PostgresRunStore as PostgresRunStore,
+    )
+    from themis.core.stores import (
+        RunStore as RunStore,
+    )
+    from themis.core.stores import (
+        SqliteRunStore as SqliteRunStore,
+    )
+    from themis.core.stores import (
+        postgres_store as postgres_store,
+    )
+    from themis.core.stores import (
+        sqlite_store as sqlite_store,
     )
 
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -95,41 +159,8 @@ def _version() -> str:
 
 __version__ = _version()
 
-__all__ = [
-    "Experiment",
-    "InMemoryRunStore",
-    "PostgresRunStore",
-    "PromptSpec",
-    "Reporter",
-    "RunEstimate",
-    "RunResult",
-    "RunSnapshot",
-    "RunStatus",
-    "RunStore",
-    "RuntimeConfig",
-    "SqliteRunStore",
-    "StatsEngine",
-    "__version__",
-    "evaluate",
-    "evaluate_async",
-    "export_evaluation_bundle",
-    "export_generation_bundle",
-    "export_parse_bundle",
-    "export_reduction_bundle",
-    "export_score_bundle",
-    "get_evaluation_execution",
-    "get_execution_state",
-    "get_run_snapshot",
-    "import_evaluation_bundle",
-    "import_generation_bundle",
-    "import_parse_bundle",
-    "import_reduction_bundle",
-    "import_score_bundle",
-    "postgres_store",
-    "quickcheck",
-    "snapshot_report",
-    "sqlite_store",
-]
+# One source: the public names are the lazy-export table (plus the version).
+__all__ = sorted([*_EXPORTS, "__version__"])
 
 
 def __getattr__(name: str) -> Any:

@@ -13,71 +13,116 @@ if TYPE_CHECKING:
     # mypy cannot see through __getattr__; these give the lazy names their types.
     # Each one re-exports (``X as X``) exactly what _EXPORTS maps; tests/test_public_api.py
     # checks the two agree.
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         EvaluationBundle as EvaluationBundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         EvaluationBundleRecord as EvaluationBundleRecord,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         GenerationBundle as GenerationBundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         GenerationBundleRecord as GenerationBundleRecord,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         ParseBundle as ParseBundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         ParseBundleRecord as ParseBundleRecord,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         ReductionBundle as ReductionBundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         ReductionBundleRecord as ReductionBundleRecord,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         ScoreBundle as ScoreBundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         ScoreBundleRecord as ScoreBundleRecord,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         export_bundle as export_bundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         export_evaluation_bundle as export_evaluation_bundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         export_generation_bundle as export_generation_bundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         export_parse_bundle as export_parse_bundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         export_reduction_bundle as export_reduction_bundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         export_score_bundle as export_score_bundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         import_bundle as import_bundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         import_evaluation_bundle as import_evaluation_bundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         import_generation_bundle as import_generation_bundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         import_parse_bundle as import_parse_bundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         import_reduction_bundle as import_reduction_bundle,
     )
-    from themis.core.bundles import (
+    from themis.core.analysis.bundles import (
         import_score_bundle as import_score_bundle,
+    )
+    from themis.core.analysis.estimate import (
+        RunEstimate as RunEstimate,
+    )
+    from themis.core.analysis.inspection import (
+        EvaluationExecution as EvaluationExecution,
+    )
+    from themis.core.analysis.inspection import (
+        ExecutionState as ExecutionState,
+    )
+    from themis.core.analysis.inspection import (
+        get_evaluation_execution as get_evaluation_execution,
+    )
+    from themis.core.analysis.inspection import (
+        get_execution_state as get_execution_state,
+    )
+    from themis.core.analysis.inspection import (
+        get_run_snapshot as get_run_snapshot,
+    )
+    from themis.core.analysis.inspection import (
+        quickcheck as quickcheck,
+    )
+    from themis.core.analysis.inspection import (
+        snapshot_report as snapshot_report,
+    )
+    from themis.core.analysis.reporting import (
+        Reporter as Reporter,
+    )
+    from themis.core.analysis.stats import (
+        StatsEngine as StatsEngine,
+    )
+    from themis.core.analysis.views import (
+        TimelineView as TimelineView,
+    )
+    from themis.core.analysis.views import (
+        TraceView as TraceView,
+    )
+    from themis.core.authoring.evaluate import (
+        evaluate as evaluate,
+    )
+    from themis.core.authoring.evaluate import (
+        evaluate_async as evaluate_async,
+    )
+    from themis.core.authoring.prompts import (
+        PromptSpec as PromptSpec,
     )
     from themis.core.catalog_models import (
         BenchmarkRunResult,
@@ -124,86 +169,11 @@ if TYPE_CHECKING:
     from themis.core.engine.runner import (
         ExistingRunError as ExistingRunError,
     )
-    from themis.core.estimate import (
-        RunEstimate as RunEstimate,
-    )
-    from themis.core.evaluate import (
-        evaluate as evaluate,
-    )
-    from themis.core.evaluate import (
-        evaluate_async as evaluate_async,
-    )
-    from themis.core.events import (
-        EvaluationCompletedEvent as EvaluationCompletedEvent,
-    )
-    from themis.core.events import (
-        EvaluationFailedEvent as EvaluationFailedEvent,
-    )
-    from themis.core.events import (
-        GenerationCompletedEvent as GenerationCompletedEvent,
-    )
-    from themis.core.events import (
-        GenerationFailedEvent as GenerationFailedEvent,
-    )
-    from themis.core.events import (
-        ParseCompletedEvent as ParseCompletedEvent,
-    )
-    from themis.core.events import (
-        ParseFailedEvent as ParseFailedEvent,
-    )
-    from themis.core.events import (
-        ReductionCompletedEvent as ReductionCompletedEvent,
-    )
-    from themis.core.events import (
-        ReductionFailedEvent as ReductionFailedEvent,
-    )
-    from themis.core.events import (
-        RunCompletedEvent as RunCompletedEvent,
-    )
-    from themis.core.events import (
-        RunEvent as RunEvent,
-    )
-    from themis.core.events import (
-        RunFailedEvent as RunFailedEvent,
-    )
-    from themis.core.events import (
-        RunStartedEvent as RunStartedEvent,
-    )
-    from themis.core.events import (
-        ScoreCompletedEvent as ScoreCompletedEvent,
-    )
-    from themis.core.events import (
-        ScoreFailedEvent as ScoreFailedEvent,
-    )
-    from themis.core.events import (
-        event_from_dict as event_from_dict,
-    )
     from themis.core.experiment import (
         Experiment as Experiment,
     )
     from themis.core.experiment import (
         RunOptions as RunOptions,
-    )
-    from themis.core.inspection import (
-        EvaluationExecution as EvaluationExecution,
-    )
-    from themis.core.inspection import (
-        ExecutionState as ExecutionState,
-    )
-    from themis.core.inspection import (
-        get_evaluation_execution as get_evaluation_execution,
-    )
-    from themis.core.inspection import (
-        get_execution_state as get_execution_state,
-    )
-    from themis.core.inspection import (
-        get_run_snapshot as get_run_snapshot,
-    )
-    from themis.core.inspection import (
-        quickcheck as quickcheck,
-    )
-    from themis.core.inspection import (
-        snapshot_report as snapshot_report,
     )
     from themis.core.models import (
         Case as Case,
@@ -268,11 +238,8 @@ if TYPE_CHECKING:
     from themis.core.models import (
         TraceStep as TraceStep,
     )
-    from themis.core.progress import (
+    from themis.core.observability.progress import (
         ProgressSnapshot as ProgressSnapshot,
-    )
-    from themis.core.prompts import (
-        PromptSpec as PromptSpec,
     )
     from themis.core.protocols import (
         AfterGenerate as AfterGenerate,
@@ -343,44 +310,77 @@ if TYPE_CHECKING:
     from themis.core.protocols import (
         TracingProvider as TracingProvider,
     )
-    from themis.core.reporting import (
-        Reporter as Reporter,
+    from themis.core.storage.events import (
+        EvaluationCompletedEvent as EvaluationCompletedEvent,
     )
-    from themis.core.stats import (
-        StatsEngine as StatsEngine,
+    from themis.core.storage.events import (
+        EvaluationFailedEvent as EvaluationFailedEvent,
     )
-    from themis.core.stores import (
+    from themis.core.storage.events import (
+        GenerationCompletedEvent as GenerationCompletedEvent,
+    )
+    from themis.core.storage.events import (
+        GenerationFailedEvent as GenerationFailedEvent,
+    )
+    from themis.core.storage.events import (
+        ParseCompletedEvent as ParseCompletedEvent,
+    )
+    from themis.core.storage.events import (
+        ParseFailedEvent as ParseFailedEvent,
+    )
+    from themis.core.storage.events import (
+        ReductionCompletedEvent as ReductionCompletedEvent,
+    )
+    from themis.core.storage.events import (
+        ReductionFailedEvent as ReductionFailedEvent,
+    )
+    from themis.core.storage.events import (
+        RunCompletedEvent as RunCompletedEvent,
+    )
+    from themis.core.storage.events import (
+        RunEvent as RunEvent,
+    )
+    from themis.core.storage.events import (
+        RunFailedEvent as RunFailedEvent,
+    )
+    from themis.core.storage.events import (
+        RunStartedEvent as RunStartedEvent,
+    )
+    from themis.core.storage.events import (
+        ScoreCompletedEvent as ScoreCompletedEvent,
+    )
+    from themis.core.storage.events import (
+        ScoreFailedEvent as ScoreFailedEvent,
+    )
+    from themis.core.storage.events import (
+        event_from_dict as event_from_dict,
+    )
+    from themis.core.storage.stores import (
         BlobError as BlobError,
     )
-    from themis.core.stores import (
+    from themis.core.storage.stores import (
         InMemoryRunStore as InMemoryRunStore,
     )
-    from themis.core.stores import (
+    from themis.core.storage.stores import (
         PostgresRunStore as PostgresRunStore,
     )
-    from themis.core.stores import (
+    from themis.core.storage.stores import (
         PostgresStoreError as PostgresStoreError,
     )
-    from themis.core.stores import (
+    from themis.core.storage.stores import (
         RunStore as RunStore,
     )
-    from themis.core.stores import (
+    from themis.core.storage.stores import (
         SqliteRunStore as SqliteRunStore,
     )
-    from themis.core.stores import (
+    from themis.core.storage.stores import (
         StoredRun as StoredRun,
     )
-    from themis.core.stores import (
+    from themis.core.storage.stores import (
         postgres_store as postgres_store,
     )
-    from themis.core.stores import (
+    from themis.core.storage.stores import (
         sqlite_store as sqlite_store,
-    )
-    from themis.core.views import (
-        TimelineView as TimelineView,
-    )
-    from themis.core.views import (
-        TraceView as TraceView,
     )
     from themis.core.workflows import (
         DefaultWorkflowRunner as DefaultWorkflowRunner,
@@ -425,110 +425,110 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "DatasetRef": ("themis.core.models", "DatasetRef"),
     "DefaultWorkflowRunner": ("themis.core.workflows", "DefaultWorkflowRunner"),
     "EvalScoreContext": ("themis.core.contexts", "EvalScoreContext"),
-    "EvaluationBundle": ("themis.core.bundles", "EvaluationBundle"),
-    "EvaluationBundleRecord": ("themis.core.bundles", "EvaluationBundleRecord"),
-    "EvaluationCompletedEvent": ("themis.core.events", "EvaluationCompletedEvent"),
+    "EvaluationBundle": ("themis.core.analysis.bundles", "EvaluationBundle"),
+    "EvaluationBundleRecord": ("themis.core.analysis.bundles", "EvaluationBundleRecord"),
+    "EvaluationCompletedEvent": ("themis.core.storage.events", "EvaluationCompletedEvent"),
     "EvaluationConfig": ("themis.core.config", "EvaluationConfig"),
-    "EvaluationExecution": ("themis.core.inspection", "EvaluationExecution"),
-    "EvaluationFailedEvent": ("themis.core.events", "EvaluationFailedEvent"),
+    "EvaluationExecution": ("themis.core.analysis.inspection", "EvaluationExecution"),
+    "EvaluationFailedEvent": ("themis.core.storage.events", "EvaluationFailedEvent"),
     "EvaluationWorkflow": ("themis.core.protocols", "EvaluationWorkflow"),
-    "ExecutionState": ("themis.core.inspection", "ExecutionState"),
+    "ExecutionState": ("themis.core.analysis.inspection", "ExecutionState"),
     "Experiment": ("themis.core.experiment", "Experiment"),
     "RunOptions": ("themis.core.experiment", "RunOptions"),
     "FrozenModel": ("themis.core.models", "FrozenModel"),
     "GenerateContext": ("themis.core.contexts", "GenerateContext"),
-    "GenerationBundle": ("themis.core.bundles", "GenerationBundle"),
-    "GenerationBundleRecord": ("themis.core.bundles", "GenerationBundleRecord"),
-    "GenerationCompletedEvent": ("themis.core.events", "GenerationCompletedEvent"),
+    "GenerationBundle": ("themis.core.analysis.bundles", "GenerationBundle"),
+    "GenerationBundleRecord": ("themis.core.analysis.bundles", "GenerationBundleRecord"),
+    "GenerationCompletedEvent": ("themis.core.storage.events", "GenerationCompletedEvent"),
     "GenerationConfig": ("themis.core.config", "GenerationConfig"),
-    "GenerationFailedEvent": ("themis.core.events", "GenerationFailedEvent"),
+    "GenerationFailedEvent": ("themis.core.storage.events", "GenerationFailedEvent"),
     "GenerationResult": ("themis.core.models", "GenerationResult"),
     "Generator": ("themis.core.protocols", "Generator"),
     "HashableModel": ("themis.core.models", "HashableModel"),
-    "InMemoryRunStore": ("themis.core.stores", "InMemoryRunStore"),
+    "InMemoryRunStore": ("themis.core.storage.stores", "InMemoryRunStore"),
     "JudgeModel": ("themis.core.protocols", "JudgeModel"),
     "JudgeResponse": ("themis.core.workflows", "JudgeResponse"),
     "LLMMetric": ("themis.core.protocols", "LLMMetric"),
     "LifecycleSubscriber": ("themis.core.protocols", "LifecycleSubscriber"),
     "Message": ("themis.core.models", "Message"),
     "OnEvent": ("themis.core.protocols", "OnEvent"),
-    "ParseBundle": ("themis.core.bundles", "ParseBundle"),
-    "ParseBundleRecord": ("themis.core.bundles", "ParseBundleRecord"),
-    "ParseCompletedEvent": ("themis.core.events", "ParseCompletedEvent"),
+    "ParseBundle": ("themis.core.analysis.bundles", "ParseBundle"),
+    "ParseBundleRecord": ("themis.core.analysis.bundles", "ParseBundleRecord"),
+    "ParseCompletedEvent": ("themis.core.storage.events", "ParseCompletedEvent"),
     "ParseContext": ("themis.core.contexts", "ParseContext"),
-    "ParseFailedEvent": ("themis.core.events", "ParseFailedEvent"),
+    "ParseFailedEvent": ("themis.core.storage.events", "ParseFailedEvent"),
     "ParsedOutput": ("themis.core.models", "ParsedOutput"),
     "Parser": ("themis.core.protocols", "Parser"),
-    "ProgressSnapshot": ("themis.core.progress", "ProgressSnapshot"),
-    "PromptSpec": ("themis.core.prompts", "PromptSpec"),
+    "ProgressSnapshot": ("themis.core.observability.progress", "ProgressSnapshot"),
+    "PromptSpec": ("themis.core.authoring.prompts", "PromptSpec"),
     "PureMetric": ("themis.core.protocols", "PureMetric"),
     "ReduceContext": ("themis.core.contexts", "ReduceContext"),
     "ReducedCandidate": ("themis.core.models", "ReducedCandidate"),
-    "ReductionBundle": ("themis.core.bundles", "ReductionBundle"),
-    "ReductionBundleRecord": ("themis.core.bundles", "ReductionBundleRecord"),
-    "ReductionCompletedEvent": ("themis.core.events", "ReductionCompletedEvent"),
-    "ReductionFailedEvent": ("themis.core.events", "ReductionFailedEvent"),
-    "Reporter": ("themis.core.reporting", "Reporter"),
-    "RunCompletedEvent": ("themis.core.events", "RunCompletedEvent"),
-    "RunEstimate": ("themis.core.estimate", "RunEstimate"),
-    "RunEvent": ("themis.core.events", "RunEvent"),
-    "RunFailedEvent": ("themis.core.events", "RunFailedEvent"),
+    "ReductionBundle": ("themis.core.analysis.bundles", "ReductionBundle"),
+    "ReductionBundleRecord": ("themis.core.analysis.bundles", "ReductionBundleRecord"),
+    "ReductionCompletedEvent": ("themis.core.storage.events", "ReductionCompletedEvent"),
+    "ReductionFailedEvent": ("themis.core.storage.events", "ReductionFailedEvent"),
+    "Reporter": ("themis.core.analysis.reporting", "Reporter"),
+    "RunCompletedEvent": ("themis.core.storage.events", "RunCompletedEvent"),
+    "RunEstimate": ("themis.core.analysis.estimate", "RunEstimate"),
+    "RunEvent": ("themis.core.storage.events", "RunEvent"),
+    "RunFailedEvent": ("themis.core.storage.events", "RunFailedEvent"),
     "RunIdentity": ("themis.core.models", "RunIdentity"),
     "RunProvenance": ("themis.core.models", "RunProvenance"),
     "RunResult": ("themis.core.models", "RunResult"),
     "RunSnapshot": ("themis.core.models", "RunSnapshot"),
-    "RunStartedEvent": ("themis.core.events", "RunStartedEvent"),
+    "RunStartedEvent": ("themis.core.storage.events", "RunStartedEvent"),
     "RunStatus": ("themis.core.models", "RunStatus"),
-    "RunStore": ("themis.core.stores", "RunStore"),
+    "RunStore": ("themis.core.storage.stores", "RunStore"),
     "RuntimeConfig": ("themis.core.config", "RuntimeConfig"),
     "Score": ("themis.core.models", "Score"),
-    "ScoreBundle": ("themis.core.bundles", "ScoreBundle"),
-    "ScoreBundleRecord": ("themis.core.bundles", "ScoreBundleRecord"),
-    "ScoreCompletedEvent": ("themis.core.events", "ScoreCompletedEvent"),
+    "ScoreBundle": ("themis.core.analysis.bundles", "ScoreBundle"),
+    "ScoreBundleRecord": ("themis.core.analysis.bundles", "ScoreBundleRecord"),
+    "ScoreCompletedEvent": ("themis.core.storage.events", "ScoreCompletedEvent"),
     "ScoreContext": ("themis.core.contexts", "ScoreContext"),
     "ScoreError": ("themis.core.models", "ScoreError"),
-    "ScoreFailedEvent": ("themis.core.events", "ScoreFailedEvent"),
+    "ScoreFailedEvent": ("themis.core.storage.events", "ScoreFailedEvent"),
     "SelectContext": ("themis.core.contexts", "SelectContext"),
     "SelectionMetric": ("themis.core.protocols", "SelectionMetric"),
-    "SqliteRunStore": ("themis.core.stores", "SqliteRunStore"),
-    "PostgresRunStore": ("themis.core.stores", "PostgresRunStore"),
-    "PostgresStoreError": ("themis.core.stores", "PostgresStoreError"),
-    "BlobError": ("themis.core.stores", "BlobError"),
+    "SqliteRunStore": ("themis.core.storage.stores", "SqliteRunStore"),
+    "PostgresRunStore": ("themis.core.storage.stores", "PostgresRunStore"),
+    "PostgresStoreError": ("themis.core.storage.stores", "PostgresStoreError"),
+    "BlobError": ("themis.core.storage.stores", "BlobError"),
     "CandidateSeedsError": ("themis.core.engine.plan", "CandidateSeedsError"),
     "ExistingRunError": ("themis.core.engine.runner", "ExistingRunError"),
-    "StatsEngine": ("themis.core.stats", "StatsEngine"),
+    "StatsEngine": ("themis.core.analysis.stats", "StatsEngine"),
     "StorageConfig": ("themis.core.config", "StorageConfig"),
-    "StoredRun": ("themis.core.stores", "StoredRun"),
-    "TimelineView": ("themis.core.views", "TimelineView"),
+    "StoredRun": ("themis.core.storage.stores", "StoredRun"),
+    "TimelineView": ("themis.core.analysis.views", "TimelineView"),
     "TraceMetric": ("themis.core.protocols", "TraceMetric"),
     "TraceStep": ("themis.core.models", "TraceStep"),
-    "TraceView": ("themis.core.views", "TraceView"),
+    "TraceView": ("themis.core.analysis.views", "TraceView"),
     "TracingProvider": ("themis.core.protocols", "TracingProvider"),
     "WorkflowBuildError": ("themis.core.workflows", "WorkflowBuildError"),
     "WorkflowRunner": ("themis.core.workflows", "WorkflowRunner"),
     "WorkflowTrace": ("themis.core.workflows", "WorkflowTrace"),
-    "evaluate": ("themis.core.evaluate", "evaluate"),
-    "evaluate_async": ("themis.core.evaluate", "evaluate_async"),
-    "event_from_dict": ("themis.core.events", "event_from_dict"),
-    "export_bundle": ("themis.core.bundles", "export_bundle"),
-    "export_evaluation_bundle": ("themis.core.bundles", "export_evaluation_bundle"),
-    "export_generation_bundle": ("themis.core.bundles", "export_generation_bundle"),
-    "export_parse_bundle": ("themis.core.bundles", "export_parse_bundle"),
-    "export_reduction_bundle": ("themis.core.bundles", "export_reduction_bundle"),
-    "export_score_bundle": ("themis.core.bundles", "export_score_bundle"),
-    "get_evaluation_execution": ("themis.core.inspection", "get_evaluation_execution"),
-    "get_execution_state": ("themis.core.inspection", "get_execution_state"),
-    "get_run_snapshot": ("themis.core.inspection", "get_run_snapshot"),
-    "import_bundle": ("themis.core.bundles", "import_bundle"),
-    "import_evaluation_bundle": ("themis.core.bundles", "import_evaluation_bundle"),
-    "import_generation_bundle": ("themis.core.bundles", "import_generation_bundle"),
-    "import_parse_bundle": ("themis.core.bundles", "import_parse_bundle"),
-    "import_reduction_bundle": ("themis.core.bundles", "import_reduction_bundle"),
-    "import_score_bundle": ("themis.core.bundles", "import_score_bundle"),
-    "quickcheck": ("themis.core.inspection", "quickcheck"),
-    "snapshot_report": ("themis.core.inspection", "snapshot_report"),
-    "sqlite_store": ("themis.core.stores", "sqlite_store"),
-    "postgres_store": ("themis.core.stores", "postgres_store"),
+    "evaluate": ("themis.core.authoring.evaluate", "evaluate"),
+    "evaluate_async": ("themis.core.authoring.evaluate", "evaluate_async"),
+    "event_from_dict": ("themis.core.storage.events", "event_from_dict"),
+    "export_bundle": ("themis.core.analysis.bundles", "export_bundle"),
+    "export_evaluation_bundle": ("themis.core.analysis.bundles", "export_evaluation_bundle"),
+    "export_generation_bundle": ("themis.core.analysis.bundles", "export_generation_bundle"),
+    "export_parse_bundle": ("themis.core.analysis.bundles", "export_parse_bundle"),
+    "export_reduction_bundle": ("themis.core.analysis.bundles", "export_reduction_bundle"),
+    "export_score_bundle": ("themis.core.analysis.bundles", "export_score_bundle"),
+    "get_evaluation_execution": ("themis.core.analysis.inspection", "get_evaluation_execution"),
+    "get_execution_state": ("themis.core.analysis.inspection", "get_execution_state"),
+    "get_run_snapshot": ("themis.core.analysis.inspection", "get_run_snapshot"),
+    "import_bundle": ("themis.core.analysis.bundles", "import_bundle"),
+    "import_evaluation_bundle": ("themis.core.analysis.bundles", "import_evaluation_bundle"),
+    "import_generation_bundle": ("themis.core.analysis.bundles", "import_generation_bundle"),
+    "import_parse_bundle": ("themis.core.analysis.bundles", "import_parse_bundle"),
+    "import_reduction_bundle": ("themis.core.analysis.bundles", "import_reduction_bundle"),
+    "import_score_bundle": ("themis.core.analysis.bundles", "import_score_bundle"),
+    "quickcheck": ("themis.core.analysis.inspection", "quickcheck"),
+    "snapshot_report": ("themis.core.analysis.inspection", "snapshot_report"),
+    "sqlite_store": ("themis.core.storage.stores", "sqlite_store"),
+    "postgres_store": ("themis.core.storage.stores", "postgres_store"),
 }
 
 # One source: the public names are the lazy-export table.

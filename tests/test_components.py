@@ -10,8 +10,9 @@ import pytest
 
 from themis import components
 from themis.builtins._base import BuiltinComponent
-from themis.core import protocols, registry
-from themis.core.identity import content_hash
+from themis.core import protocols
+from themis.core.authoring import registry
+from themis.core.authoring.identity import content_hash
 from themis.core.models import GenerationResult, ParsedOutput, ReducedCandidate, Score
 
 

@@ -178,7 +178,7 @@ def test_core_wheel_alone_runs_and_reports_the_example(core_alone: Path, tmp_pat
     assert "Traceback" not in compare.stderr
     script = (
         "from themis import StatsEngine\n"
-        "from themis.core.stats import StatsUnavailableError\n"
+        "from themis.core.analysis.stats import StatsUnavailableError\n"
         "try:\n"
         "    StatsEngine().summarize_values('m', [1.0, 0.0])\n"
         "except StatsUnavailableError as error:\n"
@@ -248,7 +248,7 @@ def test_each_distribution_folder_carries_the_repository_license() -> None:
 
 def test_psycopg_comes_only_with_the_postgres_extra(wheels: dict[str, Path]) -> None:
     points = _entry_points(wheels["themis-eval-core"])
-    assert "postgres = themis.core.stores.postgres:PostgresRunStore" in points
+    assert "postgres = themis.core.storage.stores.postgres:PostgresRunStore" in points
     requires = [
         line.split(":", 1)[1].strip()
         for line in _metadata(wheels["themis-eval-core"]).splitlines()

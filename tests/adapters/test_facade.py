@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import themis.adapters
-from themis.core import registry
+from themis.core.authoring import registry
 
 ADAPTERS = {
     "openai": ("themis-adapters-openai", "themis_adapters_openai"),

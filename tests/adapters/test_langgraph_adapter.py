@@ -269,7 +269,7 @@ def test_graph_id_and_version_are_identity(
     fingerprints = {langgraph(graph, graph_id, "answer").fingerprint() for graph_id in ("a", "b")}
     assert len(fingerprints) == 2
     # themis inspect runs (and the HTML report, the viewer) tell the runs apart by graph.
-    from themis.core.run_overview import list_run_overviews
+    from themis.core.analysis.run_overview import list_run_overviews
 
     models = [overview.model for overview in list_run_overviews(sqlite_store)]
     assert models[:2] == ["graph calculator 1", "graph calculator 2"]

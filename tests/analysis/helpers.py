@@ -7,10 +7,10 @@ from typing import Any
 from tests.conftest import arithmetic_dataset, make_experiment
 from themis import Experiment
 from themis.builtins.generators import solve_arithmetic
+from themis.core.authoring.prompts import case_input_text
 from themis.core.config import EvaluationConfig, GenerationConfig
 from themis.core.contexts import GenerateContext
 from themis.core.models import Case, GenerationResult
-from themis.core.prompts import case_input_text
 
 
 class GeneratorCalled(AssertionError):

@@ -24,7 +24,7 @@ from themis import (
     import_parse_bundle,
     import_reduction_bundle,
 )
-from themis.core.bundles import GenerationBundle
+from themis.core.analysis.bundles import GenerationBundle
 
 FORMATS = ("json", "markdown", "csv", "latex")
 

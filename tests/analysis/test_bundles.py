@@ -30,15 +30,15 @@ from themis import (
     import_score_bundle,
 )
 from themis.core import EvaluationConfig, GenerationBundle, ScoreBundle
-from themis.core.bundles import (
+from themis.core.analysis.bundles import (
     BUNDLE_SCHEMA_VERSION,
     BundleError,
     read_bundle,
 )
-from themis.core.events import CaseRunEvent
-from themis.core.inspection import load_run_result
-from themis.core.redaction import REDACTED
-from themis.core.stores.base import UnknownRunError
+from themis.core.analysis.inspection import load_run_result
+from themis.core.observability.redaction import REDACTED
+from themis.core.storage.events import CaseRunEvent
+from themis.core.storage.stores.base import UnknownRunError
 
 KINDS: dict[str, tuple[Any, Any, str]] = {
     "generation": (export_generation_bundle, import_generation_bundle, "generate"),

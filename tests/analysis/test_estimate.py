@@ -8,7 +8,7 @@ from tests.analysis.helpers import ReplayableGenerator, judged_experiment, repla
 from tests.conftest import arithmetic_dataset
 from themis import InMemoryRunStore, PromptSpec, RunEstimate
 from themis.core.config import EvaluationConfig, GenerationConfig
-from themis.core.events import EvaluationCompletedEvent
+from themis.core.storage.events import EvaluationCompletedEvent
 
 
 def test_planned_work_per_stage_without_running_anything() -> None:

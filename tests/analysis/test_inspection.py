@@ -18,7 +18,7 @@ from themis import (
     quickcheck,
     snapshot_report,
 )
-from themis.core.stores.base import UnknownRunError
+from themis.core.storage.stores.base import UnknownRunError
 
 
 class HalfBroken(ReplayableGenerator):

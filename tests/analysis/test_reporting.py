@@ -13,12 +13,12 @@ import pytest
 from tests.analysis.helpers import ReplayableGenerator, demo_experiment, replayable_experiment
 from tests.conftest import arithmetic_dataset
 from themis import InMemoryRunStore, Reporter, StatsEngine
+from themis.core.analysis.reporting import SCORE_COLUMNS
 from themis.core.config import EvaluationConfig
 from themis.core.contexts import ScoreContext
 from themis.core.models import Case, ParsedOutput, Score
-from themis.core.redaction import REDACTED
-from themis.core.reporting import SCORE_COLUMNS
-from themis.core.stores.base import UnknownRunError
+from themis.core.observability.redaction import REDACTED
+from themis.core.storage.stores.base import UnknownRunError
 
 
 class LeakyMetric:

@@ -12,8 +12,8 @@ from scipy import stats
 from tests.analysis.helpers import demo_experiment
 from tests.conftest import arithmetic_dataset
 from themis import InMemoryRunStore, StatsEngine
-from themis.core.stats import functions
-from themis.core.stats.models import format_p
+from themis.core.analysis.stats import functions
+from themis.core.analysis.stats.models import format_p
 
 
 @pytest.fixture(scope="module")

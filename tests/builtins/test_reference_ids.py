@@ -14,7 +14,7 @@ from tests.conftest import arithmetic_dataset, make_experiment
 from themis import InMemoryRunStore
 from themis.builtins.judges import LLMRubric, PairwisePreference
 from themis.builtins.metrics import TokenF1
-from themis.core import registry
+from themis.core.authoring import registry
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
 from themis.core.contexts import GenerateContext
 from themis.core.engine.plan import plan_cases

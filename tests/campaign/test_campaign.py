@@ -22,11 +22,11 @@ from themis.campaign import (
     campaign_report,
     load_campaign_spec,
 )
-from themis.core.config_files import ConfigError
+from themis.core.analysis.stats import StatsEngine
+from themis.core.authoring.config_files import ConfigError
 from themis.core.models import RunStatus
-from themis.core.stats import StatsEngine
-from themis.core.stores.memory import InMemoryRunStore
-from themis.core.stores.sqlite import SqliteRunStore
+from themis.core.storage.stores.memory import InMemoryRunStore
+from themis.core.storage.stores.sqlite import SqliteRunStore
 from themis_adapters_openai import openai
 
 

@@ -12,9 +12,9 @@ import themis
 from tests.adapters.fake_openai_server import FakeOpenAIServer
 from tests.campaign.conftest import CHAT, arithmetic_answer, campaign_data, write_arithmetic
 from themis.campaign import Campaign, CampaignSpec, campaign_report
-from themis.core.config_files import ConfigError
+from themis.core.authoring.config_files import ConfigError
 from themis.core.models import RunStatus
-from themis.core.stores.memory import InMemoryRunStore
+from themis.core.storage.stores.memory import InMemoryRunStore
 from themis.specs import PostgresBlobStorageSpec
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from themis.core.authoring.identity import content_hash
 from themis.core.contexts import GenerateContext
-from themis.core.identity import content_hash
 from themis.core.models import Case, GenerationResult
 from themis.core.workflows import JudgeResponse
 

@@ -6,7 +6,7 @@ import pytest
 
 import themis.catalog as catalog
 from themis.benchmark import BenchmarkSpec
-from themis.core import registry
+from themis.core.authoring import registry
 from themis.core.models import ComponentRef
 from themis_catalog.discovery import UnknownVariantError
 

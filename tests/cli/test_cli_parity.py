@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.cli.helpers import ok_json, themis, write_config
 from themis import Experiment, InMemoryRunStore, SqliteRunStore, evaluate
-from themis.core.inspection import load_run_result
+from themis.core.analysis.inspection import load_run_result
 
 
 def _scores(result: object) -> dict[tuple[str, str], float]:

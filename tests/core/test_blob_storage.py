@@ -26,12 +26,12 @@ from themis import (
     import_generation_bundle,
     postgres_store,
 )
-from themis.core.bundles import read_bundle
+from themis.core.analysis.bundles import read_bundle
+from themis.core.analysis.inspection import load_run_result
 from themis.core.config import GenerationConfig
-from themis.core.events import GenerationCompletedEvent
-from themis.core.inspection import load_run_result
 from themis.core.models import Case, GenerationResult, TraceStep
-from themis.core.stores.blobs import (
+from themis.core.storage.events import GenerationCompletedEvent
+from themis.core.storage.stores.blobs import (
     BLOB_THRESHOLD,
     BlobError,
     DirectoryBlobStore,

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from tests.conftest import REPO_ROOT, arithmetic_dataset, make_experiment
 from themis import Experiment, PromptSpec
+from themis.core.authoring.config_files import ConfigError
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
-from themis.core.config_files import ConfigError
 from themis.core.models import Case, Dataset
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from themis.core import registry
+from themis.core.authoring import registry
 
 BROKEN_ON_PURPOSE = {("metric", "acme/broken")}
 

@@ -12,8 +12,8 @@ from tests.conftest import arithmetic_dataset, make_experiment
 from themis import Experiment, InMemoryRunStore, RuntimeConfig, evaluate, evaluate_async
 from themis.core.config import EvaluationConfig, GenerationConfig
 from themis.core.contexts import GenerateContext
-from themis.core.events import GenerationCompletedEvent, ScoreCompletedEvent
 from themis.core.models import Case, GenerationResult, ParsedOutput, RunStatus, Score
+from themis.core.storage.events import GenerationCompletedEvent, ScoreCompletedEvent
 
 
 class CountingGenerator:

@@ -29,19 +29,19 @@ from themis.core.errors import (
 MODULES_WITH_ERRORS = [
     "themis.builtins.parsers",
     "themis.cli.errors",
-    "themis.core.bundles",
-    "themis.core.case_details",
-    "themis.core.config_files",
+    "themis.core.analysis.bundles",
+    "themis.core.analysis.case_details",
+    "themis.core.authoring.config_files",
     "themis.core.engine.plan",
     "themis.core.engine.runner",
     "themis.core.engine.writer",
-    "themis.core.events",
-    "themis.core.registry",
-    "themis.core.stats.extra",
-    "themis.core.stores.base",
-    "themis.core.stores.blobs",
-    "themis.core.stores.postgres",
-    "themis.core.stores.sqlite",
+    "themis.core.storage.events",
+    "themis.core.authoring.registry",
+    "themis.core.analysis.stats.extra",
+    "themis.core.storage.stores.base",
+    "themis.core.storage.stores.blobs",
+    "themis.core.storage.stores.postgres",
+    "themis.core.storage.stores.sqlite",
     "themis.core.engine.policy",
     "themis.core.workflows",
     "themis_catalog.discovery",
@@ -145,11 +145,11 @@ def test_the_drawing_matches_the_class_hierarchy() -> None:
 
 def test_old_import_paths_name_the_same_class() -> None:
     from themis.builtins.parsers import ParseFailure
-    from themis.core.bundles import BundleError
-    from themis.core.config_files import ConfigError as FromConfigFiles
+    from themis.core.analysis.bundles import BundleError
+    from themis.core.authoring.config_files import ConfigError as FromConfigFiles
+    from themis.core.authoring.registry import UnknownComponentError
     from themis.core.engine.runner import MissingUpstreamError, PreflightError
-    from themis.core.registry import UnknownComponentError
-    from themis.core.stores.base import UnknownRunError
+    from themis.core.storage.stores.base import UnknownRunError
 
     assert FromConfigFiles is ConfigError
     assert ParseFailure is errors.ParseFailure and BundleError is errors.BundleError

@@ -12,8 +12,8 @@ from tests.conftest import arithmetic_dataset, make_experiment
 from themis import RuntimeConfig, SqliteRunStore
 from themis.core.config import GenerationConfig
 from themis.core.engine.runner import ExistingRunError
-from themis.core.events import GenerationCompletedEvent, RunStartedEvent
 from themis.core.models import Case, GenerationResult, RunStatus
+from themis.core.storage.events import GenerationCompletedEvent, RunStartedEvent
 
 
 class Counting:

@@ -8,8 +8,8 @@ from typing import Any
 from tests.conftest import make_experiment
 from themis import InMemoryRunStore
 from themis.core import protocols
-from themis.core.hooks import HOOK_NAMES, LifecycleHooks
 from themis.core.models import Case, RunStatus
+from themis.core.observability.hooks import HOOK_NAMES, LifecycleHooks
 
 
 def test_the_hook_names_are_the_protocols_methods() -> None:

@@ -12,7 +12,7 @@ from tests.conftest import arithmetic_dataset, make_experiment
 from themis import InMemoryRunStore
 from themis.core.config import EvaluationConfig
 from themis.core.models import Case, Dataset, RunStatus
-from themis.core.tracing import OpenTelemetryTracer
+from themis.core.observability.tracing import OpenTelemetryTracer
 
 
 class Recorder:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import themis
+from themis.core.authoring.huggingface import load_hub_rows
 from themis.core.errors import DatasetUnavailableError, UserError
-from themis.core.huggingface import load_hub_rows
 
 datasets = pytest.importorskip("datasets")
 

@@ -10,12 +10,6 @@ import pytest
 from tests.conftest import arithmetic_dataset, make_experiment
 from themis import InMemoryRunStore, get_evaluation_execution
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
-from themis.core.events import (
-    EvaluationCompletedEvent,
-    EvaluationFailedEvent,
-    GenerationCompletedEvent,
-    ScoreCompletedEvent,
-)
 from themis.core.models import (
     Case,
     Dataset,
@@ -24,6 +18,12 @@ from themis.core.models import (
     Score,
     ScoreError,
     TraceStep,
+)
+from themis.core.storage.events import (
+    EvaluationCompletedEvent,
+    EvaluationFailedEvent,
+    GenerationCompletedEvent,
+    ScoreCompletedEvent,
 )
 from themis.core.workflows import WorkflowTrace
 
@@ -377,7 +377,7 @@ def test_pairwise_preference_scores_the_selected_candidate() -> None:
 
 
 def test_trace_and_timeline_views_read_a_case() -> None:
-    from themis.core.views import TimelineView, TraceView
+    from themis.core.analysis.views import TimelineView, TraceView
 
     store = InMemoryRunStore()
     experiment = make_experiment(

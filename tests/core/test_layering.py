@@ -80,8 +80,10 @@ def test_the_catalog_facade_resolves_through_its_own_entry_point_group() -> None
 
 def test_config_files_experiment_and_local_components_form_no_cycle() -> None:
     graph = core_graph()
-    assert "themis.core.experiment" not in graph["themis.core.config_files"]
-    assert "themis.core.config_files" not in graph["themis.core.local_components"]
+    assert "themis.core.experiment" not in graph["themis.core.authoring.config_files"]
+    assert (
+        "themis.core.authoring.config_files" not in graph["themis.core.authoring.local_components"]
+    )
 
 
 def test_core_modules_import_each_other_without_cycles() -> None:
@@ -91,7 +93,7 @@ def test_core_modules_import_each_other_without_cycles() -> None:
     The one known: redaction lazily imports scrubbing, which builds on it, to
     scrub values by content; both are leaves otherwise.
     """
-    known = {("themis.core.redaction", "themis.core.scrubbing")}
+    known = {("themis.core.observability.redaction", "themis.core.observability.scrubbing")}
     graph = core_graph()
     cycles: set[tuple[str, ...]] = set()
 

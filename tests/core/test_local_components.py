@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from themis import Experiment
-from themis.core.config_files import ConfigError
+from themis.core.authoring.config_files import ConfigError
 
 METRIC = """
 class Shorter:

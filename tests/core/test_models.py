@@ -13,6 +13,7 @@ from themis.builtins.metrics import ExactMatch
 from themis.builtins.parsers import JsonIdentity
 from themis.builtins.reducers import MajorityVote
 from themis.core import protocols
+from themis.core.authoring.prompts import PromptSpec
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
 from themis.core.models import (
     Case,
@@ -27,7 +28,6 @@ from themis.core.models import (
     ScoreError,
     TraceStep,
 )
-from themis.core.prompts import PromptSpec
 
 SAMPLES: list[BaseModel] = [
     Case(case_id="c", input={"q": [1, 2]}, expected_output="x", metadata={"k": 1}),

@@ -24,17 +24,17 @@ import pytest
 from tests import postgres_server
 from tests.conftest import fresh_postgres_database, fresh_postgres_schema, make_experiment
 from themis import PostgresRunStore, SqliteRunStore, postgres_store
+from themis.core.analysis.inspection import load_run_result
 from themis.core.config import StorageConfig
-from themis.core.events import (
+from themis.core.models import GenerationResult, RunStatus, Score
+from themis.core.storage.events import (
     GenerationCompletedEvent,
     RunStartedEvent,
     ScoreCompletedEvent,
 )
-from themis.core.inspection import load_run_result
-from themis.core.models import GenerationResult, RunStatus, Score
-from themis.core.stores import postgres as postgres_module
-from themis.core.stores import sqlite as sqlite_module
-from themis.core.stores.postgres import PostgresStoreError, redact_url
+from themis.core.storage.stores import postgres as postgres_module
+from themis.core.storage.stores import sqlite as sqlite_module
+from themis.core.storage.stores.postgres import PostgresStoreError, redact_url
 
 
 def generation(event_id: str, run_id: str = "run-x", work_key: str | None = None) -> Any:
@@ -158,7 +158,7 @@ def test_a_run_on_postgres_is_read_back_by_another_process(postgres_url: str) ->
     code = (
         "import sys, json\n"
         "from themis import postgres_store\n"
-        "from themis.core.inspection import load_run_result\n"
+        "from themis.core.analysis.inspection import load_run_result\n"
         f"r = load_run_result(postgres_store(sys.argv[1], schema={schema!r}), {result.run_id!r})\n"
         "print(json.dumps({'status': r.status.value, 'means': r.metric_means}))\n"
     )

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from tests.conftest import REPO_ROOT, make_experiment
-from themis.core.progress import ProgressSnapshot
+from themis.core.observability.progress import ProgressSnapshot
 
 
 def test_subscribers_get_a_progress_snapshot_after_each_case() -> None:

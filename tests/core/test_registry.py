@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_experiment
-from themis.core import registry
+from themis.core.authoring import registry
 from themis.core.config import EvaluationConfig
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import make_experiment
 from themis import SqliteRunStore
-from themis.core.events import GenerationCompletedEvent, RunCompletedEvent
-from themis.core.inspection import get_execution_state, load_run_result
+from themis.core.analysis.inspection import get_execution_state, load_run_result
 from themis.core.models import GenerationResult, RunStatus
+from themis.core.storage.events import GenerationCompletedEvent, RunCompletedEvent
 
 
 def _generation_event(event_id: str, run_id: str = "run-x", work_key: str = "k1") -> Any:
@@ -134,8 +134,8 @@ def test_a_10_mb_payload_round_trips(store: Any) -> None:
 
 
 def test_an_error_message_with_control_characters_is_stored(store: Any) -> None:
-    from themis.core.events import ScoreFailedEvent
     from themis.core.models import ScoreError, StageError
+    from themis.core.storage.events import ScoreFailedEvent
 
     reason = "parser choked on \x00\x01 bytes"
     event = ScoreFailedEvent(
@@ -161,7 +161,7 @@ def test_sqlite_run_is_read_back_by_another_process(tmp_path: Path) -> None:
     code = (
         "import sys, json\n"
         "from themis import sqlite_store\n"
-        "from themis.core.inspection import load_run_result\n"
+        "from themis.core.analysis.inspection import load_run_result\n"
         f"r = load_run_result(sqlite_store({str(path)!r}), {result.run_id!r})\n"
         "print(json.dumps({'status': r.status.value, 'means': r.metric_means}))\n"
     )
@@ -194,7 +194,7 @@ def _open_and_append(path: str, start_at: float, index: int) -> str:
     """In a child process: wait for a shared instant, then open the store and write."""
     import time
 
-    from themis.core.events import RunStartedEvent
+    from themis.core.storage.events import RunStartedEvent
 
     while time.time() < start_at:
         pass

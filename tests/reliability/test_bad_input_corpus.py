@@ -205,7 +205,7 @@ def test_the_installed_command_refuses_alike(tmp_path: Path, bad: Bad) -> None:
 
 def test_reading_a_store_never_creates_one(tmp_path: Path) -> None:
     from themis import Reporter, sqlite_store
-    from themis.core.stores.base import StoreNotFoundError
+    from themis.core.storage.stores.base import StoreNotFoundError
 
     missing = tmp_path / "missing.sqlite"
     with pytest.raises(StoreNotFoundError, match="no Themis store at"):

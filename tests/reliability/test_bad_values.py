@@ -11,11 +11,11 @@ import pytest
 
 from tests.conftest import make_experiment
 from themis import Reporter, sqlite_store
-from themis.core.case_details import resolve_case_key
+from themis.core.analysis.case_details import resolve_case_key
 from themis.core.config import EvaluationConfig, GenerationConfig, StorageConfig
-from themis.core.events import ScoreCompletedEvent, ScoreFailedEvent
 from themis.core.models import Case, Dataset, Score, case_key_for, split_case_key
-from themis.core.stores.sqlite import SqliteRunStore
+from themis.core.storage.events import ScoreCompletedEvent, ScoreFailedEvent
+from themis.core.storage.stores.sqlite import SqliteRunStore
 
 
 class ValueMetric:

@@ -21,9 +21,9 @@ from tests.cli.helpers import themis
 from tests.reliability.fault_server import FaultServer, fault_server
 from themis import Reporter, RuntimeConfig, SqliteRunStore
 from themis.adapters import openai, vllm
-from themis.core.bundles import export_generation_bundle
-from themis.core.inspection import get_execution_state
-from themis.core.scrubbing import redact_url, scrub_text, secrets_in_url
+from themis.core.analysis.bundles import export_generation_bundle
+from themis.core.analysis.inspection import get_execution_state
+from themis.core.observability.scrubbing import redact_url, scrub_text, secrets_in_url
 
 URL_PASSWORD = "url-pass-3b9e1f77"
 HEADER_TOKEN = "hdr-token-5c2a8d41"

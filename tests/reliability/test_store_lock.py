@@ -22,7 +22,7 @@ import yaml
 from tests.cli.helpers import ARITHMETIC_CASES, themis, write_config
 from themis import SqliteRunStore
 from themis.core.engine.writer import MAX_UNCOMMITTED_S, EventWriter
-from themis.core.events import RunStartedEvent
+from themis.core.storage.events import RunStartedEvent
 
 HOLD_LOCK = """
 import sqlite3, sys, time

@@ -261,7 +261,7 @@ def test_a_judge_spec_carries_its_model_params_and_metric_settings() -> None:
 
 
 def test_specs_load_from_files(tmp_path: Path) -> None:
-    from themis.core.config_files import read_config_file
+    from themis.core.authoring.config_files import read_config_file
 
     path = tmp_path / "project.toml"
     path.write_text(PROJECT_TOML, encoding="utf-8")
@@ -271,7 +271,7 @@ def test_specs_load_from_files(tmp_path: Path) -> None:
 def test_every_spec_loads_from_a_yaml_or_toml_file_with_errors_naming_file_and_field(
     tmp_path: Path,
 ) -> None:
-    from themis.core.config_files import ConfigError
+    from themis.core.authoring.config_files import ConfigError
 
     yaml_file = tmp_path / "project.yaml"
     yaml_file.write_text(PROJECT_YAML, encoding="utf-8")

@@ -18,9 +18,9 @@ from typing import Any
 
 from tests.validity.corpus import Graded
 from themis import Experiment, InMemoryRunStore
+from themis.core.authoring.identity import content_hash
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
 from themis.core.contexts import GenerateContext
-from themis.core.identity import content_hash
 from themis.core.models import Case, Dataset, GenerationResult, RunResult
 from themis_catalog.stops import FEW_SHOT_STOP
 

@@ -14,12 +14,12 @@ import pytest
 
 from tests.conftest import make_experiment
 from themis import Reporter, StatsEngine, sqlite_store
+from themis.core.analysis.inspection import load_run_result, quickcheck
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
 from themis.core.contexts import GenerateContext
-from themis.core.inspection import load_run_result, quickcheck
 from themis.core.models import Case, Dataset, GenerationResult, MetricCounts
-from themis.core.stores import InMemoryRunStore
-from themis.core.stores.base import RunStore
+from themis.core.storage.stores import InMemoryRunStore
+from themis.core.storage.stores.base import RunStore
 
 OUTPUTS = {
     "right": "3 + 1 makes 4.",

@@ -7,10 +7,10 @@ from typing import Any
 from tests.conftest import make_experiment
 from themis import Experiment
 from themis.builtins.generators import solve_arithmetic
+from themis.core.authoring.prompts import case_input_text
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
 from themis.core.contexts import GenerateContext
 from themis.core.models import Case, Dataset, GenerationResult, TraceStep
-from themis.core.prompts import case_input_text
 
 FLAKY_CASE = "c2"
 """The case whose generator call fails once with a connection error, then works."""

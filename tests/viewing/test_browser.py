@@ -22,7 +22,7 @@ from tests.conftest import REPO_ROOT
 from tests.viewing.conftest import WatchedPage
 from tests.viewing.helpers import TalkativeGenerator, talkative_experiment
 from themis import Reporter, SqliteRunStore
-from themis.core.viewer import RunViewer, ViewerServer
+from themis.core.analysis.viewer import RunViewer, ViewerServer
 
 DOCS_IMAGES = REPO_ROOT / "docs" / "images"
 T = TypeVar("T")

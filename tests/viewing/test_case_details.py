@@ -8,8 +8,8 @@ import pytest
 
 from tests.viewing.helpers import BROKEN_CASE, TalkativeGenerator, talkative_experiment
 from themis import InMemoryRunStore, SqliteRunStore
-from themis.core.case_details import UnknownCaseError, load_case_details, resolve_case_key
-from themis.core.inspection import get_run_snapshot
+from themis.core.analysis.case_details import UnknownCaseError, load_case_details, resolve_case_key
+from themis.core.analysis.inspection import get_run_snapshot
 from themis.core.models import RunStatus
 
 

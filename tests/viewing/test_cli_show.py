@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.cli.helpers import ok, ok_json, themis, user_error
+from themis.core.analysis.run_overview import model_of
 from themis.core.models import ComponentRef
-from themis.core.run_overview import model_of
 
 
 def test_show_prints_the_case_the_model_answered_and_the_judge_verdict(

@@ -17,10 +17,10 @@ from tests.conftest import make_experiment
 from tests.validity.test_denominators import MEAN, OUTPUTS, ScriptedModel, _dataset, _run
 from tests.viewing.test_html_report import chunk, inline_data
 from themis import Reporter, sqlite_store
+from themis.core.analysis.inspection import load_run_result
+from themis.core.analysis.run_overview import list_run_overviews
+from themis.core.analysis.viewer import RunViewer
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
-from themis.core.inspection import load_run_result
-from themis.core.run_overview import list_run_overviews
-from themis.core.viewer import RunViewer
 
 METRIC = "builtin/exact_match"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from tests.conftest import make_experiment
 from themis import SqliteRunStore, sqlite_store
+from themis.core.analysis.viewer import RunViewer
 from themis.core.config import GenerationConfig, RuntimeConfig
 from themis.core.contexts import GenerateContext
 from themis.core.models import Case, Dataset, GenerationResult
-from themis.core.viewer import RunViewer
 
 
 class Gated:

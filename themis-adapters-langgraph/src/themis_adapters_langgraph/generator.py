@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from themis.core.authoring.identity import content_hash
+from themis.core.authoring.prompts import render_messages
 from themis.core.contexts import GenerateContext
-from themis.core.identity import content_hash
 from themis.core.models import Case, GenerationResult, JSONValue, Message, TraceStep
-from themis.core.prompts import render_messages
 from themis_adapters_langgraph.events import is_final, trace_step
 from themis_adapters_langgraph.messages import conversation, to_json, token_usage
 

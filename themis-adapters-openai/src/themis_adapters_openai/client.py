@@ -8,7 +8,7 @@ from typing import Any
 import openai as openai_sdk
 
 from themis.core.errors import ErrorCategory, ProviderError
-from themis.core.scrubbing import redact_url, register_secrets, secrets_in_url
+from themis.core.observability.scrubbing import redact_url, register_secrets, secrets_in_url
 from themis_adapters_openai.transport import SDKTransport
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"

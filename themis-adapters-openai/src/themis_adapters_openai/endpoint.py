@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from themis.core.identity import content_hash
+from themis.core.authoring.identity import content_hash
 from themis.core.models import JSONValue, Message
 from themis_adapters_openai.params import InferenceParams
 from themis_adapters_openai.transport import Transport
@@ -79,7 +79,7 @@ class CompatibleEndpoint:
     )
     """Factory options that say where and how the model is reached, not what is
     asked: outside the fingerprint, and left out of the run id when a
-    configuration file sets them (see ``themis.core.registry.identity_options``)."""
+    configuration file sets them (see ``themis.core.authoring.registry.identity_options``)."""
 
     def __init__(self, settings: EndpointSettings) -> None:
         self.model = settings.model

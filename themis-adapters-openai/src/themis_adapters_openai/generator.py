@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from themis.core.authoring.prompts import render_messages
 from themis.core.contexts import GenerateContext
 from themis.core.models import Case, GenerationResult, JSONValue
-from themis.core.prompts import render_messages
 from themis_adapters_openai.client import (
     DEFAULT_API_KEY_ENV,
     DEFAULT_TIMEOUT_S,

@@ -18,7 +18,11 @@ import openai as openai_sdk
 
 from themis.core.errors import ErrorCategory, ProviderError
 from themis.core.models import JSONValue
-from themis.core.scrubbing import register_secrets, secret_header_values, secrets_in_url
+from themis.core.observability.scrubbing import (
+    register_secrets,
+    secret_header_values,
+    secrets_in_url,
+)
 from themis_adapters_openai.wire import (
     MalformedResponseError,
     WireRequest,

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from themis.core.errors import ErrorCategory, ProviderError, parse_retry_after
 from themis.core.models import JSONValue, Message
-from themis.core.redaction import REDACTED, redact_secrets
-from themis.core.scrubbing import scrub_value
+from themis.core.observability.redaction import REDACTED, redact_secrets
+from themis.core.observability.scrubbing import scrub_value
 from themis_adapters_openai.params import InferenceParams
 
 ApiMode = Literal["responses", "chat_completions", "completions"]

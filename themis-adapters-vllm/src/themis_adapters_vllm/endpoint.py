@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from themis.core.scrubbing import redact_url
+from themis.core.observability.scrubbing import redact_url
 from themis_adapters_openai.endpoint import EndpointSettings, checked_settings
 from themis_adapters_openai.transport import SDKTransport, Transport
 from themis_adapters_openai.wire import API_MODES

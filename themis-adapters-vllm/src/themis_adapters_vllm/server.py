@@ -27,7 +27,7 @@ import aiohttp
 
 from themis.core.errors import ErrorCategory, ProviderError
 from themis.core.models import JSONValue
-from themis.core.scrubbing import redact_url, register_secrets, secrets_in_url
+from themis.core.observability.scrubbing import redact_url, register_secrets, secrets_in_url
 from themis_adapters_openai.transport import PerEventLoop, Transport
 from themis_adapters_openai.wire import (
     MalformedResponseError,

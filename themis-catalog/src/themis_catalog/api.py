@@ -10,7 +10,7 @@ from typing import Any
 
 from themis.benchmark import BenchmarkSpec
 from themis.catalog.models import BenchmarkCatalogEntry
-from themis.core import registry
+from themis.core.authoring import registry
 from themis.core.models import ComponentRef
 from themis_catalog.discovery import benchmark_ids, load_spec, select
 from themis_catalog.loading import materialize

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from themis.benchmark import BenchmarkSpec, PromptVariantSpec, SliceSpec
-from themis.core import registry
+from themis.core.authoring import registry
 from themis.core.errors import ConfigError, UserError
 
 

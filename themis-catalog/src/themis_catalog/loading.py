@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from themis.benchmark import BenchmarkSpec, DatasetSourceSpec, PromptVariantSpec, SliceSpec
+from themis.core.authoring.huggingface import load_data_files, load_hub_rows
 from themis.core.errors import ConfigError, UserError
 from themis.core.errors import DatasetUnavailableError as DatasetUnavailableError
-from themis.core.huggingface import load_data_files, load_hub_rows
 from themis.core.models import Case, Dataset
 
 HUGGINGFACE_HINT = "pip install 'themis-catalog[huggingface]'"

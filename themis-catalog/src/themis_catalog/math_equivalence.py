@@ -16,9 +16,9 @@ import logging
 from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
+from themis.core.analysis.outcomes import UNPARSED_FLAG
 from themis.core.contexts import ScoreContext
 from themis.core.models import Case, JSONValue, ParsedOutput, Score, ScoreError
-from themis.core.outcomes import UNPARSED_FLAG
 from themis_catalog.math_answers import clean_answer
 
 

@@ -18,13 +18,13 @@ from typing import Any
 
 from themis.benchmark import BenchmarkSpec
 from themis.catalog.models import BenchmarkRunResult
-from themis.core import registry
+from themis.core.authoring import registry
+from themis.core.authoring.evaluate import as_list
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
 from themis.core.errors import ConfigError
-from themis.core.evaluate import as_list
 from themis.core.experiment import Experiment, run_sync
 from themis.core.models import JSONValue, RunResult
-from themis.core.stores.base import RunStore
+from themis.core.storage.stores.base import RunStore
 from themis_catalog.discovery import Selection, select
 from themis_catalog.loading import (
     BenchmarkDataError,

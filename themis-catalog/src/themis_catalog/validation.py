@@ -10,11 +10,11 @@ are graded by builtin/demo_judge here, which checks the plumbing only.
 from __future__ import annotations
 
 from themis.catalog.models import BenchmarkValidationResult, ValidationCheck
+from themis.core.authoring.identity import content_hash
 from themis.core.config import RuntimeConfig
 from themis.core.contexts import GenerateContext
-from themis.core.identity import content_hash
 from themis.core.models import Case, GenerationResult, RunResult, case_key_for
-from themis.core.stores import InMemoryRunStore
+from themis.core.storage.stores import InMemoryRunStore
 from themis_catalog.discovery import select
 from themis_catalog.running import experiment_for, prepare_benchmark
 

@@ -10,75 +10,139 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from themis.core.bundles import (
-        export_evaluation_bundle,
-        export_generation_bundle,
-        export_parse_bundle,
-        export_reduction_bundle,
-        export_score_bundle,
-        import_evaluation_bundle,
-        import_generation_bundle,
-        import_parse_bundle,
-        import_reduction_bundle,
-        import_score_bundle,
+    # mypy cannot see through __getattr__; these give the lazy names their types.
+    # Each one re-exports (``X as X``) exactly what _EXPORTS maps; tests/test_public_api.py
+    # checks the two agree.
+    from themis.core.analysis.bundles import (
+        export_evaluation_bundle as export_evaluation_bundle,
     )
-    from themis.core.config import RuntimeConfig
-    from themis.core.estimate import RunEstimate
-    from themis.core.evaluate import evaluate, evaluate_async
-    from themis.core.experiment import Experiment
-    from themis.core.inspection import (
-        get_evaluation_execution,
-        get_execution_state,
-        get_run_snapshot,
-        quickcheck,
-        snapshot_report,
+    from themis.core.analysis.bundles import (
+        export_generation_bundle as export_generation_bundle,
     )
-    from themis.core.models import RunResult, RunSnapshot, RunStatus
-    from themis.core.prompts import PromptSpec
-    from themis.core.reporting import Reporter
-    from themis.core.stats import StatsEngine
-    from themis.core.stores import (
-        InMemoryRunStore,
-        PostgresRunStore,
-        RunStore,
-        SqliteRunStore,
-        postgres_store,
-        sqlite_store,
+    from themis.core.analysis.bundles import (
+        export_parse_bundle as export_parse_bundle,
+    )
+    from themis.core.analysis.bundles import (
+        export_reduction_bundle as export_reduction_bundle,
+    )
+    from themis.core.analysis.bundles import (
+        export_score_bundle as export_score_bundle,
+    )
+    from themis.core.analysis.bundles import (
+        import_evaluation_bundle as import_evaluation_bundle,
+    )
+    from themis.core.analysis.bundles import (
+        import_generation_bundle as import_generation_bundle,
+    )
+    from themis.core.analysis.bundles import (
+        import_parse_bundle as import_parse_bundle,
+    )
+    from themis.core.analysis.bundles import (
+        import_reduction_bundle as import_reduction_bundle,
+    )
+    from themis.core.analysis.bundles import (
+        import_score_bundle as import_score_bundle,
+    )
+    from themis.core.analysis.estimate import (
+        RunEstimate as RunEstimate,
+    )
+    from themis.core.analysis.inspection import (
+        get_evaluation_execution as get_evaluation_execution,
+    )
+    from themis.core.analysis.inspection import (
+        get_execution_state as get_execution_state,
+    )
+    from themis.core.analysis.inspection import (
+        get_run_snapshot as get_run_snapshot,
+    )
+    from themis.core.analysis.inspection import (
+        quickcheck as quickcheck,
+    )
+    from themis.core.analysis.inspection import (
+        snapshot_report as snapshot_report,
+    )
+    from themis.core.analysis.reporting import (
+        Reporter as Reporter,
+    )
+    from themis.core.analysis.stats import (
+        StatsEngine as StatsEngine,
+    )
+    from themis.core.authoring.evaluate import (
+        evaluate as evaluate,
+    )
+    from themis.core.authoring.evaluate import (
+        evaluate_async as evaluate_async,
+    )
+    from themis.core.authoring.prompts import (
+        PromptSpec as PromptSpec,
+    )
+    from themis.core.config import (
+        RuntimeConfig as RuntimeConfig,
+    )
+    from themis.core.experiment import (
+        Experiment as Experiment,
+    )
+    from themis.core.models import (
+        RunResult as RunResult,
+    )
+    from themis.core.models import (
+        RunSnapshot as RunSnapshot,
+    )
+    from themis.core.models import (
+        RunStatus as RunStatus,
+    )
+    from themis.core.storage.stores import (
+        InMemoryRunStore as InMemoryRunStore,
+    )
+    from themis.core.storage.stores import (
+        PostgresRunStore as PostgresRunStore,
+    )
+    from themis.core.storage.stores import (
+        RunStore as RunStore,
+    )
+    from themis.core.storage.stores import (
+        SqliteRunStore as SqliteRunStore,
+    )
+    from themis.core.storage.stores import (
+        postgres_store as postgres_store,
+    )
+    from themis.core.storage.stores import (
+        sqlite_store as sqlite_store,
     )
 
 _EXPORTS: dict[str, tuple[str, str]] = {
     "Experiment": ("themis.core.experiment", "Experiment"),
-    "InMemoryRunStore": ("themis.core.stores", "InMemoryRunStore"),
-    "PostgresRunStore": ("themis.core.stores", "PostgresRunStore"),
-    "PromptSpec": ("themis.core.prompts", "PromptSpec"),
-    "Reporter": ("themis.core.reporting", "Reporter"),
-    "RunEstimate": ("themis.core.estimate", "RunEstimate"),
+    "InMemoryRunStore": ("themis.core.storage.stores", "InMemoryRunStore"),
+    "PostgresRunStore": ("themis.core.storage.stores", "PostgresRunStore"),
+    "PromptSpec": ("themis.core.authoring.prompts", "PromptSpec"),
+    "Reporter": ("themis.core.analysis.reporting", "Reporter"),
+    "RunEstimate": ("themis.core.analysis.estimate", "RunEstimate"),
     "RunResult": ("themis.core.models", "RunResult"),
     "RunSnapshot": ("themis.core.models", "RunSnapshot"),
     "RunStatus": ("themis.core.models", "RunStatus"),
-    "RunStore": ("themis.core.stores", "RunStore"),
+    "RunStore": ("themis.core.storage.stores", "RunStore"),
     "RuntimeConfig": ("themis.core.config", "RuntimeConfig"),
-    "SqliteRunStore": ("themis.core.stores", "SqliteRunStore"),
-    "StatsEngine": ("themis.core.stats", "StatsEngine"),
-    "evaluate": ("themis.core.evaluate", "evaluate"),
-    "evaluate_async": ("themis.core.evaluate", "evaluate_async"),
-    "export_evaluation_bundle": ("themis.core.bundles", "export_evaluation_bundle"),
-    "export_generation_bundle": ("themis.core.bundles", "export_generation_bundle"),
-    "export_parse_bundle": ("themis.core.bundles", "export_parse_bundle"),
-    "export_reduction_bundle": ("themis.core.bundles", "export_reduction_bundle"),
-    "export_score_bundle": ("themis.core.bundles", "export_score_bundle"),
-    "get_evaluation_execution": ("themis.core.inspection", "get_evaluation_execution"),
-    "get_execution_state": ("themis.core.inspection", "get_execution_state"),
-    "get_run_snapshot": ("themis.core.inspection", "get_run_snapshot"),
-    "import_evaluation_bundle": ("themis.core.bundles", "import_evaluation_bundle"),
-    "import_generation_bundle": ("themis.core.bundles", "import_generation_bundle"),
-    "import_parse_bundle": ("themis.core.bundles", "import_parse_bundle"),
-    "import_reduction_bundle": ("themis.core.bundles", "import_reduction_bundle"),
-    "import_score_bundle": ("themis.core.bundles", "import_score_bundle"),
-    "postgres_store": ("themis.core.stores", "postgres_store"),
-    "quickcheck": ("themis.core.inspection", "quickcheck"),
-    "snapshot_report": ("themis.core.inspection", "snapshot_report"),
-    "sqlite_store": ("themis.core.stores", "sqlite_store"),
+    "SqliteRunStore": ("themis.core.storage.stores", "SqliteRunStore"),
+    "StatsEngine": ("themis.core.analysis.stats", "StatsEngine"),
+    "evaluate": ("themis.core.authoring.evaluate", "evaluate"),
+    "evaluate_async": ("themis.core.authoring.evaluate", "evaluate_async"),
+    "export_evaluation_bundle": ("themis.core.analysis.bundles", "export_evaluation_bundle"),
+    "export_generation_bundle": ("themis.core.analysis.bundles", "export_generation_bundle"),
+    "export_parse_bundle": ("themis.core.analysis.bundles", "export_parse_bundle"),
+    "export_reduction_bundle": ("themis.core.analysis.bundles", "export_reduction_bundle"),
+    "export_score_bundle": ("themis.core.analysis.bundles", "export_score_bundle"),
+    "get_evaluation_execution": ("themis.core.analysis.inspection", "get_evaluation_execution"),
+    "get_execution_state": ("themis.core.analysis.inspection", "get_execution_state"),
+    "get_run_snapshot": ("themis.core.analysis.inspection", "get_run_snapshot"),
+    "import_evaluation_bundle": ("themis.core.analysis.bundles", "import_evaluation_bundle"),
+    "import_generation_bundle": ("themis.core.analysis.bundles", "import_generation_bundle"),
+    "import_parse_bundle": ("themis.core.analysis.bundles", "import_parse_bundle"),
+    "import_reduction_bundle": ("themis.core.analysis.bundles", "import_reduction_bundle"),
+    "import_score_bundle": ("themis.core.analysis.bundles", "import_score_bundle"),
+    "postgres_store": ("themis.core.storage.stores", "postgres_store"),
+    "quickcheck": ("themis.core.analysis.inspection", "quickcheck"),
+    "snapshot_report": ("themis.core.analysis.inspection", "snapshot_report"),
+    "sqlite_store": ("themis.core.storage.stores", "sqlite_store"),
 }
 
 
@@ -95,41 +159,8 @@ def _version() -> str:
 
 __version__ = _version()
 
-__all__ = [
-    "Experiment",
-    "InMemoryRunStore",
-    "PostgresRunStore",
-    "PromptSpec",
-    "Reporter",
-    "RunEstimate",
-    "RunResult",
-    "RunSnapshot",
-    "RunStatus",
-    "RunStore",
-    "RuntimeConfig",
-    "SqliteRunStore",
-    "StatsEngine",
-    "__version__",
-    "evaluate",
-    "evaluate_async",
-    "export_evaluation_bundle",
-    "export_generation_bundle",
-    "export_parse_bundle",
-    "export_reduction_bundle",
-    "export_score_bundle",
-    "get_evaluation_execution",
-    "get_execution_state",
-    "get_run_snapshot",
-    "import_evaluation_bundle",
-    "import_generation_bundle",
-    "import_parse_bundle",
-    "import_reduction_bundle",
-    "import_score_bundle",
-    "postgres_store",
-    "quickcheck",
-    "snapshot_report",
-    "sqlite_store",
-]
+# One source: the public names are the lazy-export table (plus the version).
+__all__ = sorted([*_EXPORTS, "__version__"])
 
 
 def __getattr__(name: str) -> Any:

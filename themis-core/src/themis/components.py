@@ -33,7 +33,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from themis.core.identity import content_hash
+from themis.core.authoring.identity import content_hash
 
 if TYPE_CHECKING:  # the contexts and models import nothing from here
     from themis.core.contexts import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from themis.core import registry
+from themis.core.authoring import registry
 
 _DISTRIBUTIONS = {
     "openai": "themis-adapters-openai",

@@ -27,8 +27,8 @@ from pydantic import (
 )
 
 from themis.benchmark.query import DatasetQuerySpec, SpecBase
+from themis.core.authoring.prompts import PromptSpec
 from themis.core.models import JSONValue
-from themis.core.prompts import PromptSpec
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
 from themis.builtins.parsers import ChoiceLetterParser
+from themis.core.analysis.outcomes import UNPARSED_FLAG
 from themis.core.contexts import ParseContext, ScoreContext
 from themis.core.models import Case, ParsedOutput, ReducedCandidate, Score, ScoreError
-from themis.core.outcomes import UNPARSED_FLAG
 
 
 class ChoiceAccuracy(BuiltinComponent):

@@ -15,9 +15,9 @@ import re
 from typing import Any
 
 from themis.builtins._base import BuiltinComponent
+from themis.core.authoring.prompts import case_input_text
 from themis.core.contexts import GenerateContext
 from themis.core.models import Case, GenerationResult
-from themis.core.prompts import case_input_text
 
 _OPERATORS: dict[type[ast.AST], Any] = {
     ast.Add: operator.add,

@@ -25,9 +25,9 @@ from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
 from themis.builtins.generators import solve_arithmetic
+from themis.core.authoring.prompts import case_input_text
 from themis.core.contexts import EvalScoreContext
 from themis.core.models import JSONValue, Score, ScoreError
-from themis.core.prompts import case_input_text
 from themis.core.workflows import (
     EvaluationSubject,
     JudgeCall,

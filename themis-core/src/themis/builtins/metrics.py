@@ -14,9 +14,9 @@ from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
 from themis.builtins.parsers import parse_number
+from themis.core.analysis.outcomes import UNPARSED_FLAG
 from themis.core.contexts import ScoreContext
 from themis.core.models import Case, JSONValue, ParsedOutput, Score, ScoreError
-from themis.core.outcomes import UNPARSED_FLAG
 
 _NUMERIC_TEXT = re.compile(
     r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?|[-+]?\.\d+(?:[eE][-+]?\d+)?"

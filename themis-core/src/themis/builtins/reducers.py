@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 from themis.builtins._base import BuiltinComponent
+from themis.core.authoring.identity import canonical_json
 from themis.core.contexts import ReduceContext
-from themis.core.identity import canonical_json
 from themis.core.models import GenerationResult, ReducedCandidate
 
 

@@ -23,10 +23,10 @@ import re
 from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
+from themis.core.authoring.identity import canonical_json
+from themis.core.authoring.prompts import case_input_text
 from themis.core.contexts import SelectContext
-from themis.core.identity import canonical_json
 from themis.core.models import GenerationResult, JSONValue
-from themis.core.prompts import case_input_text
 from themis.core.workflows import JudgmentParseError, as_judge_response
 
 _WINNER = re.compile(r"winner\s*[:=]\s*\**\s*(A|B|TIE)\b", re.IGNORECASE)
@@ -45,7 +45,7 @@ class BestOfN(BuiltinComponent):
         self._judge: Any = None
         self._judge_identity: JSONValue = None
         if judge is not None:
-            from themis.core import registry  # the registry loads builtins: import late
+            from themis.core.authoring import registry  # the registry loads builtins: import late
 
             self._judge, ref = registry.resolve(
                 "judge", judge, where=f"{self.component_id} option 'judge'"

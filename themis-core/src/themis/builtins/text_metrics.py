@@ -20,9 +20,9 @@ import importlib
 from typing import Any
 
 from themis.builtins._base import BuiltinComponent, output_text
+from themis.core.authoring.registry import ComponentLoadError
 from themis.core.contexts import ScoreContext
 from themis.core.models import Case, JSONValue, ParsedOutput, Score, ScoreError
-from themis.core.registry import ComponentLoadError
 
 EXTRA = "themis-eval-core[text-metrics]"
 

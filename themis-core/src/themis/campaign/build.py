@@ -20,14 +20,14 @@ from themis.campaign.spec import (
     CatalogBenchmarkSpec,
     CustomBenchmarkSpec,
 )
-from themis.core import registry
+from themis.core.authoring import registry
+from themis.core.authoring.config_files import ConfigError, cases_from_rows, load_cases_file
+from themis.core.authoring.huggingface import load_hub_rows
+from themis.core.authoring.local_components import PREFIX as PYTHON_PREFIX
+from themis.core.authoring.local_components import resolve_component
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig
-from themis.core.config_files import ConfigError, cases_from_rows, load_cases_file
 from themis.core.errors import DatasetUnavailableError
 from themis.core.experiment import Experiment
-from themis.core.huggingface import load_hub_rows
-from themis.core.local_components import PREFIX as PYTHON_PREFIX
-from themis.core.local_components import resolve_component
 from themis.core.models import Dataset, JSONValue
 from themis.specs.experiment import InferenceParamsSpec
 from themis.specs.foundational import DatasetSpec, JudgeInferenceSpec, ModelSpec

@@ -19,14 +19,14 @@ import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+from themis.core.analysis.inspection import get_run_snapshot
+from themis.core.analysis.outcomes import stored_outcomes
+from themis.core.analysis.reporting import _interval, _latex, _latex_table, _md, _number, _signed
+from themis.core.analysis.stats.extra import INSTALL_HINT as STATS_INSTALL_HINT
+from themis.core.analysis.stats.models import TEST_LABELS, format_p
 from themis.core.errors import ConfigError
-from themis.core.inspection import get_run_snapshot
 from themis.core.models import FrozenModel
-from themis.core.outcomes import stored_outcomes
-from themis.core.reporting import _interval, _latex, _latex_table, _md, _number, _signed
-from themis.core.stats.extra import INSTALL_HINT as STATS_INSTALL_HINT
-from themis.core.stats.models import TEST_LABELS, format_p
-from themis.core.stores.base import RunStore
+from themis.core.storage.stores.base import RunStore
 
 if TYPE_CHECKING:
     from themis.campaign.run import Campaign
@@ -40,7 +40,7 @@ class LeaderboardCell(FrozenModel):
     """One point's score on one benchmark metric (``mean`` None: not run yet).
 
     ``n`` cases are in the mean; ``parse_failures`` of them gave no answer the
-    parser could read and count 0 (``themis.core.outcomes``); ``errors`` were
+    parser could read and count 0 (``themis.core.analysis.outcomes``); ``errors`` were
     never answered or not scorable and are left out."""
 
     point_id: str
@@ -309,7 +309,7 @@ def _values(
     store: RunStore, run_id: str, unparsed: dict[str, int] | None = None
 ) -> dict[str, dict[str, float | None]]:
     """Counted values by metric and case key: an answer that did not parse is 0,
-    as in every mean (``themis.core.outcomes``); None: an error, left out.
+    as in every mean (``themis.core.analysis.outcomes``); None: an error, left out.
     ``unparsed``, when given, receives how many answers per metric did not parse."""
     values: dict[str, dict[str, float | None]] = {}
     for outcome in stored_outcomes(store, get_run_snapshot(store, run_id)):
@@ -330,7 +330,7 @@ def _stats_available() -> bool:
 
 
 def _adjust(p_values: Sequence[float], correction: str) -> list[float]:
-    from themis.core.stats import StatsEngine
+    from themis.core.analysis.stats import StatsEngine
 
     if correction == "holm":
         return StatsEngine.holm(p_values)
@@ -364,7 +364,7 @@ def campaign_report(
     statistics = _stats_available()
     engine = None
     if statistics:
-        from themis.core.stats import StatsEngine
+        from themis.core.analysis.stats import StatsEngine
 
         engine = StatsEngine(
             confidence=confidence, resamples=resamples, alpha=alpha, correction=correction
@@ -452,7 +452,7 @@ def _compare(
     correction: str,
     alpha: float,
 ) -> list[PointComparison]:
-    from themis.core.stats import StatsEngine
+    from themis.core.analysis.stats import StatsEngine
 
     assert isinstance(engine, StatsEngine)
     base_runs = {p.benchmark: p.run_id for p in campaign.points if p.point_id == baseline}

@@ -13,15 +13,15 @@ from pathlib import Path
 
 from themis.campaign.build import CampaignPoint, build_points
 from themis.campaign.spec import CampaignSpec, load_campaign_spec
+from themis.core.analysis.inspection import get_run_snapshot
+from themis.core.analysis.outcomes import means, stored_outcomes
+from themis.core.authoring.config_files import ConfigError
 from themis.core.config import RuntimeConfig
-from themis.core.config_files import ConfigError
 from themis.core.experiment import run_sync
-from themis.core.inspection import get_run_snapshot
 from themis.core.models import STAGES, FrozenModel, RunStatus
-from themis.core.outcomes import means, stored_outcomes
-from themis.core.stores.base import RunStore
-from themis.core.stores.postgres import postgres_store
-from themis.core.stores.sqlite import sqlite_store
+from themis.core.storage.stores.base import RunStore
+from themis.core.storage.stores.postgres import postgres_store
+from themis.core.storage.stores.sqlite import sqlite_store
 from themis.specs.experiment import PostgresBlobStorageSpec, SqliteBlobStorageSpec
 
 __all__ = ["Campaign", "CampaignRunResult", "PointOutcome", "open_project_store"]
@@ -243,5 +243,5 @@ class Campaign:
 
 
 def _stored_means(store: RunStore, run_id: str) -> dict[str, float]:
-    """A stored run's means, unparsed answers counted 0 (``themis.core.outcomes``)."""
+    """A stored run's means, unparsed answers counted 0 (``themis.core.analysis.outcomes``)."""
     return means(stored_outcomes(store, get_run_snapshot(store, run_id)))

@@ -24,8 +24,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
+from themis.core.authoring.config_files import apply_override, read_config_file
 from themis.core.config import ComponentSpec
-from themis.core.config_files import apply_override, read_config_file
 from themis.core.errors import ConfigError
 from themis.specs.base import SpecBase
 from themis.specs.experiment import (

@@ -22,10 +22,10 @@ from themis.catalog.models import (
     BenchmarkValidationResult,
     ValidationCheck,
 )
-from themis.core import registry
+from themis.core.authoring import registry
 from themis.core.config import RuntimeConfig
 from themis.core.experiment import Experiment
-from themis.core.stores.base import RunStore
+from themis.core.storage.stores.base import RunStore
 
 DISTRIBUTION = "themis-catalog"
 

@@ -11,7 +11,7 @@ from themis.cli.errors import UserError
 from themis.cli.options import run_target_options, store_location
 from themis.cli.output import note
 from themis.cli.targets import resolve_run, resolve_store
-from themis.core import bundles
+from themis.core.analysis import bundles
 
 
 @click.command("export", short_help="Write one stage's stored results of a run to a bundle.")

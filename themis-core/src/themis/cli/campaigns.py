@@ -31,7 +31,7 @@ def _campaign(
     """The campaign of a file. ``reading`` names a read-only command: it never
     creates a SQLite store, and a missing one holds nothing yet."""
     from themis.campaign import Campaign, load_campaign_spec
-    from themis.core.stores.memory import InMemoryRunStore
+    from themis.core.storage.stores.memory import InMemoryRunStore
     from themis.specs import SqliteBlobStorageSpec
 
     if not project_file.is_file():

@@ -8,7 +8,7 @@ import click
 
 from themis.cli.options import json_option
 from themis.cli.output import emit_json, emit_table, note
-from themis.core import registry
+from themis.core.authoring import registry
 
 
 def _component_version(factory: Any) -> str | None:

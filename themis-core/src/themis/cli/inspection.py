@@ -12,13 +12,13 @@ from themis.cli.errors import UserError
 from themis.cli.options import config_options, json_option, run_target_options, store_options
 from themis.cli.output import emit_json, emit_table
 from themis.cli.targets import resolve_run, resolve_store
-from themis.core.inspection import (
+from themis.core.analysis.inspection import (
     get_evaluation_execution,
     get_execution_state,
     quickcheck,
     snapshot_report,
 )
-from themis.core.run_overview import list_run_overviews
+from themis.core.analysis.run_overview import list_run_overviews
 
 
 @click.group(short_help="Look inside a store: runs, snapshots, state, evaluations.")

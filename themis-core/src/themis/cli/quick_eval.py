@@ -18,11 +18,11 @@ from themis.cli.errors import UserError
 from themis.cli.options import json_option, progress_option
 from themis.cli.output import emit_json, exit_for, note, print_result, result_payload
 from themis.cli.targets import experiment_store, experiment_store_for
+from themis.core.authoring.config_files import cases_from_rows, load_cases_file
+from themis.core.authoring.evaluate import build_experiment
+from themis.core.authoring.huggingface import HubRows, datasets_module, load_hub_rows
+from themis.core.authoring.local_components import resolve_local_components
 from themis.core.config import RuntimeConfig, StorageConfig
-from themis.core.config_files import cases_from_rows, load_cases_file
-from themis.core.evaluate import build_experiment
-from themis.core.huggingface import HubRows, datasets_module, load_hub_rows
-from themis.core.local_components import resolve_local_components
 from themis.core.models import Dataset, RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -17,10 +17,10 @@ from themis.cli.targets import (
     resolve_store,
     stored_experiment_run,
 )
-from themis.core.reporting import Reporter
-from themis.core.stats import StatsEngine, format_p
-from themis.core.stores.base import RunStore
-from themis.core.stores.memory import InMemoryRunStore
+from themis.core.analysis.reporting import Reporter
+from themis.core.analysis.stats import StatsEngine, format_p
+from themis.core.storage.stores.base import RunStore
+from themis.core.storage.stores.memory import InMemoryRunStore
 
 REPORT_FORMATS = ("markdown", "json", "csv", "latex", "html")
 

@@ -20,7 +20,7 @@ from themis.cli.output import ReuseCount, exit_for, print_result
 from themis.cli.targets import experiment_store, load_experiment, stored_experiment_run
 from themis.core.config import RuntimeConfig
 from themis.core.experiment import Experiment
-from themis.core.stores.base import RunStore
+from themis.core.storage.stores.base import RunStore
 
 
 def _runtime(

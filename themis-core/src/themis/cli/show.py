@@ -14,15 +14,15 @@ from themis.cli.errors import UserError
 from themis.cli.options import json_option, run_target_options
 from themis.cli.output import emit_json, emit_table
 from themis.cli.targets import resolve_run
-from themis.core.case_details import (
+from themis.core.analysis.case_details import (
     CaseDetail,
     UnknownCaseError,
     iter_case_details,
     load_case_details,
     resolve_case_key,
 )
-from themis.core.inspection import get_run_snapshot
-from themis.core.redaction import redact_secrets
+from themis.core.analysis.inspection import get_run_snapshot
+from themis.core.observability.redaction import redact_secrets
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType

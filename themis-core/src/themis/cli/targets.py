@@ -15,8 +15,8 @@ import click
 from themis.cli.errors import UserError
 from themis.core.config import StorageConfig
 from themis.core.experiment import Experiment, open_store
-from themis.core.stores.base import RunStore, UnknownRunError
-from themis.core.stores.postgres import redact_url
+from themis.core.storage.stores.base import RunStore, UnknownRunError
+from themis.core.storage.stores.postgres import redact_url
 
 MEMORY_STORE = "memory"
 

@@ -55,7 +55,7 @@ def view(
       themis view --store .themis/runs.sqlite
       themis view --config experiment.yaml --port 8765
     """
-    from themis.core.viewer import RunViewer, ViewerServer
+    from themis.core.analysis.viewer import RunViewer, ViewerServer
 
     if config is None and store_path is None:
         store_path = _default_store()

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal, Required, TypeAlias, TypedDict
 
 from pydantic import Field, PositiveInt, field_validator
 
+from themis.core.authoring.prompts import PromptSpec
 from themis.core.errors import ConfigError
 from themis.core.models import FrozenModel, JSONValue
-from themis.core.prompts import PromptSpec
 
 if TYPE_CHECKING:
     from themis.core.protocols import Component

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from themis.core.authoring.prompts import PromptSpec
 from themis.core.models import Case, JSONValue, ParsedOutput
-from themis.core.prompts import PromptSpec
 
 
 @dataclass(frozen=True, slots=True)

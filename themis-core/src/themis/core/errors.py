@@ -40,7 +40,7 @@ Every class also subclasses the builtin it subclassed before the tree existed
 (shown in parentheses), so ``except ValueError`` around a config load or
 ``except ImportError`` around a component still catches what it caught.
 The classes are defined here and re-exported where they used to live
-(``themis.core.config_files.ConfigError``, ``themis.core.registry.
+(``themis.core.authoring.config_files.ConfigError``, ``themis.core.authoring.registry.
 UnknownComponentError`` ...), so both import paths name the same class.
 Distributions above core extend the tree (``themis_catalog``'s
 ``UnknownVariantError`` is a ``UserError``; the OpenAI adapter's

@@ -12,9 +12,12 @@ from typing import Any, Literal, TypedDict, TypeVar, Unpack
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from themis.core import distributions, registry
+from themis.core import distributions
+from themis.core.analysis.estimate import RunEstimate, estimate_run
+from themis.core.authoring import registry
+from themis.core.authoring.config_files import format_validation_error, read_experiment_config
+from themis.core.authoring.identity import compute_run_id, dataset_hash
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
-from themis.core.config_files import format_validation_error, read_experiment_config
 from themis.core.engine.plan import candidate_seeds, resolve_num_samples
 from themis.core.engine.runner import (
     ReplayScope,
@@ -23,9 +26,6 @@ from themis.core.engine.runner import (
     metric_judge_config,
 )
 from themis.core.errors import ConfigError
-from themis.core.estimate import RunEstimate, estimate_run
-from themis.core.hooks import LifecycleHooks
-from themis.core.identity import compute_run_id, dataset_hash
 from themis.core.models import (
     ComponentRef,
     ComponentRefs,
@@ -37,8 +37,9 @@ from themis.core.models import (
     RunResult,
     RunSnapshot,
 )
-from themis.core.progress import progress_reporter
-from themis.core.stores.base import RunStore
+from themis.core.observability.hooks import LifecycleHooks
+from themis.core.observability.progress import progress_reporter
+from themis.core.storage.stores.base import RunStore
 
 T = TypeVar("T")
 

@@ -284,7 +284,7 @@ class StageCounts(FrozenModel):
 
 
 class MetricCounts(FrozenModel):
-    """How many cases stand behind a metric's mean (see ``themis.core.outcomes``).
+    """How many cases stand behind a metric's mean (see ``themis.core.analysis.outcomes``).
 
     ``n`` cases are in the mean; ``parse_failures`` of them gave no parseable
     answer and count 0. ``errors`` are cases left out: never answered (their

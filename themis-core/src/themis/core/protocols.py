@@ -28,8 +28,8 @@ from themis.core.models import (
 )
 
 if TYPE_CHECKING:  # both import the models this module does
-    from themis.core.events import RunEvent
-    from themis.core.progress import ProgressSnapshot
+    from themis.core.observability.progress import ProgressSnapshot
+    from themis.core.storage.events import RunEvent
 
 
 @runtime_checkable

@@ -8,7 +8,7 @@ from typing import Any, Self
 from pydantic import ValidationError
 
 from themis.benchmark.query import SpecBase as _HashableSpec
-from themis.core.config_files import ConfigError, read_config_file
+from themis.core.authoring.config_files import ConfigError, read_config_file
 
 __all__ = ["SpecBase", "spec_error"]
 

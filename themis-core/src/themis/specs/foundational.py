@@ -15,8 +15,8 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from themis.benchmark.specs import PromptMessage
+from themis.core.authoring.prompts import PromptSpec
 from themis.core.models import JSONValue
-from themis.core.prompts import PromptSpec
 from themis.specs.base import SpecBase
 from themis.specs.experiment import InferenceParamsSpec
 

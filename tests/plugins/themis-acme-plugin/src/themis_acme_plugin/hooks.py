@@ -6,7 +6,7 @@ marker is needed.
 
 from __future__ import annotations
 
-from themis.core.events import RunEvent
+from themis.core.storage.events import RunEvent
 
 SEEN: list[str] = []
 

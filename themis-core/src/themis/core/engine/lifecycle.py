@@ -18,6 +18,8 @@ from themis.core.config import RuntimeConfig
 from themis.core.engine.policy import Invoker, provider_of
 from themis.core.errors import PreflightError
 from themis.core.models import ComponentRef, JSONValue, RunSnapshot
+from themis.core.observability.redaction import redact_secrets
+from themis.core.observability.scrubbing import scrub_text
 from themis.core.protocols import (
     CandidateReducer,
     CandidateSelector,
@@ -27,8 +29,6 @@ from themis.core.protocols import (
     Parser,
     PureMetric,
 )
-from themis.core.redaction import redact_secrets
-from themis.core.scrubbing import scrub_text
 
 log = logging.getLogger(__name__)
 

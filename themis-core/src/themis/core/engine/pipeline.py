@@ -14,8 +14,8 @@ from themis.core.engine.stages import (
     ReduceStage,
     ScoreStage,
 )
-from themis.core.events import RunEvent
 from themis.core.models import GenerationResult
+from themis.core.storage.events import RunEvent
 from themis.core.workflows import EvaluationSubject
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from themis.core.authoring.identity import canonical_json, short_hash, short_hash_encoded
 from themis.core.errors import CandidateSeedsError as CandidateSeedsError
-from themis.core.identity import canonical_json, short_hash, short_hash_encoded
 from themis.core.models import STAGES, Case, ComponentRef, RunSnapshot, case_key_for
 
 JUDGE_FAMILIES = frozenset({"llm", "selection", "trace"})

@@ -16,9 +16,9 @@ from themis.core.engine.plan import CasePlan
 from themis.core.engine.policy import ATTEMPTS_ATTRIBUTE
 from themis.core.engine.writer import EventWriter
 from themis.core.errors import ErrorCategory, classify
-from themis.core.events import CaseRunEvent, RunEvent
 from themis.core.models import ScoreError, StageError
-from themis.core.scrubbing import known_secrets, scrub_model
+from themis.core.observability.scrubbing import known_secrets, scrub_model
+from themis.core.storage.events import CaseRunEvent, RunEvent
 
 E = TypeVar("E", bound=CaseRunEvent)
 

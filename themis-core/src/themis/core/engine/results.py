@@ -10,12 +10,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from themis.core import outcomes
+from themis.core.analysis import outcomes
 from themis.core.engine.plan import CasePlan
-from themis.core.events import (
-    CaseRunEvent,
-    RunEvent,
-)
 from themis.core.models import (
     STAGES,
     CaseResult,
@@ -28,6 +24,10 @@ from themis.core.models import (
     ScoreError,
     StageCounts,
     StageError,
+)
+from themis.core.storage.events import (
+    CaseRunEvent,
+    RunEvent,
 )
 
 

@@ -19,9 +19,9 @@ from themis.core.engine.heap import refreeze
 from themis.core.engine.plan import CasePlan
 from themis.core.engine.recording import EventRecorder
 from themis.core.errors import MissingUpstreamError
-from themis.core.events import CaseRunEvent, RunEvent
 from themis.core.models import STAGES
-from themis.core.stores.base import RunStore
+from themis.core.storage.events import CaseRunEvent, RunEvent
+from themis.core.storage.stores.base import RunStore
 
 LOOKUP_CHUNK = 256
 """Cases whose stored results are fetched from the store in one query."""

@@ -52,13 +52,6 @@ from themis.core.errors import (
     MissingUpstreamError,
     PreflightError,
 )
-from themis.core.events import (
-    RunCompletedEvent,
-    RunEvent,
-    RunFailedEvent,
-    RunStartedEvent,
-)
-from themis.core.hooks import LifecycleHooks
 from themis.core.models import (
     STAGES,
     CaseResult,
@@ -69,10 +62,17 @@ from themis.core.models import (
     StageCounts,
     StageError,
 )
-from themis.core.progress import snapshot_of
-from themis.core.scrubbing import install_log_filter, scrub_text, themis_loggers
-from themis.core.stores.base import RunStore
-from themis.core.tracing import NullTracer, TracingProvider
+from themis.core.observability.hooks import LifecycleHooks
+from themis.core.observability.progress import snapshot_of
+from themis.core.observability.scrubbing import install_log_filter, scrub_text, themis_loggers
+from themis.core.observability.tracing import NullTracer, TracingProvider
+from themis.core.storage.events import (
+    RunCompletedEvent,
+    RunEvent,
+    RunFailedEvent,
+    RunStartedEvent,
+)
+from themis.core.storage.stores.base import RunStore
 
 __all__ = [
     "FIRST_CHUNK",
@@ -101,7 +101,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ProgressCounter:
-    """Live counts for progress displays (see ``themis.core.progress``)."""
+    """Live counts for progress displays (see ``themis.core.observability.progress``)."""
 
     total_cases: int
     done: int = 0

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from themis.core.engine.plan import CasePlan
-from themis.core.events import RunEvent
 from themis.core.models import GenerationResult
+from themis.core.storage.events import RunEvent
 
 T = TypeVar("T")
 

@@ -14,15 +14,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from themis.core.authoring.prompts import PromptSpec
 from themis.core.engine.lifecycle import ResolvedComponents
 from themis.core.engine.plan import CasePlan
 from themis.core.engine.policy import CallPolicy, Invoker
 from themis.core.engine.recording import EventRecorder, ScoreErrorRaised
 from themis.core.engine.reuse import StoredResults
-from themis.core.events import CaseRunEvent, RunEvent
-from themis.core.hooks import LifecycleHooks
 from themis.core.models import RunSnapshot, ScoreError
-from themis.core.prompts import PromptSpec
+from themis.core.observability.hooks import LifecycleHooks
+from themis.core.storage.events import CaseRunEvent, RunEvent
 from themis.core.workflows import DefaultWorkflowRunner, PolicedJudge
 
 W = TypeVar("W")

@@ -13,8 +13,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from themis.core.engine.plan import CasePlan
-from themis.core.events import RunEvent
-from themis.core.tracing import NullTracer, SpanStatus, TracingProvider
+from themis.core.observability.tracing import NullTracer, SpanStatus, TracingProvider
+from themis.core.storage.events import RunEvent
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,16 @@ from themis.core.contexts import (
 from themis.core.engine.coercion import as_model, as_score, finite_or_error
 from themis.core.engine.plan import CasePlan, GenerationWorkItem, MetricItem
 from themis.core.engine.skeleton import Attempt, Produced, Stage
-from themis.core.events import (
+from themis.core.models import (
+    ComponentRef,
+    GenerationResult,
+    ParsedOutput,
+    ReducedCandidate,
+    Score,
+    ScoreError,
+)
+from themis.core.protocols import PureMetric
+from themis.core.storage.events import (
     CaseRunEvent,
     EvaluationCompletedEvent,
     EvaluationFailedEvent,
@@ -31,15 +40,6 @@ from themis.core.events import (
     ScoreCompletedEvent,
     ScoreFailedEvent,
 )
-from themis.core.models import (
-    ComponentRef,
-    GenerationResult,
-    ParsedOutput,
-    ReducedCandidate,
-    Score,
-    ScoreError,
-)
-from themis.core.protocols import PureMetric
 from themis.core.workflows import EvaluationSubject
 
 J = TypeVar("J")

@@ -32,9 +32,9 @@ from typing import TypeVar
 
 from themis.core.errors import StoreLockedError as StoreLockedError
 from themis.core.errors import StoreWriteError as StoreWriteError
-from themis.core.events import RunEvent
 from themis.core.models import RunSnapshot
-from themis.core.stores.base import RunStore
+from themis.core.storage.events import RunEvent
+from themis.core.storage.stores.base import RunStore
 
 MAX_PENDING = 4096
 """Events submitted but not yet committed before producers are paused."""

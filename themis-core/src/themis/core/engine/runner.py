@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from themis.core.config import RuntimeConfig
 from themis.core.engine.coercion import as_model, as_score, finite_or_error
 from themis.core.engine.heap import frozen_heap
+from themis.core.engine.leasing import LeasedCases
 from themis.core.engine.lifecycle import ComponentLifecycle, ResolvedComponents
 from themis.core.engine.pipeline import CasePipeline
 from themis.core.engine.plan import CasePlan, case_count, iter_plans
@@ -36,6 +37,7 @@ from themis.core.engine.results import (
     completed_through,
     count_states,
     fold_case,
+    latest_by_key,
     new_counts,
     run_status,
 )
@@ -72,7 +74,7 @@ from themis.core.storage.events import (
     RunFailedEvent,
     RunStartedEvent,
 )
-from themis.core.storage.stores.base import RunStore
+from themis.core.storage.stores.base import LeaseStore, RunStore
 
 __all__ = [
     "FIRST_CHUNK",
@@ -298,14 +300,69 @@ class _CaseRun:
         self._by_index: list[CaseResult | None] = [None] * total
         self.counts = new_counts()
         self.progress = ProgressCounter(total_cases=total)
+        self._leased: LeasedCases | None = None
 
     async def run(self, results: StoredResults) -> _CaseRun:
         engine = self.engine
         workers = min(self.total, engine.runtime.max_concurrent_tasks) or 1
-        scheduler = CaseScheduler(workers, self.pipeline.candidates, self.finish)
-        await scheduler.run(results.for_cases(iter_plans(engine.snapshot)))
+        store = engine.store
+        if (
+            engine.runtime.share_run
+            and engine.replay is None
+            and self.total > 0
+            and isinstance(store, LeaseStore)
+        ):
+            await self._run_leased(store, results, workers)
+        else:
+            scheduler = CaseScheduler(workers, self.pipeline.candidates, self.finish)
+            await scheduler.run(results.for_cases(iter_plans(engine.snapshot)))
         self.results = [case for case in self._by_index if case is not None]
         return self
+
+    async def _run_leased(self, store: LeaseStore, results: StoredResults, workers: int) -> None:
+        """Only the cases of chunks claimed here, sharing the run with every
+        other process running it on this store; then the other processes'
+        cases folded from the store, so the result covers the whole run.
+
+        Replays are never leased: a replay is one caller's "recompute now"."""
+        engine = self.engine
+        assert engine._writer is not None
+        leased = self._leased = LeasedCases(
+            store,
+            engine.snapshot,
+            results,
+            engine._writer,
+            engine.runtime,
+            scope=engine.until_stage,
+            total=self.total,
+            workers=workers,
+        )
+        leased.start()
+        try:
+            while True:
+                scheduler = CaseScheduler(workers, self.pipeline.candidates, self.finish)
+                await scheduler.run(leased)
+                await leased.settle()
+                # Own chunks are all done now: one more look settles whether
+                # another process's chunk expired meanwhile.
+                if not await leased.refill():
+                    break
+        finally:
+            await leased.close()
+        if any(case is None for case in self._by_index):
+            await asyncio.to_thread(self._fold_stored)
+
+    def _fold_stored(self) -> None:
+        """Fold the cases other processes ran from their stored events (no
+        model calls: every chunk is done, so every case's results are committed)."""
+        engine = self.engine
+        latest = latest_by_key(engine.store.iter_events(engine.run_id))
+        for index, plan in enumerate(iter_plans(engine.snapshot)):
+            if self._by_index[index] is not None:
+                continue
+            case_latest = latest.get(plan.case_key, {})
+            self._by_index[index] = fold_case(plan, case_latest, engine.until_stage)
+            count_states(self.counts, plan, case_latest)
 
     async def finish(
         self,
@@ -320,6 +377,8 @@ class _CaseRun:
             await self.pipeline.later_stages(plan, candidates, stored, latest)
         case_result = fold_case(plan, latest, engine.until_stage)
         self._by_index[index] = case_result
+        if self._leased is not None:
+            self._leased.case_finished(index)
         count_states(self.counts, plan, latest)
         progress = self.progress
         progress.done += case_result.status.value == "completed"

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from themis.core.config import RuntimeConfig
+from themis.core.engine.case_view import StoredCaseResults
 from themis.core.engine.coercion import as_model, as_score, finite_or_error
 from themis.core.engine.heap import frozen_heap
 from themis.core.engine.leasing import LeasedCases
@@ -33,13 +34,11 @@ from themis.core.engine.plan import CasePlan, case_count, iter_plans
 from themis.core.engine.policy import CallPolicy, Invoker
 from themis.core.engine.recording import EventRecorder, ScoreErrorRaised, stage_error
 from themis.core.engine.results import (
-    build_run_result,
-    completed_through,
+    RunTally,
     count_states,
     fold_case,
-    latest_by_key,
     new_counts,
-    run_status,
+    tallied_run_result,
 )
 from themis.core.engine.reuse import FIRST_CHUNK, LOOKUP_CHUNK, ReplayScope, StoredResults
 from themis.core.engine.scheduler import HANDOFF_AFTER_S, CaseScheduler, gather_all
@@ -199,10 +198,7 @@ class RunEngine:
             cases = await _CaseRun(self, CasePipeline(env, self.spans, self.until_index)).run(
                 results
             )
-            status, through = (
-                run_status(cases.results),
-                completed_through(cases.results, self.until_stage),
-            )
+            status, through = cases.tally.status(), cases.tally.completed_through()
             recorder.emit(
                 RunCompletedEvent(
                     event_id=recorder.event_id("run_completed", "", fresh=True),
@@ -214,14 +210,12 @@ class RunEngine:
             # The last events commit, and components close, while the result is built.
             releasing = asyncio.ensure_future(self._release())
             try:
-                result = build_run_result(
+                # The cases are read back from the store when used, not held.
+                result = tallied_run_result(
                     self.run_id,
-                    cases.results,
-                    self.until_stage,
+                    StoredCaseResults(self.store, self.snapshot, self.until_stage),
+                    cases.tally,
                     {stage: StageCounts(**values) for stage, values in cases.counts.items()},
-                    status=status,
-                    completed_through_stage=through,
-                    metric_ids=[ref.name for ref in self.snapshot.component_refs.metrics],
                 )
                 await writer.close()
             finally:
@@ -287,20 +281,29 @@ class RunEngine:
         await self.lifecycle.release()
 
 
+STORED_PAGE = 2000
+"""Cases other processes ran, tallied per store query at the end of a shared run."""
+
+
 class _CaseRun:
     """The cases of one run: scheduled through the pipeline, each folded into
-    its result as it finishes, with progress counted and reported."""
+    its result as it finishes and added to the run's tally (then dropped: the
+    run's result reads its cases back from the store), with progress counted
+    and reported."""
 
     def __init__(self, engine: RunEngine, pipeline: CasePipeline) -> None:
         self.engine = engine
         self.pipeline = pipeline
         total = case_count(engine.snapshot)
         self.total = total
-        self.results: list[CaseResult] = []
-        self._by_index: list[CaseResult | None] = [None] * total
+        self.tally = RunTally(
+            engine.until_stage, [ref.name for ref in engine.snapshot.component_refs.metrics]
+        )
         self.counts = new_counts()
         self.progress = ProgressCounter(total_cases=total)
         self._leased: LeasedCases | None = None
+        self._ran_here = bytearray()
+        """On a shared run: 1 at the index of each case this process ran."""
 
     async def run(self, results: StoredResults) -> _CaseRun:
         engine = self.engine
@@ -316,7 +319,6 @@ class _CaseRun:
         else:
             scheduler = CaseScheduler(workers, self.pipeline.candidates, self.finish)
             await scheduler.run(results.for_cases(iter_plans(engine.snapshot)))
-        self.results = [case for case in self._by_index if case is not None]
         return self
 
     async def _run_leased(self, store: LeaseStore, results: StoredResults, workers: int) -> None:
@@ -327,6 +329,7 @@ class _CaseRun:
         Replays are never leased: a replay is one caller's "recompute now"."""
         engine = self.engine
         assert engine._writer is not None
+        self._ran_here = bytearray(self.total)
         leased = self._leased = LeasedCases(
             store,
             engine.snapshot,
@@ -349,20 +352,31 @@ class _CaseRun:
                     break
         finally:
             await leased.close()
-        if any(case is None for case in self._by_index):
+        if not all(self._ran_here):
             await asyncio.to_thread(self._fold_stored)
 
     def _fold_stored(self) -> None:
-        """Fold the cases other processes ran from their stored events (no
-        model calls: every chunk is done, so every case's results are committed)."""
+        """Tally the cases other processes ran from their stored events (no
+        model calls: every chunk is done, so every case's results are
+        committed), a page of cases per store query."""
         engine = self.engine
-        latest = latest_by_key(engine.store.iter_events(engine.run_id))
+        page: list[CasePlan] = []
         for index, plan in enumerate(iter_plans(engine.snapshot)):
-            if self._by_index[index] is not None:
-                continue
-            case_latest = latest.get(plan.case_key, {})
-            self._by_index[index] = fold_case(plan, case_latest, engine.until_stage)
-            count_states(self.counts, plan, case_latest)
+            if not self._ran_here[index]:
+                page.append(plan)
+            if len(page) >= STORED_PAGE:
+                self._fold_page(page)
+                page = []
+        if page:
+            self._fold_page(page)
+
+    def _fold_page(self, plans: list[CasePlan]) -> None:
+        engine = self.engine
+        keys = [key for plan in plans for key in plan.all_keys()]
+        latest = engine.store.latest_events(engine.run_id, keys)
+        for plan in plans:
+            self.tally.add(fold_case(plan, latest, engine.until_stage))
+            count_states(self.counts, plan, latest)
 
     async def finish(
         self,
@@ -376,8 +390,9 @@ class _CaseRun:
         if candidates is not None:
             await self.pipeline.later_stages(plan, candidates, stored, latest)
         case_result = fold_case(plan, latest, engine.until_stage)
-        self._by_index[index] = case_result
+        self.tally.add(case_result)
         if self._leased is not None:
+            self._ran_here[index] = 1
             self._leased.case_finished(index)
         count_states(self.counts, plan, latest)
         progress = self.progress

@@ -161,7 +161,7 @@ class RuntimeConfig(FrozenModel):
     """How long a claimed chunk of cases stays this process's without a
     heartbeat (renewed every ``lease_s / 4``): a killed process's unfinished
     cases are taken over this long after its last heartbeat."""
-    lease_poll_s: float = Field(default=1.0, gt=0)
+    lease_poll_s: float = Field(default=0.5, gt=0)
     """How often a process with nothing left to claim looks again while other
     live processes still hold unfinished chunks (at most ``lease_s / 4``)."""
     retryable_errors: list[str] = Field(default_factory=list)

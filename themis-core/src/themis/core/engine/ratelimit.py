@@ -23,8 +23,8 @@ the model):
   remaining holds the key's calls until the reset.
 - **adaptive concurrency** (AIMD): a rate-limit error halves the key's
   calls in flight (once per burst: calls sent before the last decrease do
-  not decrease it again), successes add it back (one per quarter of the
-  current limit), never above the cap (``provider_concurrency`` or
+  not decrease it again), successes add it back (one for every round of
+  calls at the current limit), never above the cap (``provider_concurrency`` or
   ``max_concurrent_tasks``); the 429's ``Retry-After`` holds every call of
   the key until it is over.
 
@@ -66,9 +66,9 @@ DEFAULT_OUTPUT_TOKENS = 256
 responses have said how long outputs are."""
 
 DECREASE_FACTOR = 0.5
-INCREASE_PER_LIMIT = 4.0
+INCREASE_PER_LIMIT = 1.0
 """Adaptive concurrency grows by one for every ``limit / INCREASE_PER_LIMIT``
-successes."""
+successes: by one per round of calls at the current limit, as TCP does."""
 
 
 # -- what adapters report ---------------------------------------------------------
@@ -199,7 +199,7 @@ class Bucket:
             self.level -= amount
 
     def cap_level(self, remaining: float, now: float) -> None:
-        """What the provider says is left (its share) bounds what we may send."""
+        """What the provider says is left (this process's share of it) bounds what we may send."""
         if self._refill(now) is not None:
             assert self.level is not None
             self.level = min(self.level, remaining / self.share)
@@ -244,13 +244,16 @@ class KeyBudget:
             self.requests.take(1.0)
             self.tokens.take(tokens)
 
-    def observe(self, quotas: Mapping[str, Quota], now: float) -> None:
+    def observe(self, quotas: Mapping[str, Quota], now: float, others_in_flight: int) -> None:
+        """Follow a response's headers. Calls still in flight may not be in the
+        server's ``remaining`` yet, so they are counted against it."""
         for unit, quota in quotas.items():
             bucket = self.requests if unit == "requests" else self.tokens
             if quota.limit is not None and quota.limit > 0:
                 bucket.learned = quota.limit
             if quota.remaining is not None:
-                bucket.cap_level(quota.remaining, now)
+                pending = others_in_flight if unit == "requests" else 0.0
+                bucket.cap_level(quota.remaining - pending, now)
                 if quota.remaining < 1:
                     per_minute = bucket.per_minute()
                     reset_s = quota.reset_s
@@ -408,7 +411,9 @@ class RateLimiter:
                 _CURRENT_CALL.reset(reset)
                 if report.headers:
                     self._budget(route.key).observe(
-                        quotas_from_headers(report.headers), time.monotonic()
+                        quotas_from_headers(report.headers),
+                        time.monotonic(),
+                        others_in_flight=route.gate.in_flight - 1,
                     )
             outcome = "ok"
             self._settle(route, budgets, tokens, result)

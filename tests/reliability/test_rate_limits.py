@@ -85,7 +85,8 @@ def test_rate_limit_keys_take_a_provider_or_a_provider_and_model() -> None:
         provider_rate_limits={
             "openai": {"requests_per_minute": 10_000},
             "openai:gpt-4o-mini": {"requests_per_minute": 500, "tokens_per_minute": 200_000},
-            "openai:ft:gpt-4o-mini:acme::abc123": {"tokens_per_minute": 1e6},  # model ids hold colons
+            # Everything after the first colon is the model, and model ids hold colons.
+            "openai:ft:gpt-4o-mini:acme::abc123": {"tokens_per_minute": 1e6},
         }
     )
     assert runtime.provider_rate_limits["openai:gpt-4o-mini"].tokens_per_minute == 200_000

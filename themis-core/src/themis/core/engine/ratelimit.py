@@ -385,9 +385,7 @@ class RateLimiter:
             budget.requests.share = budget.tokens.share = self.workers
         return budget
 
-    async def call(
-        self, route: Route, prompt: Any, send: Callable[[], Awaitable[T]]
-    ) -> T:
+    async def call(self, route: Route, prompt: Any, send: Callable[[], Awaitable[T]]) -> T:
         """One attempt: a slot of the key's adaptive concurrency, its buckets, then ``send``."""
         started = await route.gate.acquire()
         outcome = "other"

@@ -52,6 +52,8 @@ class RateLimitServer(FakeOpenAIServer):
         self.latency_s = latency_s
         self.accepted: list[tuple[float, int]] = []
         """(arrival time, tokens) of every request answered 200."""
+        self.accepted_models: list[str] = []
+        """The model each accepted request named, in the same order."""
         self.rejected = 0
         self.rejected_at: list[float] = []
         self.in_flight = 0
@@ -125,6 +127,7 @@ class RateLimitServer(FakeOpenAIServer):
                     self.rejected += 1
                     return self._rate_limited(now, wait)
                 self.accepted.append((now, cost))
+                self.accepted_models.append(str(body.get("model")))
                 headers = {
                     name: value
                     for name, value in answer.headers.items()
@@ -149,10 +152,25 @@ class RateLimitServer(FakeOpenAIServer):
 
     # -- what it saw -------------------------------------------------------------
 
-    def most_in_any_window(self, window_s: float | None = None) -> tuple[int, int]:
-        """The most requests and the most tokens accepted in any sliding window."""
+    def arrivals(self, model: str) -> list[float]:
+        """When each accepted request for ``model`` arrived."""
+        return [
+            at
+            for (at, _), named in zip(self.accepted, self.accepted_models, strict=True)
+            if named == model
+        ]
+
+    def most_in_any_window(
+        self, window_s: float | None = None, *, model: str | None = None
+    ) -> tuple[int, int]:
+        """The most requests and the most tokens accepted in any sliding window
+        (of one model's requests, when ``model`` is given)."""
         span = self.window_s if window_s is None else window_s
-        times = self.accepted
+        times = [
+            accepted
+            for accepted, named in zip(self.accepted, self.accepted_models, strict=True)
+            if model is None or named == model
+        ]
         most_requests = most_tokens = 0
         start = 0
         tokens = 0

@@ -10,6 +10,7 @@ the server a one-second window, so a run takes seconds.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from tests.cli.helpers import write_config
 from tests.reliability.rate_limit_server import RateLimitServer, openai_duration, rate_limit_server
 from themis import Experiment, RuntimeConfig
 from themis.adapters import openai, vllm
+from themis.core.config import EvaluationConfig
 from themis.core.engine import ratelimit
 from themis.core.engine.policy import CallPolicy
 from themis.core.engine.ratelimit import parse_reset, quotas_from_headers
@@ -202,6 +204,37 @@ def test_a_run_stays_under_its_tokens_per_minute(server: RateLimitServer) -> Non
     # Paced by tokens: 60 calls of ~15 tokens is about 1.5 limits' worth.
     assert sum(costs) > limit
     assert server.accepted[-1][0] - server.accepted[0][0] >= sum(costs) / limit - 1.2
+
+
+def test_a_judge_models_limit_paces_its_calls_and_nothing_else() -> None:
+    with rate_limit_server(
+        window_s=1.0, enforce=False, send_headers=False, models=(MODEL, "judge-model")
+    ) as server:
+        server.answer = lambda path, body: (
+            "VERDICT: PASS\nSCORE: 1" if "Rubric:" in json.dumps(body) else "4"
+        )
+        judge = openai_judge("judge-model", api_mode="chat_completions", base_url=server.base_url)
+        limit = 15
+        result = experiment(
+            generator_for("openai", server),
+            count=30,
+            evaluation=EvaluationConfig(
+                metrics=["builtin/llm_rubric"],
+                parsers=["builtin/json_identity"],
+                judge_models=[judge],
+            ),
+        ).run(
+            runtime=RuntimeConfig(
+                progress="off",
+                provider_rate_limits={"openai:judge-model": {"requests_per_minute": limit}},
+            )
+        )
+    assert result.status is RunStatus.completed, failures(result)
+    judged, generated = server.arrivals("judge-model"), server.arrivals(MODEL)
+    assert len(judged) == len(generated) == 30
+    assert server.most_in_any_window(model="judge-model")[0] <= limit + 1
+    assert judged[-1] - judged[0] >= 30 / limit - 0.5  # the judge's calls were paced
+    assert server.most_in_any_window(model=MODEL)[0] > limit + 1  # the generator's were not
 
 
 # -- the provider's headers alone ----------------------------------------------------------

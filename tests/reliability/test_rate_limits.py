@@ -25,10 +25,10 @@ from tests.cli.helpers import write_config
 from tests.reliability.rate_limit_server import RateLimitServer, openai_duration, rate_limit_server
 from themis import Experiment, RuntimeConfig
 from themis.adapters import openai, vllm
-from themis.core.config import EvaluationConfig
+from themis.core.config import EvaluationConfig, RateLimit
 from themis.core.engine import ratelimit
 from themis.core.engine.policy import CallPolicy
-from themis.core.engine.ratelimit import parse_reset, quotas_from_headers
+from themis.core.engine.ratelimit import RateLimiter, parse_reset, quotas_from_headers
 from themis.core.models import RunStatus
 from themis_adapters_openai import openai_judge
 
@@ -152,6 +152,34 @@ def test_headers_give_each_dimension_its_quota() -> None:
     )
     assert quotas["requests"].limit == 500 and quotas["requests"].reset_s == pytest.approx(0.12)
     assert quotas["tokens"].limit == 200_000 and quotas["tokens"].remaining is None
+
+
+def test_a_spent_quota_holds_the_key_for_a_refill_not_for_a_full_reset() -> None:
+    limiter = RateLimiter({})
+    budget = limiter._budget("openai:m")
+    now = time.monotonic()
+    headers = {
+        "x-ratelimit-limit-requests": "600",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "6m0s",  # OpenAI: until the quota is full again
+    }
+    budget.observe(quotas_from_headers(headers), now, others_in_flight=0)
+    held = budget.blocked_until - now
+    assert 0 < held <= ratelimit.SECONDS_PER_MINUTE / 61 + 1e-9
+    assert limiter.state()["openai:m"]["learned_requests_per_minute"] == 600
+
+
+def test_workers_share_every_limit() -> None:
+    limiter = RateLimiter({"openai": RateLimit(requests_per_minute=600, tokens_per_minute=90_000)})
+    limiter.set_workers(3)
+    learned = limiter._budget("openai:m")  # made after the share was set
+    learned.observe(quotas_from_headers({"x-ratelimit-limit-tokens": "30000"}), time.monotonic(), 0)
+    state = limiter.state()
+    assert state["openai"]["requests_per_minute"] == 200
+    assert state["openai"]["tokens_per_minute"] == 30_000
+    assert state["openai:m"]["tokens_per_minute"] == 10_000
+    limiter.set_workers(1)
+    assert limiter.state()["openai"]["requests_per_minute"] == 600
 
 
 # -- configured limits, through whole runs ------------------------------------------------

@@ -20,7 +20,8 @@ the model):
   ``20ms``), which adapters hand over with :func:`report_rate_limit_headers`:
   a reported limit lower than the configured one (or the only one) becomes
   the bucket's rate, ``remaining`` caps what the bucket holds, and nothing
-  remaining holds the key's calls until the reset.
+  remaining holds the key's calls until the reset (at most a bucket's
+  refill time: OpenAI's reset is the time until the quota is full again).
 - **adaptive concurrency** (AIMD): a rate-limit error halves the key's
   calls in flight (once per burst: calls sent before the last decrease do
   not decrease it again), successes add it back (one for every round of
@@ -205,6 +206,17 @@ class Bucket:
             self.level = min(self.level, remaining / self.share)
 
 
+def _spent_hold_s(reset_s: float | None) -> float:
+    """How long to send nothing when the provider says nothing remains.
+
+    OpenAI's reset is the time until the quota is *full* again (a minute, when
+    it is spent), but a request's worth comes back long before that; so at
+    most a bucket's refill time (a 61st of a minute), after which the bucket
+    paces and a 429's Retry-After has the last word."""
+    longest = SECONDS_PER_MINUTE * BURST_MINUTE_FRACTION
+    return longest if reset_s is None else min(reset_s, longest)
+
+
 class KeyBudget:
     """The requests and tokens buckets of one provider key, and its holds."""
 
@@ -255,11 +267,7 @@ class KeyBudget:
                 pending = others_in_flight if unit == "requests" else 0.0
                 bucket.cap_level(quota.remaining - pending, now)
                 if quota.remaining < 1:
-                    per_minute = bucket.per_minute()
-                    reset_s = quota.reset_s
-                    if reset_s is None:
-                        reset_s = SECONDS_PER_MINUTE / per_minute if per_minute else 1.0
-                    self.hold(reset_s, now)
+                    self.hold(_spent_hold_s(quota.reset_s), now)
 
     def hold(self, seconds: float, now: float) -> None:
         """Send nothing on this key for ``seconds`` (a Retry-After, a spent quota)."""

@@ -156,7 +156,7 @@ def test_headers_give_each_dimension_its_quota() -> None:
 
 def test_a_spent_quota_holds_the_key_for_a_refill_not_for_a_full_reset() -> None:
     limiter = RateLimiter({})
-    budget = limiter._budget("openai:m")
+    budget = limiter.budget("openai:m")
     now = time.monotonic()
     headers = {
         "x-ratelimit-limit-requests": "600",
@@ -172,7 +172,7 @@ def test_a_spent_quota_holds_the_key_for_a_refill_not_for_a_full_reset() -> None
 def test_workers_share_every_limit() -> None:
     limiter = RateLimiter({"openai": RateLimit(requests_per_minute=600, tokens_per_minute=90_000)})
     limiter.set_workers(3)
-    learned = limiter._budget("openai:m")  # made after the share was set
+    learned = limiter.budget("openai:m")  # made after the share was set
     learned.observe(quotas_from_headers({"x-ratelimit-limit-tokens": "30000"}), time.monotonic(), 0)
     state = limiter.state()
     assert state["openai"]["requests_per_minute"] == 200

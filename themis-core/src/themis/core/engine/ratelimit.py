@@ -386,7 +386,8 @@ class RateLimiter:
         for budget in self._budgets.values():
             budget.requests.share = budget.tokens.share = self.workers
 
-    def _budget(self, key: str) -> KeyBudget:
+    def budget(self, key: str) -> KeyBudget:
+        """The key's budget, made (with no configured limit) on first use."""
         budget = self._budgets.get(key)
         if budget is None:
             budget = self._budgets[key] = KeyBudget(key, self, None)
@@ -409,14 +410,15 @@ class RateLimiter:
             try:
                 result = await send()
             except Exception as exc:
-                if classify(exc).category is ErrorCategory.rate_limit:
+                verdict = classify(exc)
+                if verdict.category is ErrorCategory.rate_limit:
                     outcome = "rate_limited"
-                    self._rate_limited(route, classify(exc).retry_after_s)
+                    self._rate_limited(route, verdict.retry_after_s)
                 raise
             finally:
                 _CURRENT_CALL.reset(reset)
                 if report.headers:
-                    self._budget(route.key).observe(
+                    self.budget(route.key).observe(
                         quotas_from_headers(report.headers),
                         time.monotonic(),
                         others_in_flight=route.gate.in_flight - 1,
@@ -449,7 +451,7 @@ class RateLimiter:
 
     def _rate_limited(self, route: Route, retry_after_s: float | None) -> None:
         if retry_after_s:
-            budget = self._budget(route.key)
+            budget = self.budget(route.key)
             budget.hold(retry_after_s, time.monotonic())
 
     def notice(self, budget: KeyBudget) -> None:

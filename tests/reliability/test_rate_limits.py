@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from pydantic import ValidationError
 
 from tests.adapters.conftest import experiment
 from tests.cli.helpers import write_config
+from tests.conftest import REPO_ROOT
 from tests.reliability.rate_limit_server import RateLimitServer, openai_duration, rate_limit_server
 from themis import Experiment, RuntimeConfig
 from themis.adapters import openai, vllm
@@ -378,3 +381,39 @@ def test_retry_after_holds_every_call_of_the_key(server: RateLimitServer) -> Non
     assert len(server.accepted) == 5
     # Neither the retry nor the calls made after the 429 went out before Retry-After.
     assert min(at for at, _ in server.accepted) - server.rejected_at[0] >= 0.48
+
+
+# -- several processes on one run ----------------------------------------------------------
+
+
+def test_processes_sharing_a_run_share_its_rate_limit(tmp_path: Path) -> None:
+    """Two processes run one run on one SQLite store: each paces at its share
+    (the limit divided by the live workers the lease table counts), so the
+    server sees the limit, not twice it."""
+    limit, cases = 40, 160
+    with rate_limit_server(window_s=1.0, enforce=False, send_headers=False) as server:
+        outs = [tmp_path / f"out{i}.json" for i in range(2)]
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable, "-m", "tests.reliability.rate_limited_worker",
+                    server.base_url, str(tmp_path / "runs.sqlite"), str(limit), str(cases),
+                    str(out), str(tmp_path / "barrier"), "2",
+                ],
+                cwd=REPO_ROOT,
+            )
+            for out in outs
+        ]  # fmt: skip
+        for process in workers:
+            assert process.wait(timeout=120) == 0
+    results = [json.loads(out.read_text()) for out in outs]
+    assert all(r["status"] == "completed" and r["cases"] == cases for r in results), results
+    assert len(server.accepted) == cases  # the run was shared, not done twice
+    by_process = {r["generated_here"] for r in results}
+    assert min(by_process) >= cases / 4, results  # side by side, each a good part
+    arrivals = [at for at, _ in server.accepted]
+    most, _ = server.most_in_any_window()
+    # Before the second process registers, the first runs alone at the whole
+    # limit; after that, each heartbeat (a quarter of lease_s) refreshes the share.
+    assert most <= limit * 1.25 + 1, most
+    assert arrivals[-1] - arrivals[0] >= cases / limit - 1.5

@@ -23,7 +23,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.adapters.conftest import experiment
-from tests.cli.helpers import write_config
+from tests.cli.helpers import themis, user_error, write_config
 from tests.conftest import REPO_ROOT
 from tests.reliability.rate_limit_server import RateLimitServer, openai_duration, rate_limit_server
 from themis import Experiment, RuntimeConfig
@@ -108,6 +108,19 @@ def test_a_bad_rate_limit_in_a_config_file_is_refused_before_any_work(tmp_path: 
         config, overrides=["runtime.provider_rate_limits.builtin.requests_per_minute=600"]
     )
     assert ok.runtime.provider_rate_limits["builtin"].requests_per_minute == 600
+
+
+def test_themis_run_refuses_a_bad_rate_limit_in_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    line = user_error(
+        themis(
+            "run", "-c", config,
+            "--set", "runtime.provider_rate_limits.openai:gpt-4o-mini.tokens_per_minute=-1",
+            cwd=tmp_path,
+        )
+    )  # fmt: skip
+    assert "runtime.provider_rate_limits.openai:gpt-4o-mini.tokens_per_minute" in line
+    assert not (tmp_path / "runs.sqlite").exists()  # refused before any work
 
 
 def test_a_rate_limit_naming_nothing_in_the_run_is_reported(

@@ -260,9 +260,9 @@ class LeasedCases:
                 log.warning("themis: could not renew the leases of run %s: %s", self.run_id, exc)
                 continue
             if self._on_live_workers is not None:
-                with contextlib.suppress(Exception):  # the next beat asks again
+                with contextlib.suppress(Exception):  # a read; the next beat asks again
                     self._heard_workers(
-                        await self._retrying(lambda: self.store.live_workers(self.run_id))
+                        await asyncio.to_thread(self.store.live_workers, self.run_id)
                     )
 
     def _heard_workers(self, count: int) -> None:

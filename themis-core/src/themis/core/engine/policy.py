@@ -114,11 +114,24 @@ def namespace_of(component_id: str) -> str:
 class CallPolicy:
     """Bounded, retried, circuit-broken calls to components."""
 
-    def __init__(self, runtime: RuntimeConfig, providers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        runtime: RuntimeConfig,
+        providers: Mapping[str, str] | None = None,
+        *,
+        deferred: Mapping[str, int] | None = None,
+    ) -> None:
         """``providers`` maps component ids to their provider where it is not
-        the id's namespace (see ``provider_of``)."""
+        the id's namespace (see ``provider_of``). ``deferred`` maps batch
+        components (``core.batching``) to how many calls each may hold: their
+        calls wait for a provider batch, not a connection, so they take that
+        limit instead of the run's and provider's, and no per-call timeout."""
         self.runtime = runtime
         self._providers = dict(providers or {})
+        self._deferred = {
+            component_id: asyncio.Semaphore(limit)
+            for component_id, limit in (deferred or {}).items()
+        }
         self._global = asyncio.Semaphore(runtime.max_concurrent_tasks)
         self._per_component = {
             component_id: asyncio.Semaphore(limit)
@@ -136,6 +149,8 @@ class CallPolicy:
         """The limits a call takes, narrowest first: a call waiting for its
         component or provider holds no slot of the overall limit meanwhile."""
         limits = self._limits.get(component_id)
+        if limits is None and component_id in self._deferred:
+            limits = self._limits[component_id] = (self._deferred[component_id],)
         if limits is None:
             provider = self._providers.get(component_id) or namespace_of(component_id)
             found = (
@@ -228,7 +243,7 @@ class CallPolicy:
 
     async def _timed(self, component_id: str, make_call: Callable[[], Awaitable[T]]) -> T:
         timeout = self.runtime.call_timeout_s
-        if timeout is None:
+        if timeout is None or component_id in self._deferred:
             return await make_call()
         started = time.monotonic()
         try:

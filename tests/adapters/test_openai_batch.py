@@ -24,7 +24,7 @@ from tests.adapters.batch_experiment import RUNTIME, SECRET_KEY, build, client_f
 from tests.adapters.conftest import stored_bytes
 from tests.adapters.fake_batch_server import FakeBatchServer, running_batch_server
 from themis import Experiment, RuntimeConfig, SqliteRunStore
-from themis.core.config import EvaluationConfig, GenerationConfig, StorageConfig
+from themis.core.config import EvaluationConfig, StorageConfig
 from themis.core.storage.events import BatchFinishedEvent, BatchSubmittedEvent
 from themis_adapters_openai import openai, openai_judge
 
@@ -328,8 +328,9 @@ def test_a_configuration_file_may_ask_for_batch_mode_without_changing_the_run_id
         path = tmp_path / f"c{len(extra)}.toml"
         path.write_text(
             f"""
-[generation]
-generator = {{ id = "openai/generator", options = {{ model = "test-model", api_mode = "chat_completions", base_url = "{server.base_url}"{extra} }} }}
+[generation.generator]
+id = "openai/generator"
+options = {{ model = "test-model", base_url = "{server.base_url}"{extra} }}
 
 [evaluation]
 metrics = ["builtin/exact_match"]

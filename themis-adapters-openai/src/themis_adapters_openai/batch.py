@@ -394,9 +394,7 @@ class Batcher:
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
                 continue
-            content = await self._transient_retried(
-                functools.partial(self._download, str(file_id))
-            )
+            content = await self._transient_retried(functools.partial(self._download, str(file_id)))
             for text in content.text.splitlines():
                 if text.strip():
                     line_id, answer = self._line_answer(str(batch.id), json.loads(text))

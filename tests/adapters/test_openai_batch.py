@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,7 +238,6 @@ def test_a_batch_cancelled_while_polled_fails_its_cases(
 ) -> None:
     server.hold = True
     sync = openai_sdk.OpenAI(api_key=SECRET_KEY, base_url=server.base_url, max_retries=0)
-    import threading
 
     def cancel_when_created() -> None:
         while not server.batches:
@@ -356,3 +356,54 @@ cases = [{{ case_id = "c1", input = {{ question = "1+1" }}, expected_output = "2
     result = batched.run(runtime=RuntimeConfig(progress="off"))
     assert result.metric_means == {"builtin/exact_match": 1.0}
     assert len(server.batches) == 1 and not server.received(CHAT)
+
+
+def test_a_process_gathering_while_another_submits_waits_for_that_batch(
+    server: FakeBatchServer, tmp_path: Path
+) -> None:
+    """Two processes of one run (a worker that takes over a dead one's cases):
+    before submitting, a process looks for batches the other submitted since it
+    started, and waits for those lines there rather than paying again."""
+    server.hold = True
+    store = tmp_path / "shared.sqlite"
+    results: list[Any] = []
+    # This process gathers all 30 requests, then waits for a quiet spell of 10 s.
+    here = threading.Thread(
+        target=lambda: results.append(
+            build(server.base_url, str(store), 30, batch_window_s=100).run(runtime=RUNTIME)
+        )
+    )
+    here.start()
+    other = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.adapters.batch_experiment",
+            server.base_url,
+            str(store),
+            "30",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(b.polls >= 2 for b in server.batches.values()):
+            assert other.poll() is None, other.communicate()
+            assert time.monotonic() < deadline, "the other process never polled a batch"
+            time.sleep(0.02)
+    finally:
+        other.send_signal(signal.SIGKILL)
+        other.wait()
+    (batch_id,) = server.batches
+    server.release()
+    here.join(timeout=60)
+    assert not here.is_alive()
+    (result,) = results
+    assert result.status.value == "completed"
+    assert list(server.batches) == [batch_id], "this process submitted the same requests again"
+    assert {c.generated_candidates[0].artifacts["batch"]["batch_id"] for c in result.cases} == {
+        batch_id
+    }

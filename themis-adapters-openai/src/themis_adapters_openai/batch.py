@@ -289,8 +289,12 @@ class Batcher:
     # -- one batch ---------------------------------------------------------
 
     async def _submit(self, state: _LoopState, gathering: _Open) -> None:
-        lines = list(gathering.requests)
         try:
+            if state.journal is not None:
+                self._adopt(state, gathering, await state.journal.refresh())
+            if not gathering.requests:
+                return
+            lines = list(gathering.requests)
             batch_id, file_id = await self._create(gathering)
         except ProviderError as exc:
             _answer_all(gathering.waiters, LineAnswer(error=exc))
@@ -316,6 +320,21 @@ class Batcher:
             raise
         log.info("%s: batch %s submitted with %d requests", self.where, batch_id, len(lines))
         await self._poll(state, batch_id, resumed=False)
+
+    def _adopt(self, state: _LoopState, gathering: _Open, records: list[Any]) -> None:
+        """Lines another process of the run already submitted wait for its batch."""
+        for record in records:
+            for line in record.custom_ids:
+                futures = gathering.waiters.pop(line, None)
+                if futures is None:
+                    state.stored[line] = record.batch_id
+                    continue
+                del gathering.requests[line]
+                state.waiting.setdefault(line, []).extend(futures)
+                state.lines.setdefault(record.batch_id, set()).add(line)
+            if record.batch_id in state.lines and record.batch_id not in state.polling:
+                state.polling.add(record.batch_id)
+                self._spawn(state, self._poll(state, record.batch_id, resumed=True))
 
     async def _create(self, gathering: _Open) -> tuple[str, str]:
         """Upload the batch's JSONL and create the batch: (batch id, input file id)."""

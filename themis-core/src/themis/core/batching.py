@@ -42,6 +42,7 @@ class BatchJournal:
         stored: Iterable[BatchSubmittedEvent],
         emit: Callable[[RunEvent], None],
         flush: Callable[[], Awaitable[None]],
+        load: Callable[[], Awaitable[list[RunEvent]]] | None = None,
     ) -> None:
         self.run_id = run_id
         self.component_id = component_id
@@ -49,11 +50,29 @@ class BatchJournal:
         self._stored = list(stored)
         self._emit = emit
         self._flush = flush
+        self._load = load
         self._done: dict[str, str] = {}
+        self._known = {record.batch_id for record in self._stored}
 
     def pending(self) -> list[BatchSubmittedEvent]:
         """Batches submitted for this run and component, not yet imported, oldest first."""
         return list(self._stored)
+
+    async def refresh(self) -> list[BatchSubmittedEvent]:
+        """Batches other processes of this run submitted since this journal was
+        read, and not finished: a component asks before it submits a batch, so
+        a process that took over a dead one's cases polls that one's batch
+        rather than paying for the same requests again."""
+        if self._load is None:
+            return []
+        fresh = [
+            record
+            for record in unfinished_batches(await self._load(), self.component_fingerprint)
+            if record.batch_id not in self._known
+        ]
+        self._known.update(record.batch_id for record in fresh)
+        self._stored.extend(fresh)
+        return fresh
 
     async def submitted(
         self, *, batch_id: str, input_file_id: str, endpoint: str, custom_ids: list[str]
@@ -72,6 +91,7 @@ class BatchJournal:
                 custom_ids=custom_ids,
             )
         )
+        self._known.add(batch_id)
         await self._flush()
 
     def done(self, batch_id: str, status: str) -> None:

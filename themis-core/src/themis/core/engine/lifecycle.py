@@ -117,15 +117,17 @@ class ComponentLifecycle:
         components = self._batch_components()
         if not components:
             return
-        events: list[RunEvent] = []
-        if resume_batches:
-            events = await asyncio.to_thread(
+
+        async def load() -> list[RunEvent]:
+            return await asyncio.to_thread(
                 lambda: [
                     e
                     for e in store.iter_events(run_id)
                     if "batch" in e.__dict__.get("event_type", "")
                 ]
             )
+
+        events = await load() if resume_batches else []
         for component in components:
             fingerprint = str(component.fingerprint())
             journal = BatchJournal(
@@ -135,6 +137,7 @@ class ComponentLifecycle:
                 stored=unfinished_batches(events, fingerprint),
                 emit=emit,
                 flush=flush,
+                load=load if resume_batches else None,
             )
             self.journals.append(journal)
             component.attach_batch_journal(journal)

@@ -407,3 +407,40 @@ def test_a_process_gathering_while_another_submits_waits_for_that_batch(
     assert {c.generated_candidates[0].artifacts["batch"]["batch_id"] for c in result.cases} == {
         batch_id
     }
+
+
+def test_a_rerun_asks_again_rather_than_reusing_an_unfinished_batch(
+    server: FakeBatchServer, tmp_path: Path
+) -> None:
+    store = tmp_path / "rerun.sqlite"
+    server.hold = True
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.adapters.batch_experiment", server.base_url, str(store), "3"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(b.polls >= 2 for b in server.batches.values()):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    server.release()
+    rerun = RUNTIME.model_copy(update={"existing_run_policy": "rerun"})
+    result = build(server.base_url, str(store), 3).run(runtime=rerun)
+    assert result.status.value == "completed"
+    assert len(server.batches) == 2, "a rerun recomputes: it submits a batch of its own"
+    # and the stored batch is marked finished, so a later resume does not pick it up
+    sqlite = SqliteRunStore(store)
+    finished = {
+        e.batch_id: e.status
+        for e in sqlite.iter_events(result.run_id)
+        if isinstance(e, BatchFinishedEvent)
+    }
+    sqlite.close()
+    assert sorted(finished.values()) == ["completed", "superseded"]

@@ -29,8 +29,10 @@ class BatchJournal:
 
     ``emit`` queues an event for the run's writer and ``flush`` waits until
     everything queued is committed. ``stored`` are the batches earlier
-    processes of this run submitted and did not finish (empty for a replay,
-    which asks again by definition).
+    processes of this run submitted and did not finish; ``load`` reads the
+    run's batch events again (for :meth:`refresh`). With ``resume`` False (a
+    replay, which asks again by definition) none is offered to the component,
+    and all are marked superseded when the run finishes.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class BatchJournal:
         emit: Callable[[RunEvent], None],
         flush: Callable[[], Awaitable[None]],
         load: Callable[[], Awaitable[list[RunEvent]]] | None = None,
+        resume: bool = True,
     ) -> None:
         self.run_id = run_id
         self.component_id = component_id
@@ -51,12 +54,15 @@ class BatchJournal:
         self._emit = emit
         self._flush = flush
         self._load = load
+        self._resume = resume
         self._done: dict[str, str] = {}
         self._known = {record.batch_id for record in self._stored}
 
     def pending(self) -> list[BatchSubmittedEvent]:
-        """Batches submitted for this run and component, not yet imported, oldest first."""
-        return list(self._stored)
+        """Batches submitted for this run and component, not yet imported, oldest
+        first; none for a replay, which asks again (they are marked superseded
+        when it finishes)."""
+        return list(self._stored) if self._resume else []
 
     async def refresh(self) -> list[BatchSubmittedEvent]:
         """Batches other processes of this run submitted since this journal was

@@ -111,9 +111,10 @@ class ComponentLifecycle:
         resume_batches: bool,
     ) -> None:
         """Hand each batch component its journal, with the batches earlier
-        processes of this run left unfinished (none when ``resume_batches`` is
-        False: a replay asks again). The run's events are read once, off the
-        event loop, and only when the run has a batch component."""
+        processes of this run left unfinished (to be polled, unless
+        ``resume_batches`` is False: a replay asks again, and marks them
+        superseded when it ends). The run's events are read off the event
+        loop, and only when the run has a batch component."""
         components = self._batch_components()
         if not components:
             return
@@ -127,7 +128,7 @@ class ComponentLifecycle:
                 ]
             )
 
-        events = await load() if resume_batches else []
+        events = await load()
         for component in components:
             fingerprint = str(component.fingerprint())
             journal = BatchJournal(
@@ -138,6 +139,7 @@ class ComponentLifecycle:
                 emit=emit,
                 flush=flush,
                 load=load if resume_batches else None,
+                resume=resume_batches,
             )
             self.journals.append(journal)
             component.attach_batch_journal(journal)

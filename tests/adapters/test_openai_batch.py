@@ -25,6 +25,7 @@ from tests.adapters.batch_experiment import RUNTIME, SECRET_KEY, build, client_f
 from tests.adapters.conftest import stored_bytes
 from tests.adapters.fake_batch_server import FakeBatchServer, running_batch_server
 from themis import Experiment, RuntimeConfig, SqliteRunStore
+from themis.core.analysis.inspection import load_run_result
 from themis.core.config import EvaluationConfig, StorageConfig
 from themis.core.storage.events import BatchFinishedEvent, BatchSubmittedEvent
 from themis_adapters_openai import openai, openai_judge
@@ -101,7 +102,11 @@ def test_stored_batch_answers_are_reused_like_any_other(
     plain = direct(server, 12, store).run(runtime=RUNTIME)
     assert not server.received(CHAT) and plain.run_id == first.run_id
 
+    replayed = build(server.base_url, store, 12).replay(stage="parse", runtime=RUNTIME)
+    assert len(server.batches) == 1 and replayed.metric_means == first.metric_means
+
     sqlite = SqliteRunStore(store)
+    assert load_run_result(sqlite, first.run_id).metric_means == first.metric_means
     events = list(sqlite.iter_events(first.run_id))
     submitted = [e for e in events if isinstance(e, BatchSubmittedEvent)]
     finished = [e for e in events if isinstance(e, BatchFinishedEvent)]
@@ -124,6 +129,9 @@ def test_requests_beyond_the_batch_size_go_in_several_batches(
 
 def test_a_judge_in_batch_mode(server: FakeBatchServer, tmp_path: Path) -> None:
     def judged(batch: bool, store: str) -> Any:
+        return judged_experiment(batch, store).run(runtime=RUNTIME)
+
+    def judged_experiment(batch: bool, store: str) -> Experiment:
         judge = openai_judge(
             "test-model",
             client=client_factory(server.base_url),
@@ -145,7 +153,7 @@ def test_a_judge_in_batch_mode(server: FakeBatchServer, tmp_path: Path) -> None:
             storage=StorageConfig(store="sqlite", path=store),
             datasets=experiment.datasets,
             seeds=[7],
-        ).run(runtime=RUNTIME)
+        )
 
     result = judged(True, str(tmp_path / "judged.sqlite"))
     assert result.status.value == "completed"
@@ -153,6 +161,11 @@ def test_a_judge_in_batch_mode(server: FakeBatchServer, tmp_path: Path) -> None:
     assert len(judge_batches) == 1 and len(judge_batches[0].lines) == 10
     assert not server.received(CHAT)
     assert result.metric_means["builtin/llm_rubric"] == 1.0
+
+    rejudged = judged_experiment(True, str(tmp_path / "judged.sqlite")).rejudge(runtime=RUNTIME)
+    judge_batches = [b for b in server.batches.values() if "Rubric:" in json.dumps(b.lines)]
+    assert len(judge_batches) == 2, "a rejudge asks the judge again, in a batch of its own"
+    assert rejudged.metric_means == result.metric_means
 
     plain = judged(False, str(tmp_path / "plain.sqlite"))
     assert plain.run_id == result.run_id

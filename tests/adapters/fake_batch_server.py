@@ -52,6 +52,8 @@ class FakeBatchServer(FakeOpenAIServer):
         self.outcome = "completed"
         self.expire_after_lines = 0
         self.line_error: LineError = lambda body: None
+        self.garbage_line = False
+        """Put a line that is not JSON into each output file."""
         self._released = threading.Event()
         self._batch_lock = threading.Lock()
 
@@ -185,10 +187,10 @@ class FakeBatchServer(FakeOpenAIServer):
         if not lines:
             return None
         file_id = self._new_id("file")
-        self.files[file_id] = (
-            "output.jsonl",
-            "".join(json.dumps(x) + "\n" for x in lines).encode(),
-        )
+        text = "".join(json.dumps(x) + "\n" for x in lines)
+        if self.garbage_line:
+            text = '{"custom_id": "truncated\n' + text
+        self.files[file_id] = ("output.jsonl", text.encode())
         return file_id
 
     def _new_id(self, prefix: str) -> str:

@@ -203,6 +203,12 @@ def test_a_failed_line_fails_its_case_with_the_error_and_the_run_goes_on(
     assert len(server.batches) == 1, "a 400 is not retried"
 
 
+def test_an_unreadable_output_line_is_skipped(server: FakeBatchServer, tmp_path: Path) -> None:
+    server.garbage_line = True
+    result = build(server.base_url, str(tmp_path / "g.sqlite"), 4).run(runtime=RUNTIME)
+    assert result.status.value == "completed"
+
+
 def test_a_retryable_line_error_is_asked_again_in_a_new_batch(
     server: FakeBatchServer, tmp_path: Path
 ) -> None:

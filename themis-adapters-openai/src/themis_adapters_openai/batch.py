@@ -415,8 +415,13 @@ class Batcher:
                 continue
             content = await self._transient_retried(functools.partial(self._download, str(file_id)))
             for text in content.text.splitlines():
-                if text.strip():
-                    line_id, answer = self._line_answer(str(batch.id), json.loads(text))
+                try:
+                    line = json.loads(text) if text.strip() else None
+                except ValueError:
+                    line = None  # its call gets the "no answer" error below
+                    log.warning("%s: batch %s: unreadable output line", self.where, batch.id)
+                if isinstance(line, dict):
+                    line_id, answer = self._line_answer(str(batch.id), line)
                     answers[line_id] = answer
         return answers
 

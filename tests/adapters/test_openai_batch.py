@@ -26,7 +26,7 @@ from tests.adapters.conftest import stored_bytes
 from tests.adapters.fake_batch_server import FakeBatchServer, running_batch_server
 from themis import Experiment, RuntimeConfig, SqliteRunStore
 from themis.core.analysis.inspection import load_run_result
-from themis.core.config import EvaluationConfig, StorageConfig
+from themis.core.config import EvaluationConfig, GenerationConfig, StorageConfig
 from themis.core.storage.events import BatchFinishedEvent, BatchSubmittedEvent
 from themis_adapters_openai import openai, openai_judge
 
@@ -187,6 +187,29 @@ def failing_on(question: str, status: int, times: int | None = None) -> Any:
         return status, {"error": {"message": f"refused {question}", "type": "invalid_request"}}
 
     return line_error
+
+
+def test_each_sample_of_a_case_is_its_own_line(server: FakeBatchServer, tmp_path: Path) -> None:
+    """The Responses API takes no seed, so a case's samples send equal requests:
+    each must still be asked (and stored) on its own, never share one answer."""
+    experiment = build(server.base_url, str(tmp_path / "n.sqlite"), 3, api_mode="responses")
+    generation = GenerationConfig(
+        generator=experiment.generation.generator,
+        candidate_policy={"num_samples": 3},
+        reducer="builtin/majority_vote",
+    )
+    result = Experiment(
+        generation=generation,
+        evaluation=experiment.evaluation,
+        storage=experiment.storage,
+        datasets=experiment.datasets,
+        seeds=[7],
+    ).run(runtime=RUNTIME)
+    assert result.status.value == "completed"
+    (batch,) = server.batches.values()
+    assert len(batch.lines) == 9 and len({line["custom_id"] for line in batch.lines}) == 9
+    assert len({json.dumps(line["body"]) for line in batch.lines}) == 3
+    assert all(len(case.generated_candidates) == 3 for case in result.cases)
 
 
 def test_a_failed_line_fails_its_case_with_the_error_and_the_run_goes_on(
@@ -352,8 +375,13 @@ id = "openai/generator"
 options = {{ model = "test-model", base_url = "{server.base_url}"{extra} }}
 
 [evaluation]
-metrics = ["builtin/exact_match"]
+metrics = ["builtin/exact_match", "builtin/llm_rubric"]
 parsers = ["builtin/json_identity"]
+workflow_overrides = {{ rubric = "PASS if the answer is a number." }}
+
+[[evaluation.judge_models]]
+id = "openai/judge"
+options = {{ model = "test-model", base_url = "{server.base_url}"{extra} }}
 
 [storage]
 store = "sqlite"
@@ -373,8 +401,9 @@ cases = [{{ case_id = "c1", input = {{ question = "1+1" }}, expected_output = "2
     plain = Experiment.from_config(config(""))
     assert batched.compile().run_id == plain.compile().run_id
     result = batched.run(runtime=RuntimeConfig(progress="off"))
-    assert result.metric_means == {"builtin/exact_match": 1.0}
-    assert len(server.batches) == 1 and not server.received(CHAT)
+    assert result.metric_means == {"builtin/exact_match": 1.0, "builtin/llm_rubric": 1.0}
+    # the generator's batch, then the judge's; nothing sent directly
+    assert len(server.batches) == 2 and not server.received("/v1/responses")
 
 
 def test_a_process_gathering_while_another_submits_waits_for_that_batch(

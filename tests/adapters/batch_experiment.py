@@ -1,8 +1,8 @@
 """The experiment the batch tests run, importable by a subprocess the tests kill.
 
-``python -m tests.adapters.batch_experiment BASE_URL STORE_PATH CASES`` runs it
-on a SQLite store and prints the run's status; the test process builds the
-same experiment (same run id) to resume it.
+``python -m tests.adapters.batch_experiment BASE_URL STORE CASES`` runs it on
+a SQLite store (a path) or a PostgreSQL one (a URL) and prints the run's
+status; the test process builds the same experiment (same run id) to resume it.
 """
 
 from __future__ import annotations
@@ -65,7 +65,11 @@ def build(
         evaluation=EvaluationConfig(
             metrics=["builtin/exact_match"], parsers=["builtin/json_identity"]
         ),
-        storage=StorageConfig(store="sqlite", path=store),
+        storage=(
+            StorageConfig(store="postgres", parameters={"url": store})
+            if "://" in store
+            else StorageConfig(store="sqlite", path=store)
+        ),
         datasets=[dataset(count)],
         seeds=[7],
     )
@@ -76,7 +80,8 @@ RUNTIME = RuntimeConfig(max_concurrent_tasks=4, progress="off")
 
 def main() -> None:
     base_url, store, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    Path(store).parent.mkdir(parents=True, exist_ok=True)
+    if "://" not in store:
+        Path(store).parent.mkdir(parents=True, exist_ok=True)
     result = build(base_url, store, count).run(runtime=RUNTIME)
     print(result.status.value, flush=True)
 

@@ -24,6 +24,7 @@ import pytest
 from tests.adapters.batch_experiment import RUNTIME, SECRET_KEY, build, client_factory
 from tests.adapters.conftest import stored_bytes
 from tests.adapters.fake_batch_server import FakeBatchServer, running_batch_server
+from tests.conftest import fresh_postgres_database
 from themis import Experiment, RuntimeConfig, SqliteRunStore
 from themis.core.analysis.inspection import load_run_result
 from themis.core.config import EvaluationConfig, GenerationConfig, StorageConfig
@@ -294,11 +295,14 @@ def test_a_batch_cancelled_while_polled_fails_its_cases(
     assert all("ended cancelled" in case.errors[0].message for case in result.cases)
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_process_killed_while_polling_resumes_the_same_batch(
-    server: FakeBatchServer, tmp_path: Path
+    server: FakeBatchServer, tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
     server.hold = True
-    store = tmp_path / "killed.sqlite"
+    store: Any = tmp_path / "killed.sqlite"
+    if kind == "postgres":
+        store = fresh_postgres_database(request.getfixturevalue("postgres_url"))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
         [

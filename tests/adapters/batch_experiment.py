@@ -1,6 +1,6 @@
 """The experiment the batch tests run, importable by a subprocess the tests kill.
 
-``python -m tests.adapters.batch_experiment BASE_URL STORE CASES`` runs it on
+``python -m tests.adapters.batch_experiment BASE_URL STORE CASES [WINDOW]`` runs it on
 a SQLite store (a path) or a PostgreSQL one (a URL) and prints the run's
 status; the test process builds the same experiment (same run id) to resume it.
 """
@@ -31,9 +31,18 @@ def dataset(count: int) -> Dataset:
     )
 
 
-def client_factory(base_url: str) -> Any:
+PROCESS_HEADER = "x-themis-test-process"
+"""Names the process a request came from, so a test can tell two processes' requests apart."""
+
+
+def client_factory(base_url: str, process: str = "test") -> Any:
     def make() -> openai_sdk.AsyncOpenAI:
-        return openai_sdk.AsyncOpenAI(api_key=SECRET_KEY, base_url=base_url, max_retries=0)
+        return openai_sdk.AsyncOpenAI(
+            api_key=SECRET_KEY,
+            base_url=base_url,
+            max_retries=0,
+            default_headers={PROCESS_HEADER: process},
+        )
 
     return make
 
@@ -44,6 +53,7 @@ def build(
     count: int,
     *,
     api_mode: str = "chat_completions",
+    process: str = "test",
     **batch_options: Any,
 ) -> Experiment:
     options: dict[str, Any] = {
@@ -55,7 +65,7 @@ def build(
     }
     generator = openai(
         "test-model",
-        client=client_factory(base_url),
+        client=client_factory(base_url, process),
         api_mode=api_mode,  # type: ignore[arg-type]
         temperature=0.0,
         **options,
@@ -75,14 +85,17 @@ def build(
     )
 
 
-RUNTIME = RuntimeConfig(max_concurrent_tasks=4, progress="off")
+RUNTIME = RuntimeConfig(max_concurrent_tasks=4, progress="off", lease_s=2.0, lease_poll_s=0.1)
+"""Short leases: a killed process's cases are taken over 2 s after its last heartbeat."""
 
 
 def main() -> None:
     base_url, store, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    window = float(sys.argv[4]) if len(sys.argv) > 4 else 0.5
     if "://" not in store:
         Path(store).parent.mkdir(parents=True, exist_ok=True)
-    result = build(base_url, store, count).run(runtime=RUNTIME)
+    experiment = build(base_url, store, count, process="subprocess", batch_window_s=window)
+    result = experiment.run(runtime=RUNTIME)
     print(result.status.value, flush=True)
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,7 +22,13 @@ from typing import Any
 import openai as openai_sdk
 import pytest
 
-from tests.adapters.batch_experiment import RUNTIME, SECRET_KEY, build, client_factory
+from tests.adapters.batch_experiment import (
+    PROCESS_HEADER,
+    RUNTIME,
+    SECRET_KEY,
+    build,
+    client_factory,
+)
 from tests.adapters.conftest import stored_bytes
 from tests.adapters.fake_batch_server import FakeBatchServer, running_batch_server
 from tests.conftest import fresh_postgres_database
@@ -410,22 +417,16 @@ cases = [{{ case_id = "c1", input = {{ question = "1+1" }}, expected_output = "2
     assert len(server.batches) == 2 and not server.received("/v1/responses")
 
 
-def test_a_process_gathering_while_another_submits_waits_for_that_batch(
+def test_a_process_taking_over_a_dead_ones_cases_polls_its_batch(
     server: FakeBatchServer, tmp_path: Path
 ) -> None:
-    """Two processes of one run (a worker that takes over a dead one's cases):
-    before submitting, a process looks for batches the other submitted since it
-    started, and waits for those lines there rather than paying again."""
+    """Two processes share a run through leases; the one holding the cases
+    submits a batch and is killed; the other, started before that batch
+    existed, takes the cases over when the lease expires and, before
+    submitting, finds the dead one's batch in the store and polls it."""
     server.hold = True
     store = tmp_path / "shared.sqlite"
-    results: list[Any] = []
-    # This process gathers all 30 requests, then waits for a quiet spell of 10 s.
-    here = threading.Thread(
-        target=lambda: results.append(
-            build(server.base_url, str(store), 30, batch_window_s=100).run(runtime=RUNTIME)
-        )
-    )
-    here.start()
+    # The subprocess claims the cases, gathers them for a 10 s quiet spell, submits.
     other = subprocess.Popen(
         [
             sys.executable,
@@ -434,22 +435,38 @@ def test_a_process_gathering_while_another_submits_waits_for_that_batch(
             server.base_url,
             str(store),
             "30",
+            "100",
         ],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    results: list[Any] = []
     try:
         deadline = time.monotonic() + 60
+        while not _leases_held(store):
+            assert other.poll() is None, other.communicate()
+            assert time.monotonic() < deadline, "the subprocess never claimed its cases"
+            time.sleep(0.05)
+        assert not server.batches
+        # This process starts now: nothing to claim, it waits for the other's lease.
+        here = threading.Thread(
+            target=lambda: results.append(
+                build(server.base_url, str(store), 30).run(runtime=RUNTIME)
+            )
+        )
+        here.start()
         while not any(b.polls >= 2 for b in server.batches.values()):
             assert other.poll() is None, other.communicate()
-            assert time.monotonic() < deadline, "the other process never polled a batch"
+            assert time.monotonic() < deadline, "the subprocess never polled a batch"
             time.sleep(0.02)
     finally:
         other.send_signal(signal.SIGKILL)
         other.wait()
     (batch_id,) = server.batches
+    (upload,) = server.received("/v1/files")
+    assert upload.headers[PROCESS_HEADER] == "subprocess"
     server.release()
     here.join(timeout=60)
     assert not here.is_alive()
@@ -459,6 +476,17 @@ def test_a_process_gathering_while_another_submits_waits_for_that_batch(
     assert {c.generated_candidates[0].artifacts["batch"]["batch_id"] for c in result.cases} == {
         batch_id
     }
+
+
+def _leases_held(store: Path) -> bool:
+    if not store.exists():
+        return False
+    try:
+        with sqlite3.connect(store, timeout=0.1) as conn:
+            (count,) = conn.execute("SELECT count(*) FROM leases WHERE done = 0").fetchone()
+    except sqlite3.Error:
+        return False
+    return bool(count)
 
 
 def test_a_rerun_asks_again_rather_than_reusing_an_unfinished_batch(

@@ -524,3 +524,15 @@ def test_a_rerun_asks_again_rather_than_reusing_an_unfinished_batch(
     }
     sqlite.close()
     assert sorted(finished.values()) == ["completed", "superseded"]
+
+
+def test_a_batch_run_whose_own_leases_lapse_while_it_waits_still_completes(
+    server: FakeBatchServer, tmp_path: Path
+) -> None:
+    """A lease shorter than the loop's busiest moment lapses while the process
+    still works on its chunk; claiming that chunk again must not schedule or
+    count its cases twice (it used to end in a KeyError in the lease bookkeeping)."""
+    runtime = RUNTIME.model_copy(update={"lease_s": 0.05})
+    result = build(server.base_url, str(tmp_path / "lapse.sqlite"), 300).run(runtime=runtime)
+    assert result.status.value == "completed"
+    assert sum(len(b.lines) for b in server.batches.values()) == 300

@@ -57,6 +57,37 @@ class RunFailedEvent(RunEvent):
     error: StageError
 
 
+class BatchSubmittedEvent(RunEvent):
+    """A provider batch (OpenAI's Batch API, say) a component submitted for this run.
+
+    Committed before the component starts polling it, so that a process killed
+    while it waits resumes polling the same batch rather than submitting, and
+    paying for, the same requests again. ``custom_ids`` are the batch's lines:
+    each is derived from the request (and the candidate that asked), so the
+    resumed run finds its answer there. Provenance, never identity; no secret.
+    """
+
+    event_type: Literal["batch_submitted"] = "batch_submitted"
+    component_id: str
+    component_fingerprint: str
+    batch_id: str
+    input_file_id: str
+    endpoint: str
+    custom_ids: list[str]
+
+
+class BatchFinishedEvent(RunEvent):
+    """A submitted batch whose answers this run no longer waits for: imported as
+    the cases' events (``status`` is the provider's final status), or
+    ``superseded`` when the run finished without needing it."""
+
+    event_type: Literal["batch_finished"] = "batch_finished"
+    component_id: str
+    component_fingerprint: str
+    batch_id: str
+    status: str
+
+
 class CaseRunEvent(RunEvent):
     """An event about one work item of one case."""
 
@@ -165,6 +196,8 @@ AnyRunEvent = Annotated[
     RunStartedEvent
     | RunCompletedEvent
     | RunFailedEvent
+    | BatchSubmittedEvent
+    | BatchFinishedEvent
     | GenerationCompletedEvent
     | GenerationFailedEvent
     | ReductionCompletedEvent

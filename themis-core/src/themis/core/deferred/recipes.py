@@ -197,48 +197,66 @@ def _object_recipe(component: Any, kind: str, where: str) -> dict[str, JSONValue
             f"{label} cannot be rebuilt by a worker: its class is defined inside a function. "
             f"{advice}"
         )
-    if dataclasses.is_dataclass(component):
-        arguments = {
-            field.name: getattr(component, field.name)
-            for field in dataclasses.fields(component)
-            if field.init
-        }
-    elif isinstance(component, BaseModel):
-        arguments = component.model_dump(mode="python")
-    else:
-        arguments = {}  # no declared arguments: its class must build it alone
-    try:
-        stored = json.loads(json.dumps(arguments))
-    except (TypeError, ValueError):
-        bad = [name for name, value in arguments.items() if not _storable(value)]
-        raise ConfigError(
-            f"{label} cannot be rebuilt by a worker: its argument(s) {bad} are not JSON data "
-            f"and cannot be stored. {advice}"
-        ) from None
     target = f"{cls.__module__}:{cls.__qualname__}"
     import_root = _import_root(cls)
-    try:
-        rebuilt = _construct(target, stored, import_root)
-    except Exception as exc:
+    problems: list[str] = []
+    for arguments in _constructor_arguments(component):
+        try:
+            stored = json.loads(json.dumps(arguments))
+        except (TypeError, ValueError):
+            bad = [name for name, value in arguments.items() if not _storable(value)]
+            problems.append(f"its argument(s) {bad} are not JSON data and cannot be stored")
+            continue
+        try:
+            rebuilt = _construct(target, stored, import_root)
+        except Exception as exc:
+            problems.append(f"{target}(**{stored!r}) failed: {type(exc).__name__}: {exc}")
+            continue
+        if (
+            str(getattr(rebuilt, "component_id", "")) == str(component.component_id)
+            and str(getattr(rebuilt, "version", "")) == str(component.version)
+            and str(rebuilt.fingerprint()) == str(component.fingerprint())
+        ):
+            break
+        problems.append(
+            f"{target}(**{stored!r}) gives a component with another fingerprint (it holds "
+            "settings its constructor arguments do not record)"
+        )
+    else:
         raise ConfigError(
-            f"{label} cannot be rebuilt by a worker: {target}(**{stored!r}) failed: "
-            f"{type(exc).__name__}: {exc}. {advice}"
-        ) from None
-    same = (
-        str(getattr(rebuilt, "component_id", "")) == str(component.component_id)
-        and str(getattr(rebuilt, "version", "")) == str(component.version)
-        and str(rebuilt.fingerprint()) == str(component.fingerprint())
-    )
-    if not same:
-        raise ConfigError(
-            f"{label} cannot be rebuilt by a worker: {target}(**{stored!r}) gives a component "
-            f"with another fingerprint (it holds settings its constructor arguments do not "
-            f"record). {advice}"
+            f"{label} cannot be rebuilt by a worker: {'; '.join(problems)}. {advice}"
         )
     recipe: dict[str, JSONValue] = {OBJECT_KEY: target, "arguments": stored}
     if import_root is not None:
         recipe["import_root"] = import_root
     return recipe
+
+
+def _constructor_arguments(component: Any) -> list[dict[str, Any]]:
+    """What the component's class might be called with to build it again, in
+    order of trust: a dataclass's fields or a pydantic model's, else what
+    ``options()`` reports (the SDK's convention), else nothing."""
+    if dataclasses.is_dataclass(component):
+        return [
+            {
+                field.name: getattr(component, field.name)
+                for field in dataclasses.fields(component)
+                if field.init
+            }
+        ]
+    if isinstance(component, BaseModel):
+        return [component.model_dump(mode="python")]
+    candidates: list[dict[str, Any]] = []
+    options = getattr(component, "options", None)
+    if callable(options):
+        try:
+            reported = options()
+        except Exception:
+            reported = None
+        if isinstance(reported, dict) and reported:
+            candidates.append(reported)
+    candidates.append({})
+    return candidates
 
 
 def build_component(spec: Any, where: str) -> Any:

@@ -46,7 +46,7 @@ def submit_experiment(experiment: Experiment, *, store: RunStore | str | None = 
             "pass store= (a SQLite file, a postgresql:// URL or a RunStore), or set storage"
         )
     opened = open_store_at(store, must_exist=False) if isinstance(store, str) else None
-    target = opened or experiment.resolve_store(store)
+    target = opened or experiment.resolve_store(None if isinstance(store, str) else store)
     try:
         target.initialize()
         target.save_snapshot(snapshot)

@@ -22,21 +22,30 @@ from themis.core.deferred.locations import describe_location, open_store_at
 from themis.core.deferred.recipes import rebuild_experiment
 from themis.core.deferred.submit import find_submission, require_submission
 from themis.core.errors import ConfigError, UserError
-from themis.core.models import FrozenModel, RunStatus
+from themis.core.models import STAGES, FrozenModel, RunStatus
 from themis.core.storage.events import RunSubmittedEvent
-from themis.core.storage.stores.base import RunStore
+from themis.core.storage.stores.base import RunStore, StoredRun
 
 POLL_INTERVAL_S = 1.0
 """How often an idle worker looks for newly submitted runs."""
 
 FINISHED = frozenset({RunStatus.completed, RunStatus.partial_failure})
-"""Statuses of a run with nothing left to do."""
+"""Statuses of a run with nothing left to do (once it went through every stage:
+a run stopped early with ``until_stage`` is completed too)."""
 
-CLAIMABLE = (RunStatus.pending, RunStatus.running)
-"""Statuses of a submitted run a worker takes without being told its id:
-not started yet, or started by workers that may still hold (or have
-abandoned) part of it. A run that failed as a whole (interrupted, a store
-error) is taken only when named: ``run_worker(store, run_id=...)``."""
+
+
+def is_finished(run: StoredRun) -> bool:
+    """Whether a stored run has nothing left to do."""
+    return run.status in FINISHED and run.completed_through_stage == STAGES[-1]
+
+
+def is_claimable(run: StoredRun) -> bool:
+    """Whether a worker takes this run without being told its id: not
+    finished, and not failed as a whole (interrupted, a store error): that
+    one is taken only when named, ``run_worker(store, run_id=...)``, so a run
+    that fails for good is not retried by every idle worker for ever."""
+    return not is_finished(run) and run.status is not RunStatus.failed
 
 
 class WorkedRun(FrozenModel):
@@ -73,9 +82,7 @@ class WorkerReport(FrozenModel):
     @property
     def failed_cases(self) -> bool:
         """Whether a run it worked on finished with failed cases."""
-        return any(
-            run.status in (RunStatus.failed, RunStatus.partial_failure) for run in self.runs
-        )
+        return any(run.status in (RunStatus.failed, RunStatus.partial_failure) for run in self.runs)
 
 
 def run_worker(
@@ -135,9 +142,7 @@ def _work_until_idle(
                 runs.append(_work_on(store, submission, runtime))
             except UserError as exc:  # this worker cannot run it; others may
                 given_up.add(submission.run_id)
-                runs.append(
-                    WorkedRun(run_id=submission.run_id, outcome="error", error=str(exc))
-                )
+                runs.append(WorkedRun(run_id=submission.run_id, outcome="error", error=str(exc)))
             idle_since = time.monotonic()
             continue
         idle = time.monotonic() - idle_since
@@ -147,15 +152,14 @@ def _work_until_idle(
 
 
 def _next_submitted(store: RunStore, skip: set[str]) -> RunSubmittedEvent | None:
-    """The oldest submitted run that is not started, else the oldest started
-    and unfinished one (its workers may have died, or may share it)."""
-    runs = [run for run in store.list_runs() if run.run_id not in skip]
-    for status in CLAIMABLE:
-        for run in runs:
-            if run.status is status:
-                submission = find_submission(store, run.run_id)
-                if submission is not None:
-                    return submission
+    """The oldest submitted run not started yet, else the oldest started and
+    unfinished one (its workers may have died, or may share it)."""
+    runs = [run for run in store.list_runs() if run.run_id not in skip and is_claimable(run)]
+    runs.sort(key=lambda run: run.status is not RunStatus.pending)  # stable: oldest first
+    for run in runs:
+        submission = find_submission(store, run.run_id)
+        if submission is not None:
+            return submission
     return None
 
 
@@ -166,7 +170,7 @@ def _work_on(
     stored = store.resume(run_id)
     assert stored is not None  # a submission is only found for a stored run
     cases = sum(len(dataset.cases) for dataset in stored.snapshot.datasets)
-    if stored.status in FINISHED:
+    if is_finished(stored):
         return WorkedRun(
             run_id=run_id, outcome="already_finished", status=stored.status, cases=cases
         )

@@ -134,7 +134,7 @@ def test_python_components_are_rebuilt_in_a_worker_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_components(tmp_path / "project", monkeypatch)
-    from acme_components import EndsWith, Echo  # type: ignore[import-not-found]
+    from acme_components import Echo, EndsWith  # type: ignore[import-not-found]
 
     from themis.builtins.generators import DemoGenerator
 

@@ -223,9 +223,7 @@ def _object_recipe(component: Any, kind: str, where: str) -> dict[str, JSONValue
             "settings its constructor arguments do not record)"
         )
     else:
-        raise ConfigError(
-            f"{label} cannot be rebuilt by a worker: {'; '.join(problems)}. {advice}"
-        )
+        raise ConfigError(f"{label} cannot be rebuilt by a worker: {'; '.join(problems)}. {advice}")
     recipe: dict[str, JSONValue] = {OBJECT_KEY: target, "arguments": stored}
     if import_root is not None:
         recipe["import_root"] = import_root

@@ -34,7 +34,6 @@ FINISHED = frozenset({RunStatus.completed, RunStatus.partial_failure})
 a run stopped early with ``until_stage`` is completed too)."""
 
 
-
 def is_finished(run: StoredRun) -> bool:
     """Whether a stored run has nothing left to do."""
     return run.status in FINISHED and run.completed_through_stage == STAGES[-1]

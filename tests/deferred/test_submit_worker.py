@@ -299,3 +299,24 @@ def test_a_run_store_object_works_in_process() -> None:
     report = run_worker(store)
     assert report.run_ids == [run_id] and report.runs[0].status is RunStatus.completed
     assert isinstance(make_experiment(), Experiment)
+
+
+def test_a_worker_named_a_run_waits_max_idle_for_its_submission(tmp_path: Path) -> None:
+    db = tmp_path / "runs.sqlite"
+    submit_experiment(make_experiment(seeds=[1]), store=str(db))  # the store exists
+    later = make_experiment(seeds=[9])
+    run_id = later.compile().run_id
+
+    def submit_later() -> None:
+        time.sleep(0.5)
+        submit_experiment(later, store=str(db))
+
+    thread = threading.Thread(target=submit_later)
+    thread.start()
+    report = run_worker(str(db), run_id=run_id, max_idle_s=10)
+    thread.join()
+    assert [(r.run_id, r.outcome) for r in report.runs] == [(run_id, "ran")]
+    started = time.monotonic()
+    with pytest.raises(UnknownRunError):
+        run_worker(str(db), run_id="run-never", max_idle_s=0.4)
+    assert time.monotonic() - started >= 0.4

@@ -71,8 +71,8 @@ def submit(config: Path, overrides: tuple[str, ...], store: str | None) -> None:
     type=click.FloatRange(min=0),
     default=None,
     metavar="SECONDS",
-    help="Without --run-id: wait this long for new submissions before exiting "
-    "(default: exit as soon as none is pending).",
+    help="Wait this long for new submissions before exiting (default: exit as soon "
+    "as none is pending); with --run-id, how long to wait for that run to be submitted.",
 )
 @json_option
 def worker(store: str, run_id: str | None, max_idle: float | None, as_json: bool) -> None:

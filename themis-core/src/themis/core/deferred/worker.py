@@ -94,7 +94,8 @@ def run_worker(
     """Run submitted runs from ``store`` until there is nothing left to do.
 
     With ``run_id``, work on that run until it is done (it must have been
-    submitted: ``submit_experiment`` or ``themis submit``). Without, take
+    submitted: ``submit_experiment`` or ``themis submit``; ``max_idle_s``
+    is how long to wait for that submission to appear). Without, take
     submitted runs that are pending (or started and unfinished) one after
     another, and return once none has been pending for ``max_idle_s``
     seconds (None: as soon as none is pending).
@@ -115,13 +116,29 @@ def run_worker(
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
         if run_id is not None:
-            submission = require_submission(target, run_id, where)
+            submission = _wait_for_submission(target, run_id, where, max_idle_s)
             worked = _work_on(target, submission, runtime)
             return WorkerReport(worker=worker, store=where, runs=[worked], stopped="run_finished")
         return _work_until_idle(target, where, worker, max_idle_s, runtime)
     finally:
         if opened is not None:
             opened.close()
+
+
+def _wait_for_submission(
+    store: RunStore, run_id: str, where: str, max_idle_s: float | None
+) -> RunSubmittedEvent:
+    """The named run's submission, waiting up to ``max_idle_s`` for it to be
+    submitted (workers of a cluster job may start before the submit)."""
+    deadline = time.monotonic() + (max_idle_s or 0.0)
+    while True:
+        try:
+            return require_submission(store, run_id, where)
+        except UserError:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise
+            time.sleep(min(POLL_INTERVAL_S, remaining))
 
 
 def _work_until_idle(

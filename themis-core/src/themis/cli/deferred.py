@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from themis.cli.errors import EXIT_FAILED_CASES, EXIT_USER_ERROR
+from themis.cli.errors import EXIT_USER_ERROR
 from themis.cli.options import config_options, json_option
 from themis.cli.output import emit_json, emit_table, note
 from themis.cli.targets import load_experiment
@@ -84,9 +84,10 @@ def worker(store: str, run_id: str | None, max_idle: float | None, as_json: bool
     API keys come from this process's environment.
 
     \b
-    Exit codes: 0 done; 2 a run could not be rebuilt or run here (or a bad
-    store, unknown run id, run never submitted); 3 a run finished with
-    failed cases.
+    Exit codes: 0 done, failed cases included (they are stored: `themis
+    report` shows them; a cluster job must not retry a finished run); 2 a
+    run could not be rebuilt or run here, a bad store, an unknown run id, or
+    a run never submitted.
 
     \b
     Example:
@@ -118,5 +119,3 @@ def worker(store: str, run_id: str | None, max_idle: float | None, as_json: bool
         note(f"error: run {run.run_id}: {run.error}")
     if errors:
         sys.exit(EXIT_USER_ERROR)
-    if report.failed_cases:
-        sys.exit(EXIT_FAILED_CASES)

@@ -320,3 +320,14 @@ def test_a_worker_named_a_run_waits_max_idle_for_its_submission(tmp_path: Path) 
     with pytest.raises(UnknownRunError):
         run_worker(str(db), run_id="run-never", max_idle_s=0.4)
     assert time.monotonic() - started >= 0.4
+
+
+def test_a_config_experiment_changed_in_python_is_recorded_as_changed(tmp_path: Path) -> None:
+    from tests.cli.helpers import write_config
+
+    config = write_config(tmp_path)
+    changed = Experiment.from_config(config).model_copy(update={"seeds": [11]})
+    run_id = submit_experiment(changed, store=str(tmp_path / "shared.sqlite"))
+    assert run_id == changed.compile().run_id != Experiment.from_config(config).compile().run_id
+    report = run_worker(str(tmp_path / "shared.sqlite"), run_id=run_id)
+    assert report.runs[0].outcome == "ran" and report.runs[0].status is RunStatus.completed

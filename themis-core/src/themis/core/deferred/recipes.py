@@ -40,7 +40,7 @@ from themis.core.authoring.config_files import (
     materialize_config,
     read_config_file,
 )
-from themis.core.errors import ConfigError
+from themis.core.errors import ConfigError, UserError
 from themis.core.experiment import Experiment
 from themis.core.models import JSONValue, RunSnapshot
 from themis.core.observability.redaction import secret_paths
@@ -67,10 +67,34 @@ _KINDS = {
 def experiment_recipe(experiment: Experiment) -> dict[str, JSONValue]:
     """The recipe for ``experiment``, checked to rebuild it; raises ConfigError
     naming the first component (or setting) a worker could not rebuild."""
+    snapshot = experiment.compile()
     source = experiment._config_source
-    recipe = _config_recipe(*source) if source is not None else _python_recipe(experiment)
+    recipe: dict[str, JSONValue] | None = None
+    if source is not None:
+        # The config, unless the experiment was changed since it was read
+        # (``model_copy(update=...)``): then it is recorded as Python.
+        recipe = _config_recipe(*source)
+        if _rebuilt_run_id(recipe, snapshot) != snapshot.run_id:
+            recipe = None
+    if recipe is None:
+        recipe = _python_recipe(experiment)
     _refuse_secrets(recipe)
+    rebuilt = rebuild_experiment(recipe, snapshot).compile().run_id
+    if rebuilt != snapshot.run_id:
+        raise ConfigError(
+            f"submit: rebuilt from what can be stored, this experiment compiles to run "
+            f"{rebuilt}, not {snapshot.run_id}: a component's identity depends on something "
+            "its recorded arguments do not hold; name components by entry-point id with options"
+        )
     return recipe
+
+
+def _rebuilt_run_id(recipe: dict[str, JSONValue], snapshot: RunSnapshot) -> str | None:
+    """The run id a worker would compile from ``recipe`` (None: it cannot)."""
+    try:
+        return rebuild_experiment(recipe, snapshot).compile().run_id
+    except UserError:
+        return None
 
 
 def rebuild_experiment(recipe: dict[str, Any], snapshot: RunSnapshot) -> Experiment:

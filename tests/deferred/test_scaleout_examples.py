@@ -70,8 +70,8 @@ def test_the_slurm_script_runs_workers_on_a_submitted_run(
 ) -> None:
     url = fresh_postgres_database(postgres_url)
     run_id = submitted_run(tmp_path, url)
-    for task in ("0", "1"):  # two array tasks on one run
-        done = subprocess.run(
+    tasks = {
+        task: subprocess.Popen(  # three array tasks on one run, at once
             ["bash", str(SLURM_SCRIPT)],
             cwd=tmp_path,
             env=worker_environment(
@@ -80,13 +80,17 @@ def test_the_slurm_script_runs_workers_on_a_submitted_run(
                 SLURM_ARRAY_TASK_ID=task,
                 SLURM_ARRAY_JOB_ID="4242",
             ),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=180,
         )
-        assert done.returncode == 0, done.stderr
-        assert f"themis worker {task} of job 4242" in done.stderr
-        assert run_id in done.stdout
+        for task in ("0", "1", "2")
+    }
+    for task, process in tasks.items():
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err
+        assert f"themis worker {task} of job 4242" in err
+        assert run_id in out
     assert_completed_once(url, run_id)
 
 
@@ -136,16 +140,20 @@ def test_the_kubernetes_job_runs_worker_pods_on_a_submitted_run(
     }
     argv = [_expand(str(argument), pod_environment) for argument in command]
     assert argv == ["themis", "worker", "--store", url, "--run-id", run_id, "--max-idle", "60"]
-    for _pod in range(spec["parallelism"]):
-        done = subprocess.run(
+    pods = [  # the Job's pods, at once
+        subprocess.Popen(
             argv,
             cwd=tmp_path,
             env=worker_environment(**pod_environment),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=180,
         )
-        assert done.returncode == 0, done.stderr
+        for _ in range(spec["parallelism"])
+    ]
+    for pod in pods:
+        _, err = pod.communicate(timeout=180)
+        assert pod.returncode == 0, err
     assert_completed_once(url, run_id)
 
 

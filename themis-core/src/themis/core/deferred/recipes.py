@@ -69,23 +69,20 @@ def experiment_recipe(experiment: Experiment) -> dict[str, JSONValue]:
     naming the first component (or setting) a worker could not rebuild."""
     snapshot = experiment.compile()
     source = experiment._config_source
-    recipe: dict[str, JSONValue] | None = None
-    if source is not None:
-        # The config, unless the experiment was changed since it was read
-        # (``model_copy(update=...)``): then it is recorded as Python.
-        recipe = _config_recipe(*source)
-        if _rebuilt_run_id(recipe, snapshot) != snapshot.run_id:
-            recipe = None
+    recipe = _config_recipe(*source) if source is not None else None
+    if recipe is not None and _rebuilt_run_id(recipe, snapshot) != snapshot.run_id:
+        recipe = None  # changed since the config was read (``model_copy(update=...)``)
     if recipe is None:
         recipe = _python_recipe(experiment)
+        rebuilt = rebuild_experiment(recipe, snapshot).compile().run_id
+        if rebuilt != snapshot.run_id:
+            raise ConfigError(
+                f"submit: rebuilt from what can be stored, this experiment compiles to run "
+                f"{rebuilt}, not {snapshot.run_id}: a component's identity depends on "
+                "something its recorded arguments do not hold; name components by "
+                "entry-point id with options"
+            )
     _refuse_secrets(recipe)
-    rebuilt = rebuild_experiment(recipe, snapshot).compile().run_id
-    if rebuilt != snapshot.run_id:
-        raise ConfigError(
-            f"submit: rebuilt from what can be stored, this experiment compiles to run "
-            f"{rebuilt}, not {snapshot.run_id}: a component's identity depends on something "
-            "its recorded arguments do not hold; name components by entry-point id with options"
-        )
     return recipe
 
 

@@ -109,20 +109,19 @@ def run_worker(
     """
     if max_idle_s is not None and max_idle_s < 0:
         raise ConfigError(f"max_idle_s must be >= 0, got {max_idle_s}")
-    opened = open_store_at(store, must_exist=True) if isinstance(store, str) else None
-    target = opened or store
-    assert not isinstance(target, str)
-    where = f"store {describe_location(store)}" if isinstance(store, str) else "store"
+    target: RunStore = open_store_at(store, must_exist=True) if isinstance(store, str) else store
+    label = describe_location(store) if isinstance(store, str) else type(store).__name__
+    where = f"store {label}"
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
         if run_id is not None:
             submission = _wait_for_submission(target, run_id, where, max_idle_s)
             worked = _work_on(target, submission, runtime)
-            return WorkerReport(worker=worker, store=where, runs=[worked], stopped="run_finished")
-        return _work_until_idle(target, where, worker, max_idle_s, runtime)
+            return WorkerReport(worker=worker, store=label, runs=[worked], stopped="run_finished")
+        return _work_until_idle(target, label, worker, max_idle_s, runtime)
     finally:
-        if opened is not None:
-            opened.close()
+        if isinstance(store, str):  # opened here, closed here
+            target.close()
 
 
 def _wait_for_submission(
@@ -143,7 +142,7 @@ def _wait_for_submission(
 
 def _work_until_idle(
     store: RunStore,
-    where: str,
+    label: str,
     worker: str,
     max_idle_s: float | None,
     runtime: RuntimeConfig | None,
@@ -163,7 +162,7 @@ def _work_until_idle(
             continue
         idle = time.monotonic() - idle_since
         if max_idle_s is None or idle >= max_idle_s:
-            return WorkerReport(worker=worker, store=where, runs=runs, stopped="idle")
+            return WorkerReport(worker=worker, store=label, runs=runs, stopped="idle")
         time.sleep(min(POLL_INTERVAL_S, max_idle_s - idle))
 
 

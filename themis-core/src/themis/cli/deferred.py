@@ -8,6 +8,7 @@ run through the store's work leases (docs/scaleout.md).
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from themis.cli.errors import EXIT_USER_ERROR
 from themis.cli.options import config_options, json_option
 from themis.cli.output import emit_json, emit_table, note
 from themis.cli.targets import load_experiment
+from themis.core.deferred import worker as worker_module
 from themis.core.deferred.locations import describe_location
 from themis.core.deferred.submit import submit_experiment
 from themis.core.deferred.worker import run_worker
@@ -93,6 +95,7 @@ def worker(store: str, run_id: str | None, max_idle: float | None, as_json: bool
     Example:
       themis worker --store postgresql://db/evals --run-id run-1a2b... --max-idle 60
     """
+    _log_runs_to_stderr()
     report = run_worker(store, run_id=run_id, max_idle_s=max_idle)
     if as_json:
         emit_json(report.model_dump(mode="json"))
@@ -119,3 +122,12 @@ def worker(store: str, run_id: str | None, max_idle: float | None, as_json: bool
         note(f"error: run {run.run_id}: {run.error}")
     if errors:
         sys.exit(EXIT_USER_ERROR)
+
+
+def _log_runs_to_stderr() -> None:
+    """The worker's one line per run on stderr, for a cluster job's log."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger = logging.getLogger(worker_module.__name__)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

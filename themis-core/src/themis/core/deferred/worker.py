@@ -10,6 +10,7 @@ the store and the secrets its components read from the environment.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -25,6 +26,10 @@ from themis.core.errors import ConfigError, UserError
 from themis.core.models import STAGES, FrozenModel, RunStatus
 from themis.core.storage.events import RunSubmittedEvent
 from themis.core.storage.stores.base import RunStore, StoredRun
+
+log = logging.getLogger(__name__)
+"""One line per run taken and finished (``themis worker`` shows them on stderr,
+so a cluster job's log says what each worker did)."""
 
 POLL_INTERVAL_S = 1.0
 """How often an idle worker looks for newly submitted runs."""
@@ -190,6 +195,7 @@ def _work_on(
             run_id=run_id, outcome="already_finished", status=stored.status, cases=cases
         )
     started = time.monotonic()
+    log.info("worker: run %s (%d cases, %s)", run_id, cases, stored.status.value)
     experiment = rebuild_experiment(dict(submission.recipe), stored.snapshot)
     compiled = experiment.compile().run_id
     if compiled != run_id:
@@ -199,6 +205,7 @@ def _work_on(
             "components list` on both machines), or a python: module changed since"
         )
     result = experiment.resume(runtime=runtime or experiment.runtime, store=store)
+    log.info("worker: run %s %s", run_id, result.status.value)
     return WorkedRun(
         run_id=run_id,
         outcome="ran",

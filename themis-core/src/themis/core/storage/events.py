@@ -88,6 +88,21 @@ class BatchFinishedEvent(RunEvent):
     status: str
 
 
+class RunSubmittedEvent(RunEvent):
+    """A run handed to workers (``submit_experiment`` / ``themis submit``).
+
+    ``recipe`` is what a worker needs to rebuild the experiment: the config
+    mapping it was loaded from, or each component's entry-point id or
+    importable class with its options. Never a secret: keys come from the
+    worker's environment. The run's status stays ``pending`` until a worker
+    starts it.
+    """
+
+    event_type: Literal["run_submitted"] = "run_submitted"
+    recipe: dict[str, JSONValue]
+    themis_version: str
+
+
 class CaseRunEvent(RunEvent):
     """An event about one work item of one case."""
 
@@ -194,6 +209,7 @@ class EvaluationFailedEvent(CaseRunEvent):
 
 AnyRunEvent = Annotated[
     RunStartedEvent
+    | RunSubmittedEvent
     | RunCompletedEvent
     | RunFailedEvent
     | BatchSubmittedEvent

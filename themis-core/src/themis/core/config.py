@@ -7,9 +7,8 @@ moving a store never changes a run id.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Required, TypeAlias, TypedDict
-
 import re
+from typing import TYPE_CHECKING, Any, Literal, Required, TypeAlias, TypedDict
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
@@ -202,8 +201,8 @@ class RuntimeConfig(FrozenModel):
         if given:
             raise ConfigError(
                 f"runtime: the Ray setting(s) {', '.join(given)} apply only with "
-                "executor='ray' (the executor is 'local'); set runtime.executor to 'ray' (themis run --executor ray), or "
-                "leave them out"
+                "executor='ray' (the executor is 'local'); set runtime.executor to 'ray' "
+                "(themis run --executor ray), or leave them out"
             )
         return self
 

@@ -26,11 +26,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from types import ModuleType
+from typing import Any, Protocol
 
 from themis.core.analysis.inspection import load_run_result
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
@@ -42,9 +43,6 @@ from themis.core.storage.stores.memory import InMemoryRunStore
 from themis.core.storage.stores.postgres import PostgresRunStore, redact_url
 from themis.core.storage.stores.sqlite import SqliteRunStore
 
-if TYPE_CHECKING:
-    import ray as ray_module
-
 log = logging.getLogger(__name__)
 
 LOCAL_HOST = "127.0.0.1"
@@ -55,22 +53,25 @@ class ShippableExperiment(Protocol):
     """What the executor needs of an Experiment (core/experiment.py calls it,
     so this module cannot import that one)."""
 
-    generation: GenerationConfig
-    evaluation: EvaluationConfig
-    storage: StorageConfig
+    @property
+    def generation(self) -> GenerationConfig: ...
+
+    @property
+    def evaluation(self) -> EvaluationConfig: ...
+
+    @property
+    def storage(self) -> StorageConfig: ...
 
     def compile(self) -> RunSnapshot: ...
 
-    def model_copy(
-        self, *, update: dict[str, Any] | None = None, deep: bool = False
-    ) -> ShippableExperiment: ...
-
-    def run(self, *, until_stage: Any = ..., **options: Any) -> RunResult: ...
-
     def resolve_store(self, store: RunStore | None = None) -> RunStore: ...
 
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Any: ...
 
-def import_ray() -> ray_module:
+
+def import_ray() -> ModuleType:
     """The ``ray`` package, or an error naming the extra that brings it."""
     try:
         import ray
@@ -200,13 +201,14 @@ class RunWorker:
         """The actor's process id (tests kill it to show a replacement)."""
         return os.getpid()
 
-    def run(self, experiment: ShippableExperiment, until_stage: str) -> str:
+    def run(self, experiment: Any, until_stage: str) -> str:
         """Run the experiment (its storage and runtime already set for an actor);
         returns the run's status. Only the status travels back: the driver
         reads the result from the store."""
         try:
             result = experiment.run(until_stage=until_stage)
-            return result.status.value
+            status: str = result.status.value
+            return status
         finally:
             experiment.resolve_store().close()
 
@@ -299,8 +301,12 @@ async def run_on_ray(
             ),
         }
     )
-    shipped = experiment.model_copy(update={"storage": storage, "runtime": actor_runtime})
-    check_shippable(shipped, ray.cloudpickle.dumps)
+    shipped: ShippableExperiment = experiment.model_copy(
+        update={"storage": storage, "runtime": actor_runtime}
+    )
+    from ray import cloudpickle
+
+    check_shippable(shipped, cloudpickle.dumps)
     with ray_connection(ray, runtime) as where:
         nodes = await asyncio.to_thread(_alive_nodes, ray)
         check_store_fits_cluster(storage, nodes, where)

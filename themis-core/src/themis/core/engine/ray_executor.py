@@ -236,10 +236,7 @@ def ray_connection(ray: Any, runtime: RuntimeConfig) -> Iterator[str]:
         yield "the Ray this process is connected to"
         return
     if runtime.ray_address is None:
-        # Ray otherwise starts workers with the `uv run` that started this
-        # process, uploading the working directory and building a second
-        # environment from it: a local Ray has this process's environment.
-        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+        local_ray_settings(ray)
         ray.init(
             address="local",
             _node_ip_address=LOCAL_HOST,
@@ -259,6 +256,31 @@ def ray_connection(ray: Any, runtime: RuntimeConfig) -> Iterator[str]:
         yield where
     finally:
         ray.shutdown()
+
+
+LOCAL_RAY_SETTINGS = {
+    # Ray binds a node to the address that routes off this machine, turning
+    # 127.0.0.1 into it, unless clusters are off: a local Ray is this machine's only.
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": ("ENABLE_RAY_CLUSTER", False),
+    # Ray otherwise starts workers with the `uv run` that started this process,
+    # uploading the working directory and building a second environment from
+    # it; a local Ray's workers have this process's environment already.
+    "RAY_ENABLE_UV_RUN_RUNTIME_ENV": ("RAY_ENABLE_UV_RUN_RUNTIME_ENV", False),
+}
+"""Environment variable -> (Ray's constant read from it, the value a local Ray needs)."""
+
+
+def local_ray_settings(ray: Any) -> None:
+    """Keep a local Ray on 127.0.0.1 with this process's environment, unless
+    the user set these variables. Ray reads them when it is imported, so the
+    constant is set too when that has happened already."""
+    constants = ray._private.ray_constants
+    for variable, (constant, value) in LOCAL_RAY_SETTINGS.items():
+        if variable in os.environ:
+            continue
+        os.environ[variable] = "1" if value else "0"
+        if hasattr(constants, constant):
+            setattr(constants, constant, value)
 
 
 def _alive_nodes(ray: Any) -> int:

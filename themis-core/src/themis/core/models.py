@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, overload
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
+from pydantic_core import core_schema
 
 JSONValue: TypeAlias = Any
 """Any value that survives ``json.dumps``/``json.loads`` unchanged."""
@@ -296,16 +298,85 @@ class MetricCounts(FrozenModel):
     errors: int = 0
 
 
+class CaseResults(Sequence[CaseResult]):
+    """A run's case results in case order: a read-only, list-like sequence.
+
+    ``RunResult.cases`` is one of these. Given a list, it holds the list; a
+    run's result holds a view over the store instead
+    (:class:`themis.core.engine.case_view.StoredCaseResults`), which reads the
+    cases back a page at a time as they are indexed or iterated, so a run of a
+    million cases never holds them all. ``len``, indexing, slicing (a slice is
+    a ``list``), iteration, ``in`` and ``==`` (with any sequence of case
+    results, a ``list`` included) behave as on a list.
+    """
+
+    def __init__(self, cases: Sequence[CaseResult] = ()) -> None:
+        self._cases = list(cases)
+
+    def __len__(self) -> int:
+        return len(self._cases)
+
+    @overload
+    def __getitem__(self, index: int) -> CaseResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[CaseResult]: ...
+
+    def __getitem__(self, index: int | slice) -> CaseResult | list[CaseResult]:
+        return self._cases[index]
+
+    def __iter__(self) -> Iterator[CaseResult]:
+        return iter(self._cases)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        if len(self) != len(other):
+            return False
+        return all(mine == theirs for mine, theirs in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._cases)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        # A CaseResults (a store view included) is taken as it is, never
+        # iterated; a list is validated as a list of CaseResult. Dumping
+        # reads every case (see RunResult).
+        as_list = handler.generate_schema(list[CaseResult])
+        from_list = core_schema.no_info_after_validator_function(CaseResults, as_list)
+        return core_schema.json_or_python_schema(
+            json_schema=from_list,
+            python_schema=core_schema.union_schema(
+                [core_schema.is_instance_schema(CaseResults), from_list]
+            ),
+            serialization=core_schema.wrap_serializer_function_ser_schema(
+                lambda value, serialize: serialize(list(value)), schema=as_list
+            ),
+        )
+
+
 class RunResult(FrozenModel):
     """The top-level result of a run, read back from the store.
 
     ``metric_means`` counts a case whose answer did not parse as 0;
     ``metric_counts`` says, per metric, how many cases are behind each mean.
+
+    ``cases`` is a :class:`CaseResults`: the result a run returns reads its
+    cases back from the run's store as they are iterated (the store must
+    stay readable while they are used; the aggregates here never need it).
+    ``model_dump()`` and ``model_dump_json()`` read and hold every case, as
+    a list, so for a run of millions of cases iterate ``cases`` instead, or
+    dump with ``exclude={"cases"}``.
     """
 
     run_id: str
     status: RunStatus
-    cases: list[CaseResult] = Field(default_factory=list)
+    cases: CaseResults = Field(default_factory=CaseResults)
     metric_means: dict[str, float] = Field(default_factory=dict)
     metric_counts: dict[str, MetricCounts] = Field(default_factory=dict)
     completed_through_stage: str | None = None
@@ -313,6 +384,7 @@ class RunResult(FrozenModel):
 
     @property
     def failed_cases(self) -> list[CaseResult]:
+        """The failed cases, in case order (read through ``cases``, only these kept)."""
         return [case for case in self.cases if case.status is RunStatus.failed]
 
 

@@ -23,6 +23,7 @@ and comparisons, ``quickcheck`` and the CLI all count through this module.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -184,35 +185,84 @@ def counted_values(outcomes: Iterable[Outcome]) -> dict[str, dict[str, float]]:
     return values
 
 
+class MetricTally:
+    """Each metric's mean and counts, added up one outcome at a time.
+
+    What :func:`means` and :func:`metric_counts` return, without holding the
+    outcomes: a run adds each case's outcomes as the case finishes. A mean is
+    the exactly rounded sum (``math.fsum``) over its count, so the order in
+    which cases finish never changes it.
+    """
+
+    def __init__(self) -> None:
+        self._partials: dict[str, list[float]] = defaultdict(list)
+        self._n: dict[str, int] = defaultdict(int)
+        self._valued: dict[str, int] = defaultdict(int)
+        self._unparsed: dict[str, int] = defaultdict(int)
+        self._errors: dict[str, int] = defaultdict(int)
+        self._seen: set[str] = set()
+
+    def add(self, outcomes: Iterable[Outcome]) -> None:
+        """Count outcomes; a case must be added once (each case counts once per metric)."""
+        for outcome in outcomes:
+            metric_id = outcome.metric_id
+            self._seen.add(metric_id)
+            if outcome.kind == "error":
+                self._errors[metric_id] += 1
+                continue
+            self._n[metric_id] += 1
+            if outcome.kind == "unparsed":
+                self._unparsed[metric_id] += 1
+            if outcome.value is not None:
+                _add_exact(self._partials[metric_id], outcome.value)
+                self._valued[metric_id] += 1
+
+    def means(self) -> dict[str, float]:
+        """Each metric's mean over the cases it counts (sorted by metric id)."""
+        return {
+            metric_id: math.fsum(self._partials[metric_id]) / self._valued[metric_id]
+            for metric_id in sorted(self._partials)
+        }
+
+    def counts(self, metric_ids: Sequence[str] = ()) -> dict[str, MetricCounts]:
+        """Per metric: cases in its mean, how many of them did not parse, errors."""
+        return {
+            metric_id: MetricCounts(
+                n=self._n.get(metric_id, 0),
+                parse_failures=self._unparsed.get(metric_id, 0),
+                errors=self._errors.get(metric_id, 0),
+            )
+            for metric_id in _with_seen(metric_ids, self._seen)
+        }
+
+
+def _add_exact(partials: list[float], value: float) -> None:
+    """Add ``value`` to the non-overlapping partial sums ``partials`` without
+    rounding (Shewchuk's algorithm, as ``math.fsum`` keeps them)."""
+    kept = 0
+    for partial in partials:
+        if abs(value) < abs(partial):
+            value, partial = partial, value
+        high = value + partial
+        low = partial - (high - value)
+        if low:
+            partials[kept] = low
+            kept += 1
+        value = high
+    partials[kept:] = [value]
+
+
 def metric_counts(
     outcomes: Iterable[Outcome], metric_ids: Sequence[str] = ()
 ) -> dict[str, MetricCounts]:
     """Per metric: how many cases are in its mean, how many of them did not parse, errors."""
-    n: dict[str, int] = defaultdict(int)
-    unparsed: dict[str, int] = defaultdict(int)
-    errors: dict[str, int] = defaultdict(int)
-    seen: set[str] = set()
-    for outcome in outcomes:
-        seen.add(outcome.metric_id)
-        if outcome.kind == "error":
-            errors[outcome.metric_id] += 1
-            continue
-        n[outcome.metric_id] += 1
-        if outcome.kind == "unparsed":
-            unparsed[outcome.metric_id] += 1
-    return {
-        metric_id: MetricCounts(
-            n=n[metric_id], parse_failures=unparsed[metric_id], errors=errors[metric_id]
-        )
-        for metric_id in _with_seen(metric_ids, seen)
-    }
+    tally = MetricTally()
+    tally.add(outcomes)
+    return tally.counts(metric_ids)
 
 
 def means(outcomes: Iterable[Outcome]) -> dict[str, float]:
     """Each metric's mean over the cases it counts (sorted by metric id)."""
-    values = counted_values(outcomes)
-    return {
-        metric_id: sum(by_case.values()) / len(by_case)
-        for metric_id, by_case in sorted(values.items())
-        if by_case
-    }
+    tally = MetricTally()
+    tally.add(outcomes)
+    return tally.means()

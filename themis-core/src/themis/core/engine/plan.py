@@ -115,9 +115,15 @@ def case_count(snapshot: RunSnapshot) -> int:
     return sum(len(dataset.cases) for dataset in snapshot.datasets)
 
 
-def iter_plans(snapshot: RunSnapshot) -> Iterator[CasePlan]:
+def iter_plans(
+    snapshot: RunSnapshot, start: int = 0, stop: int | None = None
+) -> Iterator[CasePlan]:
     """Plans one case at a time, so a run sends its first requests before the
     last case is planned.
+
+    ``start`` and ``stop`` plan only the cases at those positions of the run
+    (in dataset and case order), skipping the others without hashing them:
+    ``RunResult.cases`` plans a page of cases at a time.
 
     Keys hash the canonical JSON of their parts (see ``short_hash``); the parts
     every case shares, and each case's own fields, are encoded once.
@@ -163,9 +169,15 @@ def iter_plans(snapshot: RunSnapshot) -> Iterator[CasePlan]:
     ]
     reduce_tag, parse_tag = canonical_json("reduce"), canonical_json("parse")
     score_tag, judge_tag = canonical_json("score"), canonical_json("judge")
+    offset = 0
     for dataset in snapshot.datasets:
+        first = max(start - offset, 0)
+        last = len(dataset.cases) if stop is None else min(stop - offset, len(dataset.cases))
+        offset += len(dataset.cases)
+        if first >= last:
+            continue
         dataset_id = canonical_json(dataset.dataset_id)
-        for case in dataset.cases:
+        for case in dataset.cases[first:last]:
             case_id = canonical_json(case.case_id)
             case_input = canonical_json(case.input)
             metadata = canonical_json(case.metadata)

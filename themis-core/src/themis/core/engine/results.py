@@ -15,6 +15,7 @@ from themis.core.engine.plan import CasePlan
 from themis.core.models import (
     STAGES,
     CaseResult,
+    CaseResults,
     GenerationResult,
     ParsedOutput,
     ReducedCandidate,
@@ -118,32 +119,51 @@ def latest_by_key(events: Iterable[RunEvent]) -> dict[str, dict[str, RunEvent]]:
     return grouped
 
 
-def run_status(cases: list[CaseResult]) -> RunStatus:
-    if any(case.status is RunStatus.pending for case in cases):
-        return RunStatus.running
-    failed = sum(case.status is RunStatus.failed for case in cases)
-    if failed == 0:
-        return RunStatus.completed
-    return RunStatus.failed if failed == len(cases) else RunStatus.partial_failure
+class RunTally:
+    """A run's status, last completed stage and metric means and counts,
+    added up one case at a time, so that nothing needs every case at once:
+    the engine adds each case as it finishes, :func:`build_run_result` the
+    cases it is given."""
 
+    def __init__(self, until_stage: str, metric_ids: Sequence[str] = ()) -> None:
+        self.until_stage = until_stage
+        self.metric_ids = list(metric_ids)
+        self.scoring = STAGES.index(until_stage) >= STAGES.index("score")
+        self.metrics = outcomes.MetricTally()
+        self.cases = 0
+        self.pending = 0
+        self.failed = 0
+        self._through: int | None = None  # the least stage reached by a case that did not fail
+        self._unreached = False  # a case that did not fail completed no stage
 
-def metric_means(cases: list[CaseResult], metric_ids: Sequence[str] = ()) -> dict[str, float]:
-    """Each metric's mean; a case whose answer did not parse counts 0 (see outcomes)."""
-    return outcomes.means(outcomes.outcomes_from_cases(cases, metric_ids))
+    def add(self, case: CaseResult) -> None:
+        self.cases += 1
+        self.pending += case.status is RunStatus.pending
+        self.failed += case.status is RunStatus.failed
+        if case.status is not RunStatus.failed:
+            if case.completed_through_stage is None:
+                self._unreached = True
+            else:
+                index = STAGES.index(case.completed_through_stage)
+                self._through = index if self._through is None else min(self._through, index)
+        self.metrics.add(
+            outcomes.outcomes_from_cases([case], self.metric_ids, scoring=self.scoring)
+        )
 
+    def status(self) -> RunStatus:
+        if self.pending:
+            return RunStatus.running
+        if self.failed == 0:
+            return RunStatus.completed
+        return RunStatus.failed if self.failed == self.cases else RunStatus.partial_failure
 
-def completed_through(cases: list[CaseResult], until_stage: str) -> str | None:
-    """The last stage every case has completed (failed cases excluded)."""
-    reached = [
-        case.completed_through_stage for case in cases if case.status is not RunStatus.failed
-    ]
-    if not cases:
-        return until_stage
-    if not reached:
-        return None
-    if any(stage is None for stage in reached):
-        return None
-    return min(reached, key=lambda stage: STAGES.index(stage or "generate"))
+    def completed_through(self) -> str | None:
+        """The last stage every case has completed (failed cases excluded)."""
+        if not self.cases:
+            return self.until_stage
+        if self._unreached or self._through is None:
+            return None
+        return STAGES[self._through]
 
 
 def count_states(
@@ -170,29 +190,31 @@ def stage_counts(
 
 def build_run_result(
     run_id: str,
-    cases: list[CaseResult],
+    cases: Sequence[CaseResult],
     until_stage: str,
     counts: dict[str, StageCounts],
     *,
-    status: RunStatus | None = None,
-    completed_through_stage: str | None = None,
     metric_ids: Sequence[str] = (),
 ) -> RunResult:
-    """The run's result; a caller that already knows its status and last
-    completed stage (from ``run_status`` and ``completed_through``) passes them.
-    ``metric_ids`` are the run's metrics, so a metric no case could be scored
-    on still has its counts."""
-    if status is None:
-        status = run_status(cases)
-        completed_through_stage = completed_through(cases, until_stage)
-    scoring = STAGES.index(until_stage) >= STAGES.index("score")
-    counted = outcomes.outcomes_from_cases(cases, metric_ids, scoring=scoring)
+    """The RunResult holding ``cases`` (a list, or a view over a store),
+    its aggregates counted from them in one pass. ``metric_ids`` are the
+    run's metrics, so a metric no case could be scored on still has its counts."""
+    tally = RunTally(until_stage, metric_ids)
+    for case in cases:
+        tally.add(case)
+    return tallied_run_result(run_id, cases, tally, counts)
+
+
+def tallied_run_result(
+    run_id: str, cases: Sequence[CaseResult], tally: RunTally, counts: dict[str, StageCounts]
+) -> RunResult:
+    """The RunResult of a run whose cases were added to ``tally`` as they finished."""
     return RunResult(
         run_id=run_id,
-        status=status,
-        cases=cases,
-        metric_means=outcomes.means(counted),
-        metric_counts=outcomes.metric_counts(counted, metric_ids),
-        completed_through_stage=completed_through_stage,
+        status=tally.status(),
+        cases=cases if isinstance(cases, CaseResults) else CaseResults(cases),
+        metric_means=tally.metrics.means(),
+        metric_counts=tally.metrics.counts(tally.metric_ids),
+        completed_through_stage=tally.completed_through(),
         stage_counts=counts,
     )

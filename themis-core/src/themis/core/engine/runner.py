@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from themis.core.config import RuntimeConfig
+from themis.core.engine.case_view import StoredCaseResults
 from themis.core.engine.coercion import as_model, as_score, finite_or_error
 from themis.core.engine.heap import frozen_heap
 from themis.core.engine.lifecycle import ComponentLifecycle, ResolvedComponents
@@ -32,12 +33,11 @@ from themis.core.engine.plan import CasePlan, case_count, iter_plans
 from themis.core.engine.policy import CallPolicy, Invoker
 from themis.core.engine.recording import EventRecorder, ScoreErrorRaised, stage_error
 from themis.core.engine.results import (
-    build_run_result,
-    completed_through,
+    RunTally,
     count_states,
     fold_case,
     new_counts,
-    run_status,
+    tallied_run_result,
 )
 from themis.core.engine.reuse import FIRST_CHUNK, LOOKUP_CHUNK, ReplayScope, StoredResults
 from themis.core.engine.scheduler import HANDOFF_AFTER_S, CaseScheduler, gather_all
@@ -197,10 +197,7 @@ class RunEngine:
             cases = await _CaseRun(self, CasePipeline(env, self.spans, self.until_index)).run(
                 results
             )
-            status, through = (
-                run_status(cases.results),
-                completed_through(cases.results, self.until_stage),
-            )
+            status, through = cases.tally.status(), cases.tally.completed_through()
             recorder.emit(
                 RunCompletedEvent(
                     event_id=recorder.event_id("run_completed", "", fresh=True),
@@ -212,14 +209,12 @@ class RunEngine:
             # The last events commit, and components close, while the result is built.
             releasing = asyncio.ensure_future(self._release())
             try:
-                result = build_run_result(
+                # The cases are read back from the store when used, not held.
+                result = tallied_run_result(
                     self.run_id,
-                    cases.results,
-                    self.until_stage,
+                    StoredCaseResults(self.store, self.snapshot, self.until_stage),
+                    cases.tally,
                     {stage: StageCounts(**values) for stage, values in cases.counts.items()},
-                    status=status,
-                    completed_through_stage=through,
-                    metric_ids=[ref.name for ref in self.snapshot.component_refs.metrics],
                 )
                 await writer.close()
             finally:
@@ -287,15 +282,18 @@ class RunEngine:
 
 class _CaseRun:
     """The cases of one run: scheduled through the pipeline, each folded into
-    its result as it finishes, with progress counted and reported."""
+    its result as it finishes and added to the run's tally (then dropped: the
+    run's result reads its cases back from the store), with progress counted
+    and reported."""
 
     def __init__(self, engine: RunEngine, pipeline: CasePipeline) -> None:
         self.engine = engine
         self.pipeline = pipeline
         total = case_count(engine.snapshot)
         self.total = total
-        self.results: list[CaseResult] = []
-        self._by_index: list[CaseResult | None] = [None] * total
+        self.tally = RunTally(
+            engine.until_stage, [ref.name for ref in engine.snapshot.component_refs.metrics]
+        )
         self.counts = new_counts()
         self.progress = ProgressCounter(total_cases=total)
 
@@ -304,7 +302,6 @@ class _CaseRun:
         workers = min(self.total, engine.runtime.max_concurrent_tasks) or 1
         scheduler = CaseScheduler(workers, self.pipeline.candidates, self.finish)
         await scheduler.run(results.for_cases(iter_plans(engine.snapshot)))
-        self.results = [case for case in self._by_index if case is not None]
         return self
 
     async def finish(
@@ -319,7 +316,7 @@ class _CaseRun:
         if candidates is not None:
             await self.pipeline.later_stages(plan, candidates, stored, latest)
         case_result = fold_case(plan, latest, engine.until_stage)
-        self._by_index[index] = case_result
+        self.tally.add(case_result)
         count_states(self.counts, plan, latest)
         progress = self.progress
         progress.done += case_result.status.value == "completed"

@@ -44,6 +44,13 @@ class RunStore(Protocol):
         self, work_keys: Sequence[str], *, prefer_run_id: str | None = None
     ) -> dict[str, RunEvent]: ...
 
+    def latest_events(self, run_id: str, work_keys: Sequence[str]) -> dict[str, RunEvent]:
+        """The latest event of ``run_id`` for each of ``work_keys`` that has
+        one, completed or failed (what its work item's state says), keyed by
+        work key. ``RunResult.cases`` reads a run's cases back through it, a
+        page of cases at a time."""
+        ...
+
     def work_items(self, run_id: str) -> list[WorkItemRow]: ...
 
     def score_rows(self, run_id: str) -> list[ScoreRow]: ...

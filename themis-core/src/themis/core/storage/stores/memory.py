@@ -21,6 +21,7 @@ class InMemoryRunStore:
         self._event_ids: set[str] = set()
         self._results: dict[str, dict[str, RunEvent]] = {}
         self._work_items: dict[str, dict[tuple[str, str], WorkItemRow]] = {}
+        self._latest: dict[str, dict[str, RunEvent]] = {}
         self._score_rows: dict[str, dict[tuple[str, str], ScoreRow]] = {}
         self._runs: dict[str, tuple[str, str | None]] = {}
 
@@ -52,6 +53,7 @@ class InMemoryRunStore:
         if rows.work_item is not None:
             item = rows.work_item
             self._work_items.setdefault(item.run_id, {})[(item.stage, item.work_key)] = item
+            self._latest.setdefault(item.run_id, {})[item.work_key] = event
             if rows.stage_result:
                 self._results.setdefault(item.work_key, {})[item.run_id] = event
         if rows.score_row is not None:
@@ -80,6 +82,11 @@ class InMemoryRunStore:
                 else:
                     found[key] = next(iter(by_run.values()))
         return found
+
+    def latest_events(self, run_id: str, work_keys: Sequence[str]) -> dict[str, RunEvent]:
+        with self._lock:
+            latest = self._latest.get(run_id, {})
+            return {key: latest[key] for key in work_keys if key in latest}
 
     def work_items(self, run_id: str) -> list[WorkItemRow]:
         with self._lock:

@@ -45,7 +45,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from themis.core.distributions import CORE, pip_install
 from themis.core.errors import PostgresStoreError as PostgresStoreError
-from themis.core.models import RunSnapshot, RunStatus
+from themis.core.models import STAGES, RunSnapshot, RunStatus
 from themis.core.storage.events import RunEvent
 from themis.core.storage.projections import ScoreRow, WorkItemRow, project
 from themis.core.storage.stores.base import StoredRun
@@ -64,8 +64,10 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-SCHEMA_VERSION = 2
-"""1: events and projections; 2: events record their blob positions, a blobs table."""
+SCHEMA_VERSION = 3
+"""1: events and projections; 2: events record their blob positions, a blobs table;
+3: a work item points at its latest event (``work_items.event_seq``), so a
+run's cases are read back a page at a time (``latest_events``)."""
 
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -111,6 +113,14 @@ MIGRATIONS: dict[int, list[str]] = {
     2: [
         "ALTER TABLE events ADD COLUMN blobs TEXT",
         "CREATE TABLE blobs (ref TEXT PRIMARY KEY, data BYTEA NOT NULL)",
+    ],
+    3: [
+        "ALTER TABLE work_items ADD COLUMN event_seq BIGINT",
+        "UPDATE work_items w SET event_seq = l.seq FROM ("
+        " SELECT run_id, payload::json->>'stage' AS stage,"
+        " payload::json->>'work_key' AS work_key, max(seq) AS seq FROM events"
+        " WHERE payload::json->>'work_key' IS NOT NULL GROUP BY 1, 2, 3) l"
+        " WHERE w.run_id = l.run_id AND w.stage = l.stage AND w.work_key = l.work_key",
     ],
 }
 """The statements that bring a store from the previous version to each version."""
@@ -358,6 +368,7 @@ class PostgresRunStore:
                     item.case_key,
                     item.state,
                     item.error,
+                    seq,
                 )
                 if projected.stage_result:
                     results[(item.work_key, item.run_id)] = (item.work_key, item.run_id, seq)
@@ -395,11 +406,12 @@ class PostgresRunStore:
             )
             _upsert(
                 cur,
-                "INSERT INTO work_items (run_id, stage, work_key, case_key, state, error) "
-                "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
-                "%b::text[], %b::text[]) ON CONFLICT (run_id, stage, work_key) "
+                "INSERT INTO work_items (run_id, stage, work_key, case_key, state, error, "
+                "event_seq) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], "
+                "%b::text[], %b::text[], %b::text[], %b::bigint[]) "
+                "ON CONFLICT (run_id, stage, work_key) "
                 "DO UPDATE SET case_key = EXCLUDED.case_key, state = EXCLUDED.state, "
-                "error = EXCLUDED.error",
+                "error = EXCLUDED.error, event_seq = EXCLUDED.event_seq",
                 items,
             )
             _upsert(
@@ -486,6 +498,23 @@ class PostgresRunStore:
                 "WHERE s.work_key = ANY(%s) "
                 "ORDER BY s.work_key, (s.run_id = %s) DESC, s.event_seq",
                 (keys, prefer_run_id),
+            ).fetchall()
+            fetch = self._fetch_blob(conn)
+            return {key: decode_event(payload, blobs, fetch) for key, payload, blobs in rows}
+
+        return self._call(query)
+
+    def latest_events(self, run_id: str, work_keys: Sequence[str]) -> dict[str, RunEvent]:
+        keys = list(dict.fromkeys(work_keys))
+        if not keys:
+            return {}
+
+        def query(conn: psycopg.Connection[Any]) -> dict[str, RunEvent]:
+            rows = conn.execute(
+                "SELECT w.work_key, e.payload, e.blobs FROM work_items w "
+                "JOIN events e ON e.seq = w.event_seq "
+                "WHERE w.run_id = %s AND w.stage = ANY(%s) AND w.work_key = ANY(%s)",
+                (run_id, list(STAGES), keys),
             ).fetchall()
             fetch = self._fetch_blob(conn)
             return {key: decode_event(payload, blobs, fetch) for key, payload, blobs in rows}

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from themis.core.distributions import CORE
-from themis.core.models import RunSnapshot, RunStatus
+from themis.core.models import STAGES, RunSnapshot, RunStatus
 from themis.core.storage.events import RunEvent
 from themis.core.storage.projections import ScoreRow, WorkItemRow, project
 from themis.core.storage.stores.base import StoredRun, StoreNotFoundError, StoreOpenError
@@ -44,8 +44,10 @@ from themis.core.storage.stores.blobs import (
     encode_event,
 )
 
-SCHEMA_VERSION = 2
-"""1: events and projections; 2: events record their blob positions."""
+SCHEMA_VERSION = 3
+"""1: events and projections; 2: events record their blob positions; 3: a work
+item points at its latest event (``work_items.event_seq``), so a run's cases
+are read back a page at a time (``latest_events``)."""
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -96,6 +98,20 @@ CREATE TABLE IF NOT EXISTS score_rows (
 MIGRATIONS: dict[int, list[str]] = {
     1: [statement for statement in _SCHEMA_V1.split(";") if statement.strip()],
     2: ["ALTER TABLE events ADD COLUMN blobs TEXT"],
+    3: [
+        "ALTER TABLE work_items ADD COLUMN event_seq INTEGER",
+        # Existing work items point at their latest event: one pass over the
+        # events, grouped, then one keyed update.
+        "CREATE TEMP TABLE latest_work (run_id TEXT, stage TEXT, work_key TEXT, seq INTEGER, "
+        "PRIMARY KEY (run_id, stage, work_key)) WITHOUT ROWID",
+        "INSERT INTO latest_work SELECT run_id, json_extract(payload, '$.stage'), "
+        "json_extract(payload, '$.work_key'), max(seq) FROM events "
+        "WHERE json_extract(payload, '$.work_key') IS NOT NULL GROUP BY 1, 2, 3",
+        "UPDATE work_items SET event_seq = (SELECT seq FROM latest_work l "
+        "WHERE l.run_id = work_items.run_id AND l.stage = work_items.stage "
+        "AND l.work_key = work_items.work_key)",
+        "DROP TABLE latest_work",
+    ],
 }
 """The statements that bring a store from the previous version to each version."""
 
@@ -352,7 +368,15 @@ class SqliteRunStore:
             if rows.work_item is not None:
                 item = rows.work_item
                 item_rows.append(
-                    (item.run_id, item.stage, item.work_key, item.case_key, item.state, item.error)
+                    (
+                        item.run_id,
+                        item.stage,
+                        item.work_key,
+                        item.case_key,
+                        item.state,
+                        item.error,
+                        last_seq,
+                    )
                 )
                 if rows.stage_result:
                     result_rows.append((item.work_key, item.run_id, last_seq))
@@ -382,7 +406,9 @@ class SqliteRunStore:
             event_rows,
         )
         conn.executemany("INSERT OR REPLACE INTO stage_results VALUES (?, ?, ?)", result_rows)
-        conn.executemany("INSERT OR REPLACE INTO work_items VALUES (?, ?, ?, ?, ?, ?)", item_rows)
+        conn.executemany(
+            "INSERT OR REPLACE INTO work_items VALUES (?, ?, ?, ?, ?, ?, ?)", item_rows
+        )
         conn.executemany(
             "INSERT OR REPLACE INTO score_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", score_rows
         )
@@ -428,6 +454,24 @@ class SqliteRunStore:
             key: decode_event(payload, pointers, self.blobs.get)
             for key, (_, payload, pointers) in found.items()
         }
+
+    def latest_events(self, run_id: str, work_keys: Sequence[str]) -> dict[str, RunEvent]:
+        conn = self._read()
+        keys = list(dict.fromkeys(work_keys))
+        stages = ",".join("?" * len(STAGES))
+        found: dict[str, RunEvent] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                "SELECT w.work_key, e.payload, e.blobs FROM work_items w "
+                "JOIN events e ON e.seq = w.event_seq "
+                f"WHERE w.run_id = ? AND w.stage IN ({stages}) AND w.work_key IN ({marks})",
+                [run_id, *STAGES, *chunk],
+            )
+            for work_key, payload, pointers in rows:
+                found[work_key] = decode_event(payload, pointers, self.blobs.get)
+        return found
 
     def work_items(self, run_id: str) -> list[WorkItemRow]:
         rows = self._read().execute(

@@ -149,6 +149,14 @@ def test_existing_run_policy_error_is_applied_by_the_driver(tmp_path: Path) -> N
         experiment.run(runtime=ray_runtime(existing_run_policy="error"))
 
 
+def test_a_rerun_is_not_split_between_actors(tmp_path: Path) -> None:
+    experiment = make_experiment(
+        storage=StorageConfig(store="sqlite", path=str(tmp_path / "runs.sqlite"))
+    )
+    with pytest.raises(ConfigError, match="each actor would recompute the whole run"):
+        experiment.run(runtime=ray_runtime(workers=2, existing_run_policy="rerun"))
+
+
 def test_without_ray_the_error_names_the_extra(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['ray'] = None\n"

@@ -302,6 +302,12 @@ async def run_on_ray(
     driver_store = experiment.resolve_store(store)
     # Created (or migrated) once, here, rather than by N actors racing to do it.
     await asyncio.to_thread(driver_store.initialize)
+    if runtime.existing_run_policy == "rerun" and runtime.workers > 1:
+        raise ConfigError(
+            f"runtime.existing_run_policy='rerun' with runtime.workers={runtime.workers}: a "
+            "rerun recomputes every case in the process that asks for it, so each actor "
+            "would recompute the whole run; rerun with workers=1 (or executor='local')"
+        )
     if runtime.existing_run_policy == "error" and driver_store.get_snapshot(snapshot.run_id):
         # The actors cannot apply it: the first to start would stop the others.
         from themis.core.errors import ExistingRunError

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import ray
+
 from themis.core.models import Case, GenerationResult
 
 
@@ -38,7 +40,7 @@ class DyingGenerator:
         # One file per call: the test counts the calls each case received.
         calls = Path(self.calls_dir) / case.case_id
         with calls.open("a") as log:
-            log.write(f"{os.getpid()}\n")
+            log.write(f"{os.getpid()}@{ray.util.get_node_ip_address()}\n")
         question = str(case.input["question"])
         left, _, right = question.partition("+")
         return GenerationResult(

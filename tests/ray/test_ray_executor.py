@@ -255,6 +255,42 @@ def test_actors_dying_past_the_replacement_bound_fail_the_run_clearly(
         experiment.run(runtime=ray_runtime(workers=1, ray_max_replacements=1))
 
 
+LOCAL_RAY_SCRIPT = """\
+import sys
+from tests.conftest import make_experiment
+from tests.ray.components import DyingGenerator
+from themis import RuntimeConfig
+from themis.core.config import GenerationConfig, StorageConfig
+
+folder = sys.argv[1]
+generator = DyingGenerator(folder, die_after=10**9, marker=None, delay_s=0)
+experiment = make_experiment(
+    generation=GenerationConfig(generator=generator),
+    storage=StorageConfig(store="sqlite", path=folder + "/runs.sqlite"),
+)
+result = experiment.run(runtime=RuntimeConfig(executor="ray", workers=1, progress="off"))
+import ray
+print(result.status.value, len(result.cases), ray.is_initialized())
+"""
+
+
+def test_without_an_address_a_local_ray_on_127_0_0_1_is_started_and_stopped(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LOCAL_RAY_SCRIPT, str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["completed", "4", "False"]
+    calls = [line for path in tmp_path.glob("c*") for line in path.read_text().split()]
+    assert len(calls) == 4
+    assert {call.split("@")[1] for call in calls} == {"127.0.0.1"}
+
+
 EXPERIMENT_TOML = """\
 seeds = [7]
 

@@ -164,7 +164,8 @@ def test_without_ray_the_error_names_the_extra(tmp_path: Path) -> None:
         "from themis import RuntimeConfig\n"
         "from themis.core.config import StorageConfig\n"
         "from themis.core.errors import ExecutorUnavailableError\n"
-        f"experiment = make_experiment(storage=StorageConfig(store='sqlite', path={str(tmp_path / 'r.sqlite')!r}))\n"
+        f"storage = StorageConfig(store='sqlite', path={str(tmp_path / 'r.sqlite')!r})\n"
+        "experiment = make_experiment(storage=storage)\n"
         "try:\n"
         "    experiment.run(runtime=RuntimeConfig(executor='ray'))\n"
         "except ExecutorUnavailableError as exc:\n"
@@ -220,9 +221,7 @@ def test_a_ray_run_stores_what_a_local_run_stores(
 def test_a_dead_actor_is_replaced_and_nothing_is_lost(ray_cluster: str, tmp_path: Path) -> None:
     calls = tmp_path / "calls"
     calls.mkdir()
-    generator = DyingGenerator(
-        str(calls), die_after=4, marker=str(tmp_path / "died"), delay_s=0.05
-    )
+    generator = DyingGenerator(str(calls), die_after=4, marker=str(tmp_path / "died"), delay_s=0.05)
     experiment = make_experiment(
         generation=GenerationConfig(generator=generator),
         datasets=[numbers(10)],

@@ -66,9 +66,7 @@ class ShippableExperiment(Protocol):
 
     def resolve_store(self, store: RunStore | None = None) -> RunStore: ...
 
-    def model_copy(
-        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
-    ) -> Any: ...
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Any: ...
 
 
 def import_ray() -> ModuleType:
@@ -77,8 +75,7 @@ def import_ray() -> ModuleType:
         import ray
     except ImportError as exc:
         raise ExecutorUnavailableError(
-            "runtime.executor='ray' needs Ray, which is not installed: "
-            f"{pip_install(CORE, 'ray')}"
+            f"runtime.executor='ray' needs Ray, which is not installed: {pip_install(CORE, 'ray')}"
         ) from exc
     return ray
 

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,11 @@ def openai_experiment(server: FakeOpenAIServer, count: int) -> Experiment:
     )
 
 
-def summing_server(server: FakeOpenAIServer) -> None:
-    """The model answers each question right: the sum in the prompt."""
+def summing_server(server: FakeOpenAIServer, delay_s: float = 0.0) -> None:
+    """The model answers each question right, the sum in the prompt, after ``delay_s``."""
 
     def answer(path: str, body: Any) -> str:
+        time.sleep(delay_s)
         left, right = re.search(r"(\d+)\+(\d+)", json.dumps(body)).groups()  # type: ignore[union-attr]
         return str(int(left) + int(right))
 
@@ -187,25 +189,40 @@ def _store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> RunStor
     return PostgresRunStore(url, schema=fresh_postgres_schema(), pool_size=2)
 
 
+def test_two_actors_without_leases_are_refused(tmp_path: Path) -> None:
+    experiment = make_experiment(
+        storage=StorageConfig(store="sqlite", path=str(tmp_path / "runs.sqlite"))
+    )
+    with pytest.raises(ConfigError, match="without them each would run every case"):
+        experiment.run(runtime=ray_runtime(workers=2, share_run=False))
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_ray_run_stores_what_a_local_run_stores(
     kind: str, ray_cluster: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     with running_server() as server:
         summing_server(server)
-        experiment = openai_experiment(server, count=12)
+        experiment = openai_experiment(server, count=40)
         local_store = SqliteRunStore(tmp_path / "local.sqlite")
         local = experiment.run(store=local_store, runtime=RuntimeConfig(progress="off"))
         local_calls = len(server.received("/v1/responses"))
+        # Slow enough that both actors are working before the cases run out.
+        summing_server(server, delay_s=0.05)
         ray_store = _store(kind, request, tmp_path)
-        on_ray = experiment.run(store=ray_store, runtime=ray_runtime(workers=1))
-        ray_calls = len(server.received("/v1/responses")) - local_calls
+        on_ray = experiment.run(
+            store=ray_store, runtime=ray_runtime(workers=2, max_concurrent_tasks=4)
+        )
+        ray_requests = server.received("/v1/responses")[local_calls:]
 
     assert on_ray.run_id == local.run_id == experiment.compile().run_id
     assert on_ray.status is RunStatus.completed
     assert outcome(on_ray) == outcome(local)
-    assert len(on_ray.cases) == 12
-    assert ray_calls == local_calls == 12
+    assert len(on_ray.cases) == 40
+    # The two actors split the run: every case asked for once, none twice.
+    assert local_calls == len(ray_requests) == 40
+    asked = Counter(re.search(r"\d+\+\d+", json.dumps(r.body)).group() for r in ray_requests)  # type: ignore[union-attr]
+    assert len(asked) == 40 and set(asked.values()) == {1}
     assert generations_per_case(ray_store, on_ray.run_id) == Counter(
         {case.case_key: 1 for case in local.cases}
     )
@@ -218,28 +235,55 @@ def test_a_ray_run_stores_what_a_local_run_stores(
     local_store.close()
 
 
-def test_a_dead_actor_is_replaced_and_nothing_is_lost(ray_cluster: str, tmp_path: Path) -> None:
+def dying_experiment(tmp_path: Path, cases: int, **options: Any) -> Experiment:
     calls = tmp_path / "calls"
     calls.mkdir()
-    generator = DyingGenerator(str(calls), die_after=4, marker=str(tmp_path / "died"), delay_s=0.05)
-    experiment = make_experiment(
-        generation=GenerationConfig(generator=generator),
-        datasets=[numbers(10)],
+    return make_experiment(
+        generation=GenerationConfig(generator=DyingGenerator(str(calls), **options)),
+        datasets=[numbers(cases)],
         evaluation=EvaluationConfig(metrics=["builtin/numeric_tolerance"]),
         storage=StorageConfig(store="sqlite", path=str(tmp_path / "runs.sqlite")),
     )
-    result = experiment.run(runtime=ray_runtime(workers=1, max_concurrent_tasks=1))
+
+
+def calls_made(tmp_path: Path) -> dict[str, list[str]]:
+    """Case id -> the actor processes (pid@node) that called the generator for it."""
+    return {path.name: path.read_text().split() for path in (tmp_path / "calls").iterdir()}
+
+
+def test_two_actors_share_the_run(ray_cluster: str, tmp_path: Path) -> None:
+    experiment = dying_experiment(tmp_path, 30, die_after=10**9, marker=None, delay_s=0.05)
+    result = experiment.run(runtime=ray_runtime(workers=2, max_concurrent_tasks=2, lease_s=5))
+
+    assert result.status is RunStatus.completed and len(result.cases) == 30
+    made = calls_made(tmp_path)
+    assert len(made) == 30 and all(len(callers) == 1 for callers in made.values())
+    # Both actors took cases, each in its own process, on this machine.
+    callers = {caller for callers in made.values() for caller in callers}
+    assert len(callers) == 2 and {caller.split("@")[1] for caller in callers} == {"127.0.0.1"}
+    store = experiment.resolve_store()
+    assert set(generations_per_case(store, result.run_id).values()) == {1}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_dead_actor_is_replaced_and_nothing_is_lost(
+    workers: int, ray_cluster: str, tmp_path: Path
+) -> None:
+    experiment = dying_experiment(
+        tmp_path, 20, die_after=4, marker=str(tmp_path / "died"), delay_s=0.05
+    )
+    result = experiment.run(runtime=ray_runtime(workers=workers, max_concurrent_tasks=1, lease_s=2))
 
     assert (tmp_path / "died").exists()  # an actor did die mid-run
     assert result.status is RunStatus.completed
-    assert len(result.cases) == 10
+    assert len(result.cases) == 20
     assert all(case.scores and case.scores[0].value == 1.0 for case in result.cases)
     store = experiment.resolve_store()
     assert set(generations_per_case(store, result.run_id).values()) == {1}
-    # The replacement reused what the dead actor had committed: only the call
-    # in flight when it died was made twice.
-    made = {path.name: len(path.read_text().split()) for path in calls.iterdir()}
-    assert len(made) == 10 and sum(made.values()) <= 10 + 1
+    # What the dead actor had committed was reused (its expired leases taken
+    # over): only calls in flight when it died were made again.
+    made = calls_made(tmp_path)
+    assert len(made) == 20 and sum(map(len, made.values())) <= 20 + 2
 
 
 def test_actors_dying_past_the_replacement_bound_fail_the_run_clearly(

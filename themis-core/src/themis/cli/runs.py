@@ -23,6 +23,7 @@ from themis.cli.targets import experiment_store, load_experiment, stored_experim
 from themis.core.authoring.config_files import format_validation_error
 from themis.core.config import RAY_DEFAULTS, RuntimeConfig
 from themis.core.experiment import Experiment
+from themis.core.storage.events import CaseRunEvent, RunEvent
 from themis.core.storage.stores.base import RunStore
 
 
@@ -50,13 +51,49 @@ def _stored_states(store: RunStore, run_id: str) -> Counter[str]:
     return Counter(item.state for item in store.work_items(run_id))
 
 
-def _reused(store: RunStore, run_id: str, before: Counter[str]) -> ReuseCount:
+class _StoredHere:
+    """Counts the work items this process stored (a lifecycle subscriber):
+    computed here, or copied from other runs. Other processes sharing the run
+    store the rest while it runs."""
+
+    def __init__(self) -> None:
+        self.computed = 0
+        self.copied = 0
+
+    def on_event(self, event: RunEvent) -> None:
+        if isinstance(event, CaseRunEvent):  # one work item's result (see projections)
+            if event.cached_from:
+                self.copied += 1
+            else:
+                self.computed += 1
+
+
+def _counter(runtime: RuntimeConfig) -> _StoredHere | None:
+    """What counts this command's work as the run stores it; none with Ray,
+    whose actors load no subscriber from here and do all the command's work."""
+    return None if runtime.executor == "ray" else _StoredHere()
+
+
+def _reused(
+    store: RunStore, run_id: str, before: Counter[str], here: _StoredHere | None
+) -> ReuseCount:
     """Work items this command took from the store instead of computing them:
-    those the run already had, and those copied from other runs' results."""
+    those the run already had, and those copied from other runs' results;
+    and those that other processes sharing the run computed meanwhile
+    (``here`` None: the command's Ray actors did all the work)."""
     after = _stored_states(store, run_id)
+    total = sum(after.values())
     had = before["done"] + before["cached"]
-    copied = max(after["cached"] - before["cached"], 0)
-    return ReuseCount(reused=had + copied, total=sum(after.values()), from_other_runs=copied)
+    if here is None:
+        copied = max(after["cached"] - before["cached"], 0)
+        return ReuseCount(reused=had + copied, total=total, from_other_runs=copied)
+    others = max(total - sum(before.values()) - here.computed - here.copied, 0)
+    return ReuseCount(
+        reused=had + here.copied,
+        total=total,
+        from_other_runs=here.copied,
+        by_other_processes=others,
+    )
 
 
 @click.command(short_help="Compile and run an experiment.")
@@ -103,12 +140,14 @@ def run(
     # A rerun recomputes what the run stored: none of it counts as reused.
     rerun = runtime.existing_run_policy == "rerun"
     before = Counter[str]() if rerun else _stored_states(store, run_id)
+    here = _counter(runtime)
     result = experiment.run(
         until_stage=until_stage,  # type: ignore[arg-type]
         runtime=runtime,
         store=store,
+        subscribers=None if here is None else [here],
     )
-    print_result(result, as_json, reused=_reused(store, run_id, before))
+    print_result(result, as_json, reused=_reused(store, run_id, before, here))
     exit_for(result)
 
 
@@ -139,12 +178,14 @@ def resume(
     runtime = _runtime(
         experiment, progress, executor=executor, workers=workers, ray_address=ray_address
     )
+    here = _counter(runtime)
     result = experiment.resume(
         until_stage=until_stage,  # type: ignore[arg-type]  # click.Choice of STAGES
         runtime=runtime,
         store=store,
+        subscribers=None if here is None else [here],
     )
-    print_result(result, as_json, reused=_reused(store, run_id, before))
+    print_result(result, as_json, reused=_reused(store, run_id, before, here))
     exit_for(result)
 
 

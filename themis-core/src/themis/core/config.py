@@ -153,6 +153,18 @@ class RuntimeConfig(FrozenModel):
     """How long the run waits out another process holding the store's write
     lock (retrying, with a notice on stderr and new work paused) before it
     fails; None waits for ever."""
+    share_run: bool = True
+    """Share the run with every other process running it on the same store:
+    cases are claimed in chunks with expiring work leases, so each case runs
+    in one process (docs/execution.md, "Several processes, one run"). False
+    runs every case here, as if no other process existed."""
+    lease_s: float = Field(default=60.0, gt=0)
+    """How long a claimed chunk of cases stays this process's without a
+    heartbeat (renewed every ``lease_s / 4``): a killed process's unfinished
+    cases are taken over this long after its last heartbeat."""
+    lease_poll_s: float = Field(default=0.5, gt=0)
+    """How often a process with nothing left to claim looks again while other
+    live processes still hold unfinished chunks (at most ``lease_s / 4``)."""
     retryable_errors: list[str] = Field(default_factory=list)
     """Error categories (``invalid_request``, ``not_found``...) retried besides the
     transient ones (rate_limit, timeout, connection, server_error)."""

@@ -299,6 +299,12 @@ async def run_on_ray(
     driver_store = experiment.resolve_store(store)
     # Created (or migrated) once, here, rather than by N actors racing to do it.
     await asyncio.to_thread(driver_store.initialize)
+    if not runtime.share_run and runtime.workers > 1:
+        raise ConfigError(
+            f"runtime.share_run=False with runtime.workers={runtime.workers}: actors share "
+            "the run through work leases, and without them each would run every case; "
+            "set share_run to True (the default) or workers to 1"
+        )
     if runtime.existing_run_policy == "rerun" and runtime.workers > 1:
         raise ConfigError(
             f"runtime.existing_run_policy='rerun' with runtime.workers={runtime.workers}: a "

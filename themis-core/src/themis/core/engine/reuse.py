@@ -68,16 +68,17 @@ class StoredResults:
         self.replay = replay
 
     def for_cases(
-        self, plans: Iterator[CasePlan]
+        self, plans: Iterator[CasePlan], *, start: int = 0
     ) -> Iterator[tuple[int, CasePlan, dict[str, RunEvent]]]:
         """Cases in order, each with the stored results its work keys already have.
 
         Cases are planned and looked up a chunk at a time: the store is asked
         once per chunk rather than once per case, and the first requests leave
         before the last case is planned. Workers share this iterator; it never
-        awaits, so they take cases from it one at a time.
+        awaits, so they take cases from it one at a time. ``start`` is the
+        index of the first plan (a leased chunk starts anywhere in the run).
         """
-        start, size = 0, FIRST_CHUNK
+        size = FIRST_CHUNK
         while chunk := list(islice(plans, size)):
             refreeze()  # what earlier chunks kept stays out of full collections
             size = min(2 * size, LOOKUP_CHUNK)

@@ -135,6 +135,16 @@ def test_sqlite_is_refused_on_a_cluster_of_several_machines() -> None:
         check_store_fits_cluster(sqlite, 2, "Ray at auto")
 
 
+def test_an_actor_asking_for_more_cpus_than_the_cluster_has_is_refused(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    experiment = make_experiment(
+        storage=StorageConfig(store="sqlite", path=str(tmp_path / "runs.sqlite"))
+    )
+    with pytest.raises(ConfigError, match=r"ray_actor_cpus=8\.0: .* has 2 CPUs in all"):
+        experiment.run(runtime=ray_runtime(ray_actor_cpus=8))
+
+
 def test_subscribers_are_refused(tmp_path: Path) -> None:
     experiment = make_experiment(
         storage=StorageConfig(store="sqlite", path=str(tmp_path / "runs.sqlite"))

@@ -33,11 +33,19 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from themis.core.analysis.inspection import load_run_result
 from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
 from themis.core.distributions import CORE, pip_install
+from themis.core.engine.case_view import PAGE_SIZE, StoredCaseResults
+from themis.core.engine.plan import CasePlan, iter_plans
+from themis.core.engine.results import (
+    RunTally,
+    count_states,
+    fold_case,
+    new_counts,
+    tallied_run_result,
+)
 from themis.core.errors import ConfigError, ExecutorError, ExecutorUnavailableError
-from themis.core.models import RunResult, RunSnapshot
+from themis.core.models import RunResult, RunSnapshot, StageCounts
 from themis.core.storage.stores.base import RunStore
 from themis.core.storage.stores.memory import InMemoryRunStore
 from themis.core.storage.stores.postgres import PostgresRunStore, redact_url
@@ -148,6 +156,15 @@ def check_store_fits_cluster(storage: StorageConfig, alive_nodes: int, where: st
         )
 
 
+def check_actor_cpus(runtime: RuntimeConfig, cluster_cpus: float, where: str) -> None:
+    """An actor asking for more CPUs than the cluster has would wait for ever."""
+    if runtime.ray_actor_cpus > cluster_cpus:
+        raise ConfigError(
+            f"runtime.ray_actor_cpus={runtime.ray_actor_cpus}: the Ray cluster at {where} has "
+            f"{cluster_cpus:g} CPUs in all, so no actor could start; lower it (0 reserves none)"
+        )
+
+
 # -- shipping the experiment ----------------------------------------------------
 
 
@@ -238,12 +255,11 @@ def ray_connection(ray: Any, runtime: RuntimeConfig) -> Iterator[str]:
             address="local",
             _node_ip_address=LOCAL_HOST,
             include_dashboard=False,
-            log_to_driver=False,
         )
         where = "a local Ray on 127.0.0.1"
     else:
         try:
-            ray.init(address=runtime.ray_address, log_to_driver=False)
+            ray.init(address=runtime.ray_address)
         except (ConnectionError, RuntimeError) as exc:
             raise ConfigError(
                 f"runtime.ray_address: cannot connect to Ray at {runtime.ray_address!r}: {exc}"
@@ -341,6 +357,15 @@ async def run_on_ray(
     with ray_connection(ray, runtime) as where:
         nodes = await asyncio.to_thread(_alive_nodes, ray)
         check_store_fits_cluster(storage, nodes, where)
+        check_actor_cpus(runtime, float(ray.cluster_resources().get("CPU", 0)), where)
+        if nodes > 1 and storage.store == "postgres" and "blob_root" in storage.parameters:
+            log.warning(
+                "run %s: each of the %d Ray nodes keeps large payloads in its own %s unless "
+                "that is a shared filesystem; blobs_in_database=True keeps them in PostgreSQL",
+                snapshot.run_id,
+                nodes,
+                storage.parameters["blob_root"],
+            )
         log.info(
             "run %s: %d Ray actor(s) on %s (%d node(s)), %s",
             snapshot.run_id,
@@ -350,7 +375,37 @@ async def run_on_ray(
             describe_storage(storage),
         )
         await _drive(ray, shipped, until_stage, runtime, where)
-    return await asyncio.to_thread(load_run_result, driver_store, snapshot.run_id)
+    return await asyncio.to_thread(stored_run_result, driver_store, snapshot, until_stage)
+
+
+def stored_run_result(store: RunStore, snapshot: RunSnapshot, until_stage: str) -> RunResult:
+    """The RunResult of a run the actors finished, read back from the store a
+    page of cases at a time (as a worker folds the cases others ran): its
+    aggregates tallied here, its cases a view over the store."""
+    tally = RunTally(until_stage, [ref.name for ref in snapshot.component_refs.metrics])
+    counts = new_counts()
+
+    def fold(plans: list[CasePlan]) -> None:
+        keys = [key for plan in plans for key in plan.all_keys()]
+        latest = store.latest_events(snapshot.run_id, keys)
+        for plan in plans:
+            tally.add(fold_case(plan, latest, until_stage))
+            count_states(counts, plan, latest)
+
+    page: list[CasePlan] = []
+    for plan in iter_plans(snapshot):
+        page.append(plan)
+        if len(page) >= PAGE_SIZE:
+            fold(page)
+            page = []
+    if page:
+        fold(page)
+    return tallied_run_result(
+        snapshot.run_id,
+        StoredCaseResults(store, snapshot, until_stage),
+        tally,
+        {stage: StageCounts(**values) for stage, values in counts.items()},
+    )
 
 
 async def _drive(

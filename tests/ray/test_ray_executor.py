@@ -388,6 +388,18 @@ def test_themis_run_with_the_ray_executor(ray_cluster: str, tmp_path: Path) -> N
     store = SqliteRunStore(tmp_path / "runs.sqlite")
     assert set(generations_per_case(store, run_id).values()) == {1}
     assert len(generations_per_case(store, run_id)) == 3
+
+    resume = [sys.executable, "-m", "themis.cli.main", "resume", "--config", str(config)]
+    resumed = subprocess.run(
+        [*resume, "--executor", "ray", "--workers", "2", "--ray-address", ray_cluster, "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["status"] == "completed"
+    assert set(generations_per_case(store, run_id).values()) == {1}  # nothing redone
     store.close()
 
     refused = subprocess.run(

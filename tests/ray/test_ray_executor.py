@@ -130,9 +130,54 @@ def test_a_component_that_cannot_be_pickled_is_named(tmp_path: Path) -> None:
 def test_sqlite_is_refused_on_a_cluster_of_several_machines() -> None:
     sqlite = StorageConfig(store="sqlite", path="/data/runs.sqlite")
     check_store_fits_cluster(sqlite, 1, "a local Ray")
-    check_store_fits_cluster(StorageConfig(store="postgres"), 3, "Ray at auto")
+    check_store_fits_cluster(StorageConfig(store="postgres"), 3, "the Ray cluster at auto")
     with pytest.raises(ConfigError, match=r"has 2 nodes, and the SQLite store /data/runs"):
-        check_store_fits_cluster(sqlite, 2, "Ray at auto")
+        check_store_fits_cluster(sqlite, 2, "the Ray cluster at auto")
+
+
+TWO_NODE_SCRIPT = """\
+import sys
+import ray
+from ray.cluster_utils import Cluster
+from tests.conftest import make_experiment
+from themis import RuntimeConfig
+from themis.core.config import StorageConfig
+from themis.core.engine.ray_executor import local_ray_settings
+from themis.core.errors import ConfigError
+
+local_ray_settings(ray)
+cluster = Cluster(
+    initialize_head=True,
+    connect=False,
+    head_node_args={"num_cpus": 0, "include_dashboard": False},
+)
+try:
+    cluster.add_node(num_cpus=0)  # a second node (a second raylet, on this machine)
+    cluster.wait_for_nodes()
+    storage = StorageConfig(store="sqlite", path=sys.argv[1])
+    runtime = RuntimeConfig(executor="ray", ray_address=cluster.address, progress="off")
+    try:
+        make_experiment(storage=storage).run(runtime=runtime)
+    except ConfigError as exc:
+        print(exc)
+finally:
+    cluster.shutdown()
+"""
+
+
+def test_sqlite_is_refused_on_a_real_two_node_ray(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_NODE_SCRIPT, str(tmp_path / "runs.sqlite")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "has 2 nodes, and the SQLite store" in done.stdout, done.stdout + done.stderr
+    store = SqliteRunStore(tmp_path / "runs.sqlite")
+    assert store.list_runs() == []  # refused before any work
+    store.close()
 
 
 def test_an_actor_asking_for_more_cpus_than_the_cluster_has_is_refused(

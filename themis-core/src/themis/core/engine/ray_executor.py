@@ -149,7 +149,7 @@ def check_store_fits_cluster(storage: StorageConfig, alive_nodes: int, where: st
     """A SQLite file is on one machine: actors on other nodes could not open it."""
     if storage.store == "sqlite" and alive_nodes > 1:
         raise ConfigError(
-            f"runtime.executor='ray': the Ray cluster at {where} has {alive_nodes} nodes, and "
+            f"runtime.executor='ray': {where} has {alive_nodes} nodes, and "
             f"the SQLite store {storage.path} is a file on this machine that actors on the "
             "other nodes cannot open; store the run in PostgreSQL (storage.store: postgres, "
             "storage.parameters.url: ...) or use a one-machine Ray"
@@ -160,7 +160,7 @@ def check_actor_cpus(runtime: RuntimeConfig, cluster_cpus: float, where: str) ->
     """An actor asking for more CPUs than the cluster has would wait for ever."""
     if runtime.ray_actor_cpus > cluster_cpus:
         raise ConfigError(
-            f"runtime.ray_actor_cpus={runtime.ray_actor_cpus}: the Ray cluster at {where} has "
+            f"runtime.ray_actor_cpus={runtime.ray_actor_cpus}: {where} has "
             f"{cluster_cpus:g} CPUs in all, so no actor could start; lower it (0 reserves none)"
         )
 
@@ -247,7 +247,7 @@ def ray_connection(ray: Any, runtime: RuntimeConfig) -> Iterator[str]:
     dashboard when it is None, and disconnects (stopping a local Ray) after.
     """
     if ray.is_initialized():
-        yield "the Ray this process is connected to"
+        yield "the Ray cluster this process is connected to"
         return
     if runtime.ray_address is None:
         local_ray_settings(ray)
@@ -264,7 +264,7 @@ def ray_connection(ray: Any, runtime: RuntimeConfig) -> Iterator[str]:
             raise ConfigError(
                 f"runtime.ray_address: cannot connect to Ray at {runtime.ray_address!r}: {exc}"
             ) from exc
-        where = f"Ray at {runtime.ray_address}"
+        where = f"the Ray cluster at {runtime.ray_address}"
     try:
         yield where
     finally:

@@ -181,8 +181,12 @@ def main() -> None:
         tmp = Path(directory)
         port_file = tmp / "port"
         server = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("slow_server.py")), str(port_file)]
-            + [str(args.delay)]
+            [
+                sys.executable,
+                str(Path(__file__).with_name("slow_server.py")),
+                str(port_file),
+                str(args.delay),
+            ]
         )
         try:
             while not port_file.exists() or not port_file.read_text():

@@ -33,7 +33,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from themis.core.config import EvaluationConfig, GenerationConfig, RuntimeConfig, StorageConfig
+from themis.core.config import (
+    RAY_DEFAULTS,
+    EvaluationConfig,
+    GenerationConfig,
+    RuntimeConfig,
+    StorageConfig,
+)
 from themis.core.distributions import CORE, pip_install
 from themis.core.engine.case_view import PAGE_SIZE, StoredCaseResults
 from themis.core.engine.plan import CasePlan, iter_plans
@@ -44,7 +50,12 @@ from themis.core.engine.results import (
     new_counts,
     tallied_run_result,
 )
-from themis.core.errors import ConfigError, ExecutorError, ExecutorUnavailableError
+from themis.core.errors import (
+    ConfigError,
+    ExecutorError,
+    ExecutorUnavailableError,
+    ExistingRunError,
+)
 from themis.core.models import RunResult, RunSnapshot, StageCounts
 from themis.core.storage.stores.base import RunStore
 from themis.core.storage.stores.memory import InMemoryRunStore
@@ -311,10 +322,6 @@ async def run_on_ray(
     back from the store once every actor has returned."""
     ray = import_ray()
     snapshot = experiment.compile()  # bad input fails here, before Ray starts
-    storage = actor_storage(store, experiment.storage)
-    driver_store = experiment.resolve_store(store)
-    # Created (or migrated) once, here, rather than by N actors racing to do it.
-    await asyncio.to_thread(driver_store.initialize)
     if not runtime.share_run and runtime.workers > 1:
         raise ConfigError(
             f"runtime.share_run=False with runtime.workers={runtime.workers}: actors share "
@@ -327,21 +334,20 @@ async def run_on_ray(
             "rerun recomputes every case in the process that asks for it, so each actor "
             "would recompute the whole run; rerun with workers=1 (or executor='local')"
         )
+    storage = actor_storage(store, experiment.storage)
+    driver_store = experiment.resolve_store(store)
+    # Created (or migrated) once, here, rather than by N actors racing to do it.
+    await asyncio.to_thread(driver_store.initialize)
     if runtime.existing_run_policy == "error" and driver_store.get_snapshot(snapshot.run_id):
         # The actors cannot apply it: the first to start would stop the others.
-        from themis.core.errors import ExistingRunError
-
         raise ExistingRunError(
             f"run {snapshot.run_id} is already in the store and runtime.existing_run_policy "
             "is 'error'; use 'auto' to reuse what it stored (resume) or 'rerun' to recompute it"
         )
     actor_runtime = runtime.model_copy(
         update={
+            **RAY_DEFAULTS,  # an actor runs locally: its own run is no driver
             "executor": "local",
-            "ray_address": None,
-            "workers": 1,
-            "ray_max_replacements": 3,
-            "ray_actor_cpus": 0.0,
             "progress": "off",
             "existing_run_policy": (
                 "auto" if runtime.existing_run_policy == "error" else runtime.existing_run_policy

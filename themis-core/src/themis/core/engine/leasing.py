@@ -23,7 +23,6 @@ import bisect
 import collections
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import TypeVar
@@ -32,7 +31,7 @@ from themis.core.config import RuntimeConfig
 from themis.core.engine.plan import CasePlan, iter_plans
 from themis.core.engine.reuse import StoredResults
 from themis.core.engine.scheduler import CaseWork
-from themis.core.engine.writer import LOCK_RETRY_S, EventWriter, is_lock_error
+from themis.core.engine.writer import EventWriter
 from themis.core.models import RunSnapshot
 from themis.core.storage.stores.base import Lease, LeaseClaim, LeaseStore, new_lease_owner
 
@@ -93,7 +92,6 @@ class LeasedCases:
         self._writer = writer
         self._lease_s = runtime.lease_s
         self._poll_s = min(runtime.lease_poll_s, runtime.lease_s / 4)
-        self._lock_timeout_s = runtime.store_lock_timeout_s
         self._plans = _Plans(snapshot)
         self._low_water = 2 * workers
         self._size = FIRST_LEASE
@@ -259,15 +257,9 @@ class LeasedCases:
 
     async def _retrying(self, call: Callable[[], T]) -> T:
         """``call`` off the event loop, waiting out another process's write lock
-        (SQLite) for at most ``store_lock_timeout_s``."""
-        deadline = None if self._lock_timeout_s is None else time.monotonic() + self._lock_timeout_s
-        while True:
-            try:
-                return await asyncio.to_thread(call)
-            except Exception as exc:
-                if not is_lock_error(exc) or (deadline is not None and time.monotonic() > deadline):
-                    raise
-                await asyncio.sleep(LOCK_RETRY_S)
+        (SQLite) as the writer does: with its notice, for at most
+        ``store_lock_timeout_s``."""
+        return await asyncio.to_thread(self._writer.wait_out_lock, call)
 
 
 def _retrieve(task: asyncio.Task[LeaseClaim]) -> None:

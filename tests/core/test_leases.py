@@ -151,8 +151,9 @@ class CountingGenerator:
     component_id = "test/counting"
     version = "1"
 
-    def __init__(self) -> None:
+    def __init__(self, delay_s: float = 0.002) -> None:
         self.calls: Counter[str] = Counter()
+        self.delay_s = delay_s
         self._lock = threading.Lock()
 
     def fingerprint(self) -> str:
@@ -165,7 +166,7 @@ class CountingGenerator:
 
         with self._lock:
             self.calls[case.case_id] += 1
-        await asyncio.sleep(0.002)
+        await asyncio.sleep(self.delay_s)
         a, _ = case.input["question"].split("+")
         return GenerationResult(
             candidate_id=f"{case.case_id}-0", final_output={"answer": str(2 * int(a))}
@@ -209,6 +210,28 @@ def test_two_runs_of_one_experiment_share_its_cases() -> None:
     assert [case.case_key for case in results[0].cases] == [
         case.case_key for case in results[1].cases
     ]
+
+
+def test_the_heartbeat_keeps_a_chunk_that_outlives_its_lease() -> None:
+    # A chunk takes ~1 s here and a lease lasts 0.2 s: without renewals the
+    # other engine would take it over and ask for its cases again.
+    generator = CountingGenerator(delay_s=0.05)
+    experiment = counting_experiment(generator, 48)
+    store = InMemoryRunStore()
+    runtime = RuntimeConfig(max_concurrent_tasks=2, lease_s=0.2, lease_poll_s=0.05)
+    results: list[Any] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(experiment.run(store=store, runtime=runtime))
+        )
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [len(result.cases) for result in results] == [48, 48]
+    assert len(generator.calls) == 48 and set(generator.calls.values()) == {1}
 
 
 def test_a_rerun_of_a_finished_run_walks_it_again_with_no_model_calls() -> None:

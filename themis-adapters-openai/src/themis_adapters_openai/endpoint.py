@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from themis.core.authoring.identity import content_hash
+from themis.core.engine.ratelimit import report_rate_limit_headers
 from themis.core.models import JSONValue, Message
 from themis_adapters_openai.params import InferenceParams
 from themis_adapters_openai.transport import Transport
@@ -87,6 +88,12 @@ class CompatibleEndpoint:
         self.params = settings.params
         self.transport = settings.transport
 
+    @property
+    def max_output_tokens(self) -> int | None:
+        """The output-token limit sent with each call: the engine's token
+        estimate for ``provider_rate_limits`` counts it before the call."""
+        return self.params.max_output_tokens
+
     def identity(self) -> dict[str, JSONValue]:
         """Everything identity-bearing; never a URL, a timeout or a credential."""
         return {
@@ -115,6 +122,7 @@ class CompatibleEndpoint:
             chat_max_tokens_field=self.chat_max_tokens_field,
         )
         response = await self.transport.send(request)
+        report_rate_limit_headers(response.headers)  # the engine paces by them
         text = output_text(self.api_mode, response.payload, self.transport.where)
         return Completion(request, response, text, token_usage(response.payload))
 

@@ -126,6 +126,45 @@ def check_error_categories(categories: list[str]) -> list[str]:
     return categories
 
 
+class RateLimit(FrozenModel):
+    """A provider's rate limit: requests and/or tokens per minute.
+
+    Tokens are what the provider counts (prompt and output together). The
+    engine paces calls so that no minute sees more than this (with several
+    workers on one run, each takes its share; see docs/execution.md).
+    """
+
+    requests_per_minute: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    tokens_per_minute: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @field_validator("requests_per_minute", "tokens_per_minute", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # pydantic would read True as 1
+            raise ValueError(f"must be a number per minute, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> RateLimit:
+        if self.requests_per_minute is None and self.tokens_per_minute is None:
+            raise ValueError("set requests_per_minute, tokens_per_minute or both")
+        return self
+
+
+def check_rate_limit_keys(limits: dict[str, RateLimit]) -> dict[str, RateLimit]:
+    """A key is a provider (``openai``) or a provider and a model
+    (``openai:gpt-4o-mini``; everything after the first colon is the model)."""
+    for key in limits:
+        provider, _, model = key.partition(":")
+        if not provider.strip() or "/" in provider or (":" in key and not model.strip()):
+            raise ConfigError(
+                f"provider_rate_limits: bad key {key!r}: use a provider (as in "
+                "provider_concurrency, e.g. 'openai') or 'provider:model' "
+                "(e.g. 'openai:gpt-4o-mini')"
+            )
+    return limits
+
+
 class RuntimeConfig(FrozenModel):
     """How a run executes. Runtime-only: never part of the run id."""
 
@@ -134,9 +173,20 @@ class RuntimeConfig(FrozenModel):
     def _known_categories(cls, categories: list[str]) -> list[str]:
         return check_error_categories(categories)
 
+    @field_validator("provider_rate_limits")
+    @classmethod
+    def _rate_limit_keys(cls, limits: dict[str, RateLimit]) -> dict[str, RateLimit]:
+        return check_rate_limit_keys(limits)
+
     max_concurrent_tasks: int = Field(default=32, ge=1)
     component_concurrency: dict[str, PositiveInt] = Field(default_factory=dict)
     provider_concurrency: dict[str, PositiveInt] = Field(default_factory=dict)
+    provider_rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
+    """Requests and tokens per minute, by provider (``openai``: every call of
+    the provider) or by provider and model (``openai:gpt-4o-mini``), e.g.
+    ``{"openai:gpt-4o-mini": {"requests_per_minute": 500, "tokens_per_minute": 200000}}``.
+    Calls are paced by a token bucket that also follows the provider's
+    ``x-ratelimit-*`` headers; see docs/execution.md."""
     max_retries: int = Field(default=3, ge=0)
     retry_initial_delay_s: float = Field(default=0.5, ge=0)
     retry_max_delay_s: float = Field(default=30.0, ge=0)

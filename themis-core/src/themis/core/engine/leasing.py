@@ -78,8 +78,12 @@ class LeasedCases:
         scope: str,
         total: int,
         workers: int,
+        on_live_workers: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_live_workers`` hears how many processes run this run, on each
+        claim and heartbeat (the rate limits' per-process share)."""
         self.store = store
+        self._on_live_workers = on_live_workers
         self.run_id = snapshot.run_id
         self.scope = scope
         self.total = total
@@ -222,7 +226,7 @@ class LeasedCases:
                 restart_done=restart,
             )
         )
-        self.live_workers = claim.live_workers
+        self._heard_workers(claim.live_workers)
         lease = claim.lease
         self._nothing_new = lease is None
         if lease is not None:
@@ -254,6 +258,17 @@ class LeasedCases:
                 )
             except Exception as exc:  # a missed beat costs at most a duplicated chunk
                 log.warning("themis: could not renew the leases of run %s: %s", self.run_id, exc)
+                continue
+            if self._on_live_workers is not None:
+                with contextlib.suppress(Exception):  # a read; the next beat asks again
+                    self._heard_workers(
+                        await asyncio.to_thread(self.store.live_workers, self.run_id)
+                    )
+
+    def _heard_workers(self, count: int) -> None:
+        self.live_workers = count
+        if self._on_live_workers is not None:
+            self._on_live_workers(max(1, count))
 
     async def _retrying(self, call: Callable[[], T]) -> T:
         """``call`` off the event loop, waiting out another process's write lock

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from themis.core.config import RuntimeConfig
-from themis.core.engine.policy import Invoker, provider_of
+from themis.core.engine.policy import Invoker, model_of, provider_of
 from themis.core.errors import PreflightError
 from themis.core.models import ComponentRef, JSONValue, RunSnapshot
 from themis.core.observability.redaction import redact_secrets
@@ -70,17 +70,23 @@ class ComponentLifecycle:
         self.invoker = invoker
 
     def providers(self, runtime: RuntimeConfig) -> dict[str, str]:
-        """Each component's provider, by component id. A concurrency limit that
-        names no component or provider of this run limits nothing: most likely
-        a typo, so it is reported."""
+        """Each component's provider, by component id. A concurrency or rate
+        limit that names no component, provider or ``provider:model`` of this
+        run limits nothing: most likely a typo, so it is reported."""
         providers = {
             str(component.component_id): provider_of(component)
             for component in self.components.distinct()
             if hasattr(component, "component_id")
         }
+        rate_keys = set(providers.values()) | {
+            f"{provider_of(component)}:{model_of(component)}"
+            for component in self.components.distinct()
+            if model_of(component) is not None
+        }
         for setting, known in (
             ("component_concurrency", set(providers)),
             ("provider_concurrency", set(providers.values())),
+            ("provider_rate_limits", rate_keys),
         ):
             for key in getattr(runtime, setting):
                 if key not in known:

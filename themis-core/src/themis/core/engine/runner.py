@@ -142,6 +142,7 @@ class RunEngine:
         self.invoker = Invoker(runtime.call_timeout_s)
         self.lifecycle = ComponentLifecycle(components, self.invoker)
         self._writer: EventWriter | None = None
+        self._policy: CallPolicy | None = None
         self._released = False
 
     def _on_persisted(self, events: list[RunEvent]) -> None:
@@ -163,7 +164,7 @@ class RunEngine:
         await self._open_store_and_preflight()
         mode = await self._apply_existing_run_policy()
         self.snapshot = await self.lifecycle.record_servers(self.snapshot)
-        policy = CallPolicy(self.runtime, self.lifecycle.providers(self.runtime))
+        policy = self._policy = CallPolicy(self.runtime, self.lifecycle.providers(self.runtime))
         writer = self._writer = EventWriter(
             self.store,
             asyncio.get_running_loop(),
@@ -339,6 +340,8 @@ class _CaseRun:
             scope=engine.until_stage,
             total=self.total,
             workers=workers,
+            # each process paces its share of the provider rate limits
+            on_live_workers=engine._policy.rate_limits.set_workers if engine._policy else None,
         )
         leased.start()
         try:

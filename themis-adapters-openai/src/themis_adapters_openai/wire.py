@@ -48,6 +48,8 @@ class WireResponse:
 
     payload: Any
     headers: Mapping[str, str] = field(default_factory=dict)
+    provenance: Mapping[str, str] = field(default_factory=dict)
+    """Where the answer came from when not a plain call (a batch's id and line)."""
 
 
 def check_api_mode(api_mode: str, allowed: tuple[str, ...], where: str) -> ApiMode:

@@ -301,8 +301,9 @@ class PolicedJudge:
     async def judge(self, prompt: Any, *, seed: int | None = None) -> Any:
         method = functools.partial(self.wrapped.judge, prompt, seed=seed)
         return await self._policy.call(
+            # No call timeout here: the policy times each attempt, as for generation.
             self.component_id,
-            lambda: self._invoker.call(method, blocking=True),
+            lambda: self._invoker.call(method, blocking=True, timeout_s=None),
             component=self.wrapped,
             prompt=prompt,
         )

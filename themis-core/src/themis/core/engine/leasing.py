@@ -236,6 +236,12 @@ class LeasedCases:
         return claim
 
     def _hold(self, lease: Lease) -> None:
+        if lease.start in self._held:
+            # Our own chunk, claimed again because its lease lapsed while we
+            # worked on it (a heartbeat came late): its cases are already ours,
+            # scheduled and counted, so only the lease is new.
+            self._held[lease.start] = lease
+            return
         plans = self._plans.between(lease.start, lease.stop)
         self._held[lease.start] = lease
         self._open[lease.start] = len(plans)

@@ -121,11 +121,24 @@ def model_of(component: Any) -> str | None:
 class CallPolicy:
     """Bounded, retried, circuit-broken, rate-limited calls to components."""
 
-    def __init__(self, runtime: RuntimeConfig, providers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        runtime: RuntimeConfig,
+        providers: Mapping[str, str] | None = None,
+        *,
+        deferred: Mapping[str, int] | None = None,
+    ) -> None:
         """``providers`` maps component ids to their provider where it is not
-        the id's namespace (see ``provider_of``)."""
+        the id's namespace (see ``provider_of``). ``deferred`` maps batch
+        components (``core.batching``) to how many calls each may hold: their
+        calls wait for a provider batch, not a connection, so they take that
+        limit instead of the run's and provider's, and no per-call timeout."""
         self.runtime = runtime
         self._providers = dict(providers or {})
+        self._deferred = {
+            component_id: asyncio.Semaphore(limit)
+            for component_id, limit in (deferred or {}).items()
+        }
         self._global = asyncio.Semaphore(runtime.max_concurrent_tasks)
         self.rate_limits = RateLimiter(runtime.provider_rate_limits)
         """Token buckets and adaptive concurrency by provider key (``engine.ratelimit``)."""
@@ -147,6 +160,8 @@ class CallPolicy:
         call waiting for its component, its provider or its provider's rate
         holds no slot of the overall limit meanwhile."""
         limits = self._limits.get(component_id)
+        if limits is None and component_id in self._deferred:
+            limits = self._limits[component_id] = (self._deferred[component_id],)
         if limits is None:
             found = (
                 self._per_component.get(component_id),
@@ -268,6 +283,11 @@ class CallPolicy:
         if limits:
             async with limits[0]:
                 return await self._within(limits[1:], component_id, make_call, route, prompt)
+        if component_id in self._deferred:
+            # A batch component: its own capacity was its only limit; the
+            # provider queues a batch's requests itself, so no overall slot,
+            # no request-rate pacing and no per-call timeout.
+            return await make_call()
 
         async def send() -> T:
             async with self._global:
@@ -277,7 +297,7 @@ class CallPolicy:
 
     async def _timed(self, component_id: str, make_call: Callable[[], Awaitable[T]]) -> T:
         timeout = self.runtime.call_timeout_s
-        if timeout is None:
+        if timeout is None or component_id in self._deferred:
             return await make_call()
         started = time.monotonic()
         try:

@@ -164,7 +164,11 @@ class RunEngine:
         await self._open_store_and_preflight()
         mode = await self._apply_existing_run_policy()
         self.snapshot = await self.lifecycle.record_servers(self.snapshot)
-        policy = self._policy = CallPolicy(self.runtime, self.lifecycle.providers(self.runtime))
+        policy = self._policy = CallPolicy(
+            self.runtime,
+            self.lifecycle.providers(self.runtime),
+            deferred=self.lifecycle.batch_capacities(),
+        )
         writer = self._writer = EventWriter(
             self.store,
             asyncio.get_running_loop(),
@@ -174,6 +178,13 @@ class RunEngine:
         writer.save_snapshot(self.snapshot)
         recorder = EventRecorder(self.run_id, writer)
         recorder.replay = self.replay
+        await self.lifecycle.attach_batch_journals(
+            self.store,
+            self.run_id,
+            recorder.emit,
+            writer.flush,
+            resume_batches=self.replay is None,
+        )
         results = StoredResults(
             self.store, recorder, until_index=self.until_index, replay=self.replay
         )
@@ -199,6 +210,7 @@ class RunEngine:
             cases = await _CaseRun(self, CasePipeline(env, self.spans, self.until_index)).run(
                 results
             )
+            self.lifecycle.finish_batches()
             status, through = cases.tally.status(), cases.tally.completed_through()
             recorder.emit(
                 RunCompletedEvent(
@@ -308,7 +320,10 @@ class _CaseRun:
 
     async def run(self, results: StoredResults) -> _CaseRun:
         engine = self.engine
-        workers = min(self.total, engine.runtime.max_concurrent_tasks) or 1
+        # A batch component gathers many calls into one provider batch, so the
+        # run holds as many cases open as it may gather (see core.batching).
+        capacity = max(engine.lifecycle.batch_capacities().values(), default=0)
+        workers = min(self.total, max(engine.runtime.max_concurrent_tasks, capacity)) or 1
         store = engine.store
         if (
             engine.runtime.share_run

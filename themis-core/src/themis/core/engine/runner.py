@@ -29,7 +29,7 @@ from themis.core.engine.coercion import as_model, as_score, finite_or_error
 from themis.core.engine.heap import frozen_heap
 from themis.core.engine.lifecycle import ComponentLifecycle, ResolvedComponents
 from themis.core.engine.pipeline import CasePipeline
-from themis.core.engine.plan import CasePlan, case_count, iter_plans
+from themis.core.engine.plan import CasePlan, case_count
 from themis.core.engine.policy import CallPolicy, Invoker
 from themis.core.engine.recording import EventRecorder, ScoreErrorRaised, stage_error
 from themis.core.engine.results import (
@@ -301,7 +301,7 @@ class _CaseRun:
         engine = self.engine
         workers = min(self.total, engine.runtime.max_concurrent_tasks) or 1
         scheduler = CaseScheduler(workers, self.pipeline.candidates, self.finish)
-        await scheduler.run(results.for_cases(iter_plans(engine.snapshot)))
+        await scheduler.run(results.for_cases(engine.snapshot))
         return self
 
     async def finish(

@@ -121,6 +121,7 @@ MIGRATIONS: dict[int, list[str]] = {
         " payload::json->>'work_key' AS work_key, max(seq) AS seq FROM events"
         " WHERE payload::json->>'work_key' IS NOT NULL GROUP BY 1, 2, 3) l"
         " WHERE w.run_id = l.run_id AND w.stage = l.stage AND w.work_key = l.work_key",
+        "CREATE INDEX work_items_by_case ON work_items (run_id, case_key)",
     ],
 }
 """The statements that bring a store from the previous version to each version."""
@@ -520,6 +521,22 @@ class PostgresRunStore:
             return {key: decode_event(payload, blobs, fetch) for key, payload, blobs in rows}
 
         return self._call(query)
+
+    def count_finished(
+        self, run_id: str, case_keys: Sequence[str], stages: Sequence[str]
+    ) -> dict[str, int]:
+        keys = list(dict.fromkeys(case_keys))
+        if not keys:
+            return {}
+        rows = self._call(
+            lambda conn: conn.execute(
+                "SELECT case_key, count(*) FROM work_items WHERE run_id = %s "
+                "AND case_key = ANY(%s) AND stage = ANY(%s) AND state <> 'failed' "
+                "GROUP BY case_key",
+                (run_id, keys, list(stages)),
+            ).fetchall()
+        )
+        return {case_key: int(count) for case_key, count in rows}
 
     def work_items(self, run_id: str) -> list[WorkItemRow]:
         rows = self._call(

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import gc
 import json
+import sqlite3
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import arithmetic_dataset, make_experiment
-from themis import Experiment, RuntimeConfig, SqliteRunStore
+from tests.conftest import arithmetic_dataset, fresh_postgres_schema, make_experiment
+from themis import Experiment, RuntimeConfig, SqliteRunStore, postgres_store
 from themis.core.analysis.inspection import load_run_result
 from themis.core.config import EvaluationConfig, GenerationConfig
 from themis.core.engine.case_view import StoredCaseResults
@@ -241,3 +242,102 @@ def test_a_run_does_not_hold_its_cases(tmp_path: Path) -> None:
         after_iterating - after_iterating_once,
         as_list,
     )
+
+
+def test_a_version_2_sqlite_store_is_migrated_and_reads_its_cases(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    store = SqliteRunStore(path)
+    result = moody_experiment(12).run(store=store)
+    expected = folded_list(store, result.run_id)
+    store.close()
+    with sqlite3.connect(path) as conn:  # back to schema 2: no event_seq, snapshot in its row
+        parts = conn.execute("SELECT data FROM snapshot_parts ORDER BY part").fetchall()
+        conn.execute("UPDATE runs SET snapshot = ?", (b"".join(row[0] for row in parts).decode(),))
+        conn.execute("DROP TABLE snapshot_parts")
+        conn.execute("DROP INDEX work_items_by_case")
+        conn.execute("ALTER TABLE work_items DROP COLUMN event_seq")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    reopened = SqliteRunStore(path)
+    snapshot_model = reopened.get_snapshot(result.run_id)
+    assert snapshot_model is not None
+    assert list(StoredCaseResults(reopened, snapshot_model, "judge")) == expected
+    again = moody_experiment(12).resume(store=reopened)  # nothing left but the failures
+    assert again.cases == folded_list(reopened, result.run_id)
+    reopened.close()
+
+
+def test_a_version_2_postgres_store_is_migrated_and_reads_its_cases(postgres_url: str) -> None:
+    schema = fresh_postgres_schema()
+    store = postgres_store(postgres_url, schema=schema)
+    result = moody_experiment(12).run(store=store)
+    expected = folded_list(store, result.run_id)
+    with store._connection() as conn:
+        conn.execute("DROP INDEX work_items_by_case")
+        conn.execute("ALTER TABLE work_items DROP COLUMN event_seq")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    store.close()
+    reopened = postgres_store(postgres_url, schema=schema)
+    snapshot = reopened.get_snapshot(result.run_id)
+    assert snapshot is not None
+    assert list(StoredCaseResults(reopened, snapshot, "judge")) == expected
+    reopened.close()
+
+
+class ProgressAtFirstCall:
+    """Notes how many cases a run had finished when it first asked the generator."""
+
+    def __init__(self) -> None:
+        self.finished = 0
+        self.at_first_generate: int | None = None
+
+    def on_progress(self, snapshot: Any) -> None:
+        self.finished = snapshot.completed_cases + snapshot.failed_cases
+
+    def before_generate(self, **_: Any) -> None:
+        if self.at_first_generate is None:
+            self.at_first_generate = self.finished
+
+
+class FailsFrom:
+    """Answers cases numbered below ``first_failure``; the others fail."""
+
+    component_id = "tests/fails_from"
+    version = "1"
+
+    def __init__(self, first_failure: int) -> None:
+        self.first_failure = first_failure
+
+    def fingerprint(self) -> str:
+        return "fails-from"  # the same run, whatever the threshold
+
+    async def generate(self, case: Case, ctx: Any) -> GenerationResult:
+        if int(case.case_id[1:]) >= self.first_failure:
+            raise RuntimeError("not yet")
+        return GenerationResult(candidate_id=case.case_id, final_output={"answer": "4"})
+
+
+def test_a_resume_sends_new_work_before_the_cases_it_finished(store: Any) -> None:
+    def experiment(first_failure: int) -> Experiment:
+        cases = [
+            Case(case_id=f"c{i}", input={"q": i}, expected_output={"answer": "4"})
+            for i in range(64)
+        ]
+        return Experiment(
+            generation=GenerationConfig(generator=FailsFrom(first_failure)),
+            evaluation=EvaluationConfig(metrics=["builtin/exact_match"]),
+            datasets=[Dataset(dataset_id="d", cases=cases)],
+            seeds=[0],
+        )
+
+    first = experiment(48).run(store=store, runtime=RuntimeConfig(max_concurrent_tasks=1))
+    assert first.status is RunStatus.partial_failure
+    watcher = ProgressAtFirstCall()
+    resumed = experiment(64).resume(
+        store=store, runtime=RuntimeConfig(max_concurrent_tasks=1), subscribers=[watcher]
+    )
+    assert resumed.run_id == first.run_id and resumed.status is RunStatus.completed
+    # Cases 0-31 (a whole chunk, all finished) are put off; 32-47 share a chunk
+    # with the new work and are folded in order before it.
+    assert watcher.at_first_generate == 16
+    assert resumed.cases == folded_list(store, resumed.run_id)
+    assert resumed.metric_counts["builtin/exact_match"].n == 64

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import pickle
 import sqlite3
 import tracemalloc
 from pathlib import Path
@@ -163,6 +164,8 @@ def test_the_result_dumps_and_validates_like_a_list_of_cases(store: Any) -> None
         "$ref": "#/$defs/CaseResult"
     }
     assert "cases=4" in repr(result.cases)
+    copied = pickle.loads(pickle.dumps(result))  # the cases themselves, not the store
+    assert type(copied.cases) is CaseResults and copied == result
 
 
 def test_the_view_reopens_a_closed_store_and_names_one_it_cannot_read(tmp_path: Path) -> None:

@@ -64,10 +64,11 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """1: events and projections; 2: events record their blob positions, a blobs table;
 3: a work item points at its latest event (``work_items.event_seq``), so a
-run's cases are read back a page at a time (``latest_events``)."""
+run's cases are read back a page at a time (``latest_events``); 4: work items
+are found by case (``count_finished``)."""
 
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -121,8 +122,8 @@ MIGRATIONS: dict[int, list[str]] = {
         " payload::json->>'work_key' AS work_key, max(seq) AS seq FROM events"
         " WHERE payload::json->>'work_key' IS NOT NULL GROUP BY 1, 2, 3) l"
         " WHERE w.run_id = l.run_id AND w.stage = l.stage AND w.work_key = l.work_key",
-        "CREATE INDEX work_items_by_case ON work_items (run_id, case_key)",
     ],
+    4: ["CREATE INDEX work_items_by_case ON work_items (run_id, case_key)"],
 }
 """The statements that bring a store from the previous version to each version."""
 

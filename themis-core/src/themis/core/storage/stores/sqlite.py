@@ -44,10 +44,10 @@ from themis.core.storage.stores.blobs import (
     encode_event,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """1: events and projections; 2: events record their blob positions; 3: a work
 item points at its latest event (``work_items.event_seq``), so a run's cases
-are read back a page at a time (``latest_events``), work items are found by
+are read back a page at a time (``latest_events``); 4: work items are found by
 case (``count_finished``), and a snapshot is stored in parts (``snapshot_parts``)."""
 
 _SCHEMA_V1 = """
@@ -112,6 +112,8 @@ MIGRATIONS: dict[int, list[str]] = {
         "WHERE l.run_id = work_items.run_id AND l.stage = work_items.stage "
         "AND l.work_key = work_items.work_key)",
         "DROP TABLE latest_work",
+    ],
+    4: [
         "CREATE INDEX work_items_by_case ON work_items (run_id, case_key)",
         "CREATE TABLE snapshot_parts (run_id TEXT NOT NULL, part INTEGER NOT NULL, "
         "data BLOB NOT NULL, PRIMARY KEY (run_id, part))",

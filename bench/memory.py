@@ -37,14 +37,20 @@ from themis.core.models import Case, GenerationResult
 class TimedGenerator(InstantGenerator):
     """Answers at once; notes when it was first asked, and may kill its process."""
 
-    def __init__(self, kill_after: int | None = None) -> None:
+    def __init__(self, kill_after: int | None = None, note: Path | None = None) -> None:
         self.calls = 0
         self.first_call: float | None = None
+        self.started: float | None = None
         self.kill_after = kill_after
+        self.note = note
 
     async def generate(self, case: Case, ctx: Any) -> GenerationResult:
         if self.first_call is None:
             self.first_call = time.perf_counter()
+            if self.note is not None and self.started is not None:
+                # Written at once, so that a long run shows it before it ends.
+                seconds = round(self.first_call - self.started, 2)
+                self.note.write_text(json.dumps({"seconds_to_first_generator_call": seconds}))
         self.calls += 1
         if self.kill_after is not None and self.calls >= self.kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -53,7 +59,9 @@ class TimedGenerator(InstantGenerator):
 
 def child(mode: str, cases: int, path: Path) -> dict[str, Any]:
     before = peak_rss_mib()
-    generator = TimedGenerator(kill_after=cases // 2 if mode == "kill" else None)
+    generator = TimedGenerator(
+        kill_after=cases // 2 if mode == "kill" else None, note=path.with_suffix(".first-call")
+    )
     experiment = Experiment(
         generation=GenerationConfig(generator=generator),
         evaluation=EvaluationConfig(metrics=["builtin/exact_match"]),
@@ -63,7 +71,7 @@ def child(mode: str, cases: int, path: Path) -> dict[str, Any]:
     after_dataset = peak_rss_mib()
     store = SqliteRunStore(path, synchronous="NORMAL")
     runtime = RuntimeConfig(max_concurrent_tasks=64, progress="off")
-    started = time.perf_counter()
+    started = generator.started = time.perf_counter()
     if mode == "resume":
         result = experiment.resume(store=store, runtime=runtime)
     else:

@@ -114,8 +114,11 @@ MIGRATIONS: dict[int, list[str]] = {
         "DROP TABLE latest_work",
     ],
     4: [
-        "CREATE INDEX work_items_by_case ON work_items (run_id, case_key)",
-        "CREATE TABLE snapshot_parts (run_id TEXT NOT NULL, part INTEGER NOT NULL, "
+        # Covering (state included), so counting a case's finished items
+        # reads the index alone, not a table row per item.
+        "DROP INDEX IF EXISTS work_items_by_case",
+        "CREATE INDEX work_items_by_case ON work_items (run_id, case_key, stage, state)",
+        "CREATE TABLE IF NOT EXISTS snapshot_parts (run_id TEXT NOT NULL, part INTEGER NOT NULL, "
         "data BLOB NOT NULL, PRIMARY KEY (run_id, part))",
     ],
 }

@@ -41,10 +41,11 @@ def reply(body: bytes) -> bytes:
 
 COMPLETION, MODEL_LIST, HEALTHY = reply(BODY), reply(MODELS), reply(b"{}")
 
-STATS: dict[str, float | None] = {"first_request": None, "last_response": None}
+STATS: dict[str, float | None] = {"first_request": None, "last_response": None, "completions": 0}
 """Wall-clock times (time.time()) of the first completion request received and
 the last completion answered since the last ``GET /bench-stats``, which
-returns them and starts over: the client's start-up and wind-down."""
+returns them and starts over: the client's start-up and wind-down; and how
+many completions were asked for meanwhile (calls made twice show here)."""
 
 
 class SlowHTTP(asyncio.Protocol):
@@ -77,10 +78,11 @@ class SlowHTTP(asyncio.Protocol):
                 self.send(HEALTHY)
             elif path.endswith(b"/bench-stats"):
                 self.send(reply(json.dumps(STATS).encode()))
-                STATS.update(first_request=None, last_response=None)
+                STATS.update(first_request=None, last_response=None, completions=0)
             else:
                 if STATS["first_request"] is None:
                     STATS["first_request"] = time.time()
+                STATS["completions"] = (STATS["completions"] or 0) + 1
                 asyncio.get_running_loop().call_later(self.delay, self.answer)
 
     def answer(self) -> None:

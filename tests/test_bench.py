@@ -106,3 +106,23 @@ def test_startup_bench_times_import_and_help_without_numpy() -> None:
     report = run_bench("startup.py", "--runs", "1")
     assert report["import themis"]["median_s"] > 0 and report["themis --help"]["median_s"] > 0
     assert report["numpy imported by import themis"] is False
+
+
+def test_scaleout_bench() -> None:
+    require_postgres_binaries()
+    report = run_bench(
+        "scaleout.py",
+        "--cases",
+        "64",
+        "--delay",
+        "0.01",
+        "--workers",
+        "1,2",
+        "--kill-lease-s",
+        "1",
+    )
+    assert [run["workers"] for run in report["runs"]] == [1, 2]
+    for run in [*report["runs"], report["killed_worker"]]:
+        assert run["every_result_covers_the_run"] and run["every_case_stored_once"]
+        assert run["calls"] >= 64
+    assert report["runs"][0]["duplicated_calls"] == 0

@@ -21,9 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 RATE_LIMIT_HEADERS = {
-    "x-ratelimit-limit-requests": "60",
-    "x-ratelimit-remaining-requests": "59",
-    "x-ratelimit-reset-requests": "1s",
+    # OpenAI's names and formats. Generous, as the engine paces by them
+    # (tests/core/test_rate_limits.py serves real limits).
+    "x-ratelimit-limit-requests": "600000",
+    "x-ratelimit-remaining-requests": "599999",
+    "x-ratelimit-reset-requests": "0.1ms",
 }
 
 

@@ -84,9 +84,9 @@ def test_responses_api_renders_the_prompt_and_records_the_call(
     artifacts = candidate.artifacts or {}
     assert artifacts["response_id"].startswith("resp-")
     assert artifacts["rate_limits"] == {
-        "x-ratelimit-limit-requests": "60",
-        "x-ratelimit-remaining-requests": "59",
-        "x-ratelimit-reset-requests": "1s",
+        "x-ratelimit-limit-requests": "600000",
+        "x-ratelimit-remaining-requests": "599999",
+        "x-ratelimit-reset-requests": "0.1ms",
     }
     assert artifacts["usage"] == candidate.token_usage
     assert artifacts["raw_response"]["output"][0]["content"][0]["text"] == "4"

@@ -60,7 +60,7 @@ def test_chat_completions_carry_vllm_sampling_extras(
     candidate = result.cases[0].generated_candidates[0]
     assert candidate.final_output == "4"
     assert candidate.token_usage is not None and candidate.token_usage["output_tokens"] == 1
-    assert (candidate.artifacts or {})["rate_limits"]["x-ratelimit-limit-requests"] == "60"
+    assert (candidate.artifacts or {})["rate_limits"]["x-ratelimit-limit-requests"] == "600000"
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     done = ok(themis("--help", cwd=tmp_path))
     for command in (
         "run", "resume", "replay", "rejudge", "estimate", "report", "quickcheck", "inspect",
-        "compare", "export", "import", "init", "quick-eval", "components",
+        "compare", "export", "import", "init", "quick-eval", "components", "submit", "worker",
     ):  # fmt: skip
         assert f"\n  {command} " in done.stdout, command
     assert "Exit codes" in done.stdout

@@ -32,6 +32,7 @@ def test_inspect_runs_lists_the_store(judged: tuple[Path, Path, str]) -> None:
         "run_id": run_id,
         "status": "completed",
         "completed_through_stage": "judge",
+        "submitted": False,
         "generator": "builtin/demo_generator",
         "model": None,
         "datasets": ["arith"],

@@ -257,6 +257,8 @@ def test_a_version_2_sqlite_store_is_migrated_and_reads_its_cases(tmp_path: Path
         parts = conn.execute("SELECT data FROM snapshot_parts ORDER BY part").fetchall()
         conn.execute("UPDATE runs SET snapshot = ?", (b"".join(row[0] for row in parts).decode(),))
         conn.execute("DROP TABLE snapshot_parts")
+        for table in ("lease_runs", "leases", "lease_workers"):  # schema 4
+            conn.execute(f"DROP TABLE {table}")
         conn.execute("DROP INDEX work_items_by_case")
         conn.execute("ALTER TABLE work_items DROP COLUMN event_seq")
         conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
@@ -277,6 +279,7 @@ def test_a_version_2_postgres_store_is_migrated_and_reads_its_cases(postgres_url
     with store._connection() as conn:
         conn.execute("DROP INDEX work_items_by_case")
         conn.execute("ALTER TABLE work_items DROP COLUMN event_seq")
+        conn.execute("DROP TABLE lease_runs, leases, lease_workers")  # schema 4
         conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     store.close()
     reopened = postgres_store(postgres_url, schema=schema)
@@ -332,12 +335,12 @@ def test_a_resume_sends_new_work_before_the_cases_it_finished(store: Any) -> Non
             seeds=[0],
         )
 
-    first = experiment(48).run(store=store, runtime=RuntimeConfig(max_concurrent_tasks=1))
+    # Unshared (share_run=False): a run shared through leases walks its chunks instead.
+    runtime = RuntimeConfig(max_concurrent_tasks=1, share_run=False)
+    first = experiment(48).run(store=store, runtime=runtime)
     assert first.status is RunStatus.partial_failure
     watcher = ProgressAtFirstCall()
-    resumed = experiment(64).resume(
-        store=store, runtime=RuntimeConfig(max_concurrent_tasks=1), subscribers=[watcher]
-    )
+    resumed = experiment(64).resume(store=store, runtime=runtime, subscribers=[watcher])
     assert resumed.run_id == first.run_id and resumed.status is RunStatus.completed
     # Cases 0-31 (a whole chunk, all finished) are put off; 32-47 share a chunk
     # with the new work and are folded in order before it.

@@ -12,8 +12,14 @@ import pytest
 from tests.conftest import make_experiment
 from themis import SqliteRunStore
 from themis.core.analysis.inspection import get_execution_state, load_run_result
+from themis.core.batching import unfinished_batches
 from themis.core.models import GenerationResult, RunStatus
-from themis.core.storage.events import GenerationCompletedEvent, RunCompletedEvent
+from themis.core.storage.events import (
+    BatchFinishedEvent,
+    BatchSubmittedEvent,
+    GenerationCompletedEvent,
+    RunCompletedEvent,
+)
 
 
 def _generation_event(event_id: str, run_id: str = "run-x", work_key: str = "k1") -> Any:
@@ -43,6 +49,37 @@ def test_events_round_trip_with_their_types(store: Any) -> None:
     (event,) = list(store.iter_events("run-x"))
     assert isinstance(event, GenerationCompletedEvent)
     assert event.candidate.final_output == {"answer": "4"}
+
+
+def test_batch_records_round_trip_and_project_nothing(store: Any) -> None:
+    """A provider batch's record lives in the run's stream (see core.batching)."""
+    submitted = [
+        BatchSubmittedEvent(
+            event_id=f"b{n}",
+            run_id="run-x",
+            component_id="openai/generator",
+            component_fingerprint="fp",
+            batch_id=f"batch-{n}",
+            input_file_id=f"file-{n}",
+            endpoint="/v1/chat/completions",
+            custom_ids=[f"themis-{n}-{i}" for i in range(3)],
+        )
+        for n in range(2)
+    ]
+    finished = BatchFinishedEvent(
+        event_id="f0",
+        run_id="run-x",
+        component_id="openai/generator",
+        component_fingerprint="fp",
+        batch_id="batch-0",
+        status="completed",
+    )
+    store.append_events([*submitted, finished, _generation_event("e1")])
+    events = list(store.iter_events("run-x"))
+    assert events[:3] == [*submitted, finished]
+    assert [record.batch_id for record in unfinished_batches(events, "fp")] == ["batch-1"]
+    assert unfinished_batches(events, "another component") == []
+    assert [item.work_key for item in store.work_items("run-x")] == ["k1"]
 
 
 def test_find_completed_prefers_the_asking_run(store: Any) -> None:

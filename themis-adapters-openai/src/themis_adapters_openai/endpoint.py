@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from themis.core.authoring.identity import content_hash
+from themis.core.batching import BatchJournal
+from themis.core.engine.ratelimit import report_rate_limit_headers
 from themis.core.models import JSONValue, Message
+from themis_adapters_openai.batch import Batcher
 from themis_adapters_openai.params import InferenceParams
 from themis_adapters_openai.transport import Transport
 from themis_adapters_openai.wire import (
@@ -75,17 +78,47 @@ class CompatibleEndpoint:
     chat_max_tokens_field: str = "max_completion_tokens"
     """Chat Completions' name for the output-token limit on this endpoint."""
     operational_options: ClassVar[frozenset[str]] = frozenset(
-        {"client", "base_url", "api_key_env", "timeout_s"}
+        {
+            "client",
+            "base_url",
+            "api_key_env",
+            "timeout_s",
+            "batch",
+            "batch_window_s",
+            "batch_size",
+            "poll_interval_s",
+            "max_poll_interval_s",
+        }
     )
     """Factory options that say where and how the model is reached, not what is
     asked: outside the fingerprint, and left out of the run id when a
     configuration file sets them (see ``themis.core.authoring.registry.identity_options``)."""
+
+    batcher: Batcher | None = None
+    """Set when calls go through a provider's Batch API (``openai(..., batch=True)``)."""
 
     def __init__(self, settings: EndpointSettings) -> None:
         self.model = settings.model
         self.api_mode = settings.api_mode
         self.params = settings.params
         self.transport = settings.transport
+
+    @property
+    def max_output_tokens(self) -> int | None:
+        """The output-token limit sent with each call: the engine's token
+        estimate for ``provider_rate_limits`` counts it before the call."""
+        return self.params.max_output_tokens
+
+    @property
+    def batch_capacity(self) -> int | None:
+        """How many calls the engine may let this endpoint hold while it gathers
+        them into a batch (see ``themis.core.batching``); None: one call at a time."""
+        return None if self.batcher is None else self.batcher.settings.size
+
+    def attach_batch_journal(self, journal: BatchJournal) -> None:
+        """The run's record of this endpoint's batches, handed over by the engine."""
+        if self.batcher is not None:
+            self.batcher.attach(journal)
 
     def identity(self) -> dict[str, JSONValue]:
         """Everything identity-bearing; never a URL, a timeout or a credential."""
@@ -101,11 +134,18 @@ class CompatibleEndpoint:
         return content_hash(self.identity())
 
     async def complete(
-        self, messages: list[Message], *, seed: int | None, stop: Sequence[str] = ()
+        self,
+        messages: list[Message],
+        *,
+        seed: int | None,
+        stop: Sequence[str] = (),
+        asked_by: str | None = None,
     ) -> Completion:
         """One call. ``stop`` adds a prompt's stop sequences to the configured
         ones where the API takes them (Chat Completions, Completions); the
-        Responses API has none, and the prompt's parsers cut there instead."""
+        Responses API has none, and the prompt's parsers cut there instead.
+        ``asked_by`` names the candidate a call is for, so a batch tells apart
+        equal requests of different candidates."""
         request = build_request(
             self.api_mode,
             self.model,
@@ -114,7 +154,11 @@ class CompatibleEndpoint:
             seed=seed,
             chat_max_tokens_field=self.chat_max_tokens_field,
         )
-        response = await self.transport.send(request)
+        if self.batcher is not None:
+            response = await self.batcher.send(request, asked_by)
+        else:
+            response = await self.transport.send(request)
+            report_rate_limit_headers(response.headers)  # the engine paces by them
         text = output_text(self.api_mode, response.payload, self.transport.where)
         return Completion(request, response, text, token_usage(response.payload))
 
@@ -148,6 +192,8 @@ class CompatibleEndpoint:
     async def aclose(self) -> None:
         """At the end of a run: close the connections opened in its event loop
         (a transport written before ``aclose`` was part of the protocol has none)."""
+        if self.batcher is not None:
+            await self.batcher.aclose()
         close = getattr(self.transport, "aclose", None)
         if close is not None:
             await close()
@@ -162,6 +208,7 @@ class CompatibleEndpoint:
             "request_id": headers.get("x-request-id"),
             "usage": completion.token_usage,
             "rate_limits": rate_limits(headers),
+            "batch": dict(completion.response.provenance) or None,
             "request": completion.request.json_body(),
             "raw_response": as_json(payload),
         }

@@ -7,6 +7,13 @@ from typing import Any
 from themis.core.authoring.prompts import render_messages
 from themis.core.contexts import GenerateContext
 from themis.core.models import Case, GenerationResult, JSONValue
+from themis_adapters_openai.batch import (
+    DEFAULT_MAX_POLL_INTERVAL_S,
+    DEFAULT_POLL_INTERVAL_S,
+    DEFAULT_WINDOW_S,
+    MAX_BATCH_REQUESTS,
+    batcher_for,
+)
 from themis_adapters_openai.client import (
     DEFAULT_API_KEY_ENV,
     DEFAULT_TIMEOUT_S,
@@ -43,7 +50,9 @@ class CompatibleGenerator(CompatibleEndpoint):
     async def generate(self, case: Case, ctx: GenerateContext) -> GenerationResult:
         messages = render_messages(ctx.prompt_spec, case.input, instructions=self.instructions)
         stop = ctx.prompt_spec.stop if ctx.prompt_spec is not None else ()
-        completion = await self.complete(messages, seed=ctx.seed, stop=stop)
+        completion = await self.complete(
+            messages, seed=ctx.seed, stop=stop, asked_by=candidate_id(ctx)
+        )
         return GenerationResult(
             candidate_id=candidate_id(ctx),
             final_output=completion.text,
@@ -81,6 +90,11 @@ def openai(
     base_url: str | None = None,
     api_key_env: str = DEFAULT_API_KEY_ENV,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    batch: bool = False,
+    batch_window_s: float = DEFAULT_WINDOW_S,
+    batch_size: int = MAX_BATCH_REQUESTS,
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+    max_poll_interval_s: float = DEFAULT_MAX_POLL_INTERVAL_S,
 ) -> OpenAIGenerator:
     """A generator that asks an OpenAI model for each candidate.
 
@@ -98,6 +112,14 @@ def openai(
     ``extra_body``). ``seed`` unset sends each candidate's own seed (Chat
     Completions only: the Responses API takes none). The key, URL and timeout
     are not identity, and the key is never stored.
+
+    ``batch=True`` sends the calls through OpenAI's Batch API (half the price,
+    answers within 24 hours; see ``themis_adapters_openai.batch``): a batch is
+    sent when it holds ``batch_size`` requests (at most 50,000), after a
+    quiet tenth of ``batch_window_s`` with no new request, or ``batch_window_s``
+    after its first; it is polled every ``poll_interval_s``, less often as it
+    waits, up to ``max_poll_interval_s``. Batch mode is not identity: a batch
+    run has the same run id, and its answers are reused, as a direct one.
     """
     params = InferenceParams(
         temperature=temperature,
@@ -114,4 +136,15 @@ def openai(
     )
     where = f"openai(model={model!r})"
     settings = checked_settings(where, model, api_mode, OPENAI_API_MODES, params, transport)
-    return OpenAIGenerator(settings, instructions=instructions)
+    generator = OpenAIGenerator(settings, instructions=instructions)
+    generator.batcher = batcher_for(
+        where,
+        transport,
+        settings.api_mode,
+        batch=batch,
+        window_s=batch_window_s,
+        size=batch_size,
+        poll_interval_s=poll_interval_s,
+        max_poll_interval_s=max_poll_interval_s,
+    )
+    return generator

@@ -6,6 +6,13 @@ from typing import Any
 
 from themis.core.models import JSONValue, Message
 from themis.core.workflows import JudgeResponse
+from themis_adapters_openai.batch import (
+    DEFAULT_MAX_POLL_INTERVAL_S,
+    DEFAULT_POLL_INTERVAL_S,
+    DEFAULT_WINDOW_S,
+    MAX_BATCH_REQUESTS,
+    batcher_for,
+)
 from themis_adapters_openai.client import (
     DEFAULT_API_KEY_ENV,
     DEFAULT_TIMEOUT_S,
@@ -88,6 +95,11 @@ def openai_judge(
     base_url: str | None = None,
     api_key_env: str = DEFAULT_API_KEY_ENV,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    batch: bool = False,
+    batch_window_s: float = DEFAULT_WINDOW_S,
+    batch_size: int = MAX_BATCH_REQUESTS,
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+    max_poll_interval_s: float = DEFAULT_MAX_POLL_INTERVAL_S,
 ) -> OpenAIJudge:
     """An OpenAI model as a judge model for workflow-backed metrics
     (``builtin/llm_rubric``, ``builtin/pairwise_preference``).
@@ -95,7 +107,9 @@ def openai_judge(
     Registered as ``openai/judge``, so a configuration file can name it:
     ``judge_models = [{id = "openai/judge", options = {model = "gpt-4o-mini"}}]``.
     Options and identity are those of :func:`themis_adapters_openai.openai`;
-    the workflow's seed is sent where the API takes one.
+    the workflow's seed is sent where the API takes one. With ``batch=True``
+    the judge's calls go through OpenAI's Batch API, as the generator's do;
+    identical judge requests in one run then share one answer.
     """
     params = InferenceParams(
         temperature=temperature,
@@ -111,6 +125,17 @@ def openai_judge(
         model, client=client, base_url=base_url, api_key_env=api_key_env, timeout_s=timeout_s
     )
     where = f"openai_judge(model={model!r})"
-    return OpenAIJudge(
+    judge = OpenAIJudge(
         checked_settings(where, model, api_mode, OPENAI_API_MODES, params, transport)
     )
+    judge.batcher = batcher_for(
+        where,
+        transport,
+        judge.api_mode,
+        batch=batch,
+        window_s=batch_window_s,
+        size=batch_size,
+        poll_interval_s=poll_interval_s,
+        max_poll_interval_s=max_poll_interval_s,
+    )
+    return judge

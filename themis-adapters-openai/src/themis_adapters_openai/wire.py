@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
+from themis.core.engine.ratelimit import report_rate_limit_headers
 from themis.core.errors import ErrorCategory, ProviderError, parse_retry_after
 from themis.core.models import JSONValue, Message
 from themis.core.observability.redaction import REDACTED, redact_secrets
@@ -47,6 +48,8 @@ class WireResponse:
 
     payload: Any
     headers: Mapping[str, str] = field(default_factory=dict)
+    provenance: Mapping[str, str] = field(default_factory=dict)
+    """Where the answer came from when not a plain call (a batch's id and line)."""
 
 
 def check_api_mode(api_mode: str, allowed: tuple[str, ...], where: str) -> ApiMode:
@@ -317,7 +320,9 @@ def _error_code(body: Any) -> str | None:
 def error_for_status(
     status: int, *, body: Any, headers: Mapping[str, str], where: str
 ) -> ProviderError:
-    """The engine's view of an HTTP error: retryable or fatal, with the server's reason."""
+    """The engine's view of an HTTP error: retryable or fatal, with the server's reason.
+    Its ``x-ratelimit-*`` headers go to the engine's rate limiter too."""
+    report_rate_limit_headers(headers)
     category = category_for_status(status)
     hint = _HINTS[category]
     if status == 429 and _error_code(body) == "insufficient_quota":

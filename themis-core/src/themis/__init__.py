@@ -79,6 +79,15 @@ if TYPE_CHECKING:
     from themis.core.config import (
         RuntimeConfig as RuntimeConfig,
     )
+    from themis.core.deferred.submit import (
+        submit_experiment as submit_experiment,
+    )
+    from themis.core.deferred.worker import (
+        WorkerReport as WorkerReport,
+    )
+    from themis.core.deferred.worker import (
+        run_worker as run_worker,
+    )
     from themis.core.experiment import (
         Experiment as Experiment,
     )
@@ -124,6 +133,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "RuntimeConfig": ("themis.core.config", "RuntimeConfig"),
     "SqliteRunStore": ("themis.core.storage.stores", "SqliteRunStore"),
     "StatsEngine": ("themis.core.analysis.stats", "StatsEngine"),
+    "WorkerReport": ("themis.core.deferred.worker", "WorkerReport"),
     "evaluate": ("themis.core.authoring.evaluate", "evaluate"),
     "evaluate_async": ("themis.core.authoring.evaluate", "evaluate_async"),
     "export_evaluation_bundle": ("themis.core.analysis.bundles", "export_evaluation_bundle"),
@@ -141,8 +151,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "import_score_bundle": ("themis.core.analysis.bundles", "import_score_bundle"),
     "postgres_store": ("themis.core.storage.stores", "postgres_store"),
     "quickcheck": ("themis.core.analysis.inspection", "quickcheck"),
+    "run_worker": ("themis.core.deferred.worker", "run_worker"),
     "snapshot_report": ("themis.core.analysis.inspection", "snapshot_report"),
     "sqlite_store": ("themis.core.storage.stores", "sqlite_store"),
+    "submit_experiment": ("themis.core.deferred.submit", "submit_experiment"),
 }
 
 

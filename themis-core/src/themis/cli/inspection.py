@@ -61,7 +61,8 @@ def inspect_runs(
             (
                 _when(o.started_at),
                 o.run_id,
-                o.status.value,
+                o.status.value
+                + (" (submitted)" if o.submitted and o.status.value == "pending" else ""),
                 o.generator + (f" · {o.model}" if o.model else ""),
                 ", ".join(f"{d} ({n})" for d, n in o.dataset_cases.items()),
                 f"{o.cases}" + (f" ({o.failed_cases} failed)" if o.failed_cases else ""),

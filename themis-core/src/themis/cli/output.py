@@ -63,16 +63,26 @@ class ReuseCount:
     reused: int
     total: int
     from_other_runs: int
+    by_other_processes: int = 0
+    """Work items other processes sharing the run (work leases) computed meanwhile."""
 
     def describe(self) -> str:
         if self.total == 0:
             return "nothing stored"
+        shared = (
+            f"; {self.by_other_processes} computed by other processes sharing the run"
+            if self.by_other_processes
+            else ""
+        )
         if self.reused == 0:
+            if shared:
+                computed = self.total - self.by_other_processes
+                return f"computed {computed} of {self.total} work items{shared}"
             return f"computed all {self.total} work items"
         where = f" ({self.from_other_runs} from other runs)" if self.from_other_runs else ""
         if self.reused == self.total:
             return f"all {self.total} work items reused from the store{where}; nothing recomputed"
-        return f"{self.reused} of {self.total} work items reused from the store{where}"
+        return f"{self.reused} of {self.total} work items reused from the store{where}{shared}"
 
 
 def result_payload(result: RunResult) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from themis.cli.output import ReuseCount, exit_for, print_result
 from themis.cli.targets import experiment_store, load_experiment, stored_experiment_run
 from themis.core.config import RuntimeConfig
 from themis.core.experiment import Experiment
+from themis.core.storage.events import CaseRunEvent, RunEvent
 from themis.core.storage.stores.base import RunStore
 
 
@@ -41,13 +42,37 @@ def _stored_states(store: RunStore, run_id: str) -> Counter[str]:
     return Counter(item.state for item in store.work_items(run_id))
 
 
-def _reused(store: RunStore, run_id: str, before: Counter[str]) -> ReuseCount:
+class _StoredHere:
+    """Counts the work items this process stored (a lifecycle subscriber):
+    computed here, or copied from other runs. Other processes sharing the run
+    store the rest while it runs."""
+
+    def __init__(self) -> None:
+        self.computed = 0
+        self.copied = 0
+
+    def on_event(self, event: RunEvent) -> None:
+        if isinstance(event, CaseRunEvent):  # one work item's result (see projections)
+            if event.cached_from:
+                self.copied += 1
+            else:
+                self.computed += 1
+
+
+def _reused(store: RunStore, run_id: str, before: Counter[str], here: _StoredHere) -> ReuseCount:
     """Work items this command took from the store instead of computing them:
-    those the run already had, and those copied from other runs' results."""
+    those the run already had, and those copied from other runs' results;
+    and those that other processes sharing the run computed meanwhile."""
     after = _stored_states(store, run_id)
+    total = sum(after.values())
     had = before["done"] + before["cached"]
-    copied = max(after["cached"] - before["cached"], 0)
-    return ReuseCount(reused=had + copied, total=sum(after.values()), from_other_runs=copied)
+    others = max(total - sum(before.values()) - here.computed - here.copied, 0)
+    return ReuseCount(
+        reused=had + here.copied,
+        total=total,
+        from_other_runs=here.copied,
+        by_other_processes=others,
+    )
 
 
 @click.command(short_help="Compile and run an experiment.")
@@ -81,12 +106,14 @@ def run(
     # A rerun recomputes what the run stored: none of it counts as reused.
     rerun = runtime.existing_run_policy == "rerun"
     before = Counter[str]() if rerun else _stored_states(store, run_id)
+    here = _StoredHere()
     result = experiment.run(
         until_stage=until_stage,  # type: ignore[arg-type]
         runtime=runtime,
         store=store,
+        subscribers=[here],
     )
-    print_result(result, as_json, reused=_reused(store, run_id, before))
+    print_result(result, as_json, reused=_reused(store, run_id, before, here))
     exit_for(result)
 
 
@@ -106,12 +133,14 @@ def resume(
     experiment = load_experiment(config, overrides)
     store, run_id = stored_experiment_run(experiment, config)
     before = _stored_states(store, run_id)
+    here = _StoredHere()
     result = experiment.resume(
         until_stage=until_stage,  # type: ignore[arg-type]  # click.Choice of STAGES
         runtime=_runtime(experiment, progress),
         store=store,
+        subscribers=[here],
     )
-    print_result(result, as_json, reused=_reused(store, run_id, before))
+    print_result(result, as_json, reused=_reused(store, run_id, before, here))
     exit_for(result)
 
 

@@ -347,6 +347,9 @@ if TYPE_CHECKING:
         RunStartedEvent as RunStartedEvent,
     )
     from themis.core.storage.events import (
+        RunSubmittedEvent as RunSubmittedEvent,
+    )
+    from themis.core.storage.events import (
         ScoreCompletedEvent as ScoreCompletedEvent,
     )
     from themis.core.storage.events import (
@@ -478,6 +481,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "RunResult": ("themis.core.models", "RunResult"),
     "RunSnapshot": ("themis.core.models", "RunSnapshot"),
     "RunStartedEvent": ("themis.core.storage.events", "RunStartedEvent"),
+    "RunSubmittedEvent": ("themis.core.storage.events", "RunSubmittedEvent"),
     "RunStatus": ("themis.core.models", "RunStatus"),
     "RunStore": ("themis.core.storage.stores", "RunStore"),
     "RuntimeConfig": ("themis.core.config", "RuntimeConfig"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, Required, TypeAlias, TypedDict
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from themis.core.authoring.prompts import PromptSpec
 from themis.core.errors import ConfigError
@@ -125,6 +125,45 @@ def check_error_categories(categories: list[str]) -> list[str]:
     return categories
 
 
+class RateLimit(FrozenModel):
+    """A provider's rate limit: requests and/or tokens per minute.
+
+    Tokens are what the provider counts (prompt and output together). The
+    engine paces calls so that no minute sees more than this (with several
+    workers on one run, each takes its share; see docs/execution.md).
+    """
+
+    requests_per_minute: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    tokens_per_minute: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @field_validator("requests_per_minute", "tokens_per_minute", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # pydantic would read True as 1
+            raise ValueError(f"must be a number per minute, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> RateLimit:
+        if self.requests_per_minute is None and self.tokens_per_minute is None:
+            raise ValueError("set requests_per_minute, tokens_per_minute or both")
+        return self
+
+
+def check_rate_limit_keys(limits: dict[str, RateLimit]) -> dict[str, RateLimit]:
+    """A key is a provider (``openai``) or a provider and a model
+    (``openai:gpt-4o-mini``; everything after the first colon is the model)."""
+    for key in limits:
+        provider, _, model = key.partition(":")
+        if not provider.strip() or "/" in provider or (":" in key and not model.strip()):
+            raise ConfigError(
+                f"provider_rate_limits: bad key {key!r}: use a provider (as in "
+                "provider_concurrency, e.g. 'openai') or 'provider:model' "
+                "(e.g. 'openai:gpt-4o-mini')"
+            )
+    return limits
+
+
 class RuntimeConfig(FrozenModel):
     """How a run executes. Runtime-only: never part of the run id."""
 
@@ -133,9 +172,20 @@ class RuntimeConfig(FrozenModel):
     def _known_categories(cls, categories: list[str]) -> list[str]:
         return check_error_categories(categories)
 
+    @field_validator("provider_rate_limits")
+    @classmethod
+    def _rate_limit_keys(cls, limits: dict[str, RateLimit]) -> dict[str, RateLimit]:
+        return check_rate_limit_keys(limits)
+
     max_concurrent_tasks: int = Field(default=32, ge=1)
     component_concurrency: dict[str, PositiveInt] = Field(default_factory=dict)
     provider_concurrency: dict[str, PositiveInt] = Field(default_factory=dict)
+    provider_rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
+    """Requests and tokens per minute, by provider (``openai``: every call of
+    the provider) or by provider and model (``openai:gpt-4o-mini``), e.g.
+    ``{"openai:gpt-4o-mini": {"requests_per_minute": 500, "tokens_per_minute": 200000}}``.
+    Calls are paced by a token bucket that also follows the provider's
+    ``x-ratelimit-*`` headers; see docs/execution.md."""
     max_retries: int = Field(default=3, ge=0)
     retry_initial_delay_s: float = Field(default=0.5, ge=0)
     retry_max_delay_s: float = Field(default=30.0, ge=0)
@@ -152,6 +202,18 @@ class RuntimeConfig(FrozenModel):
     """How long the run waits out another process holding the store's write
     lock (retrying, with a notice on stderr and new work paused) before it
     fails; None waits for ever."""
+    share_run: bool = True
+    """Share the run with every other process running it on the same store:
+    cases are claimed in chunks with expiring work leases, so each case runs
+    in one process (docs/execution.md, "Several processes, one run"). False
+    runs every case here, as if no other process existed."""
+    lease_s: float = Field(default=60.0, gt=0)
+    """How long a claimed chunk of cases stays this process's without a
+    heartbeat (renewed every ``lease_s / 4``): a killed process's unfinished
+    cases are taken over this long after its last heartbeat."""
+    lease_poll_s: float = Field(default=0.5, gt=0)
+    """How often a process with nothing left to claim looks again while other
+    live processes still hold unfinished chunks (at most ``lease_s / 4``)."""
     retryable_errors: list[str] = Field(default_factory=list)
     """Error categories (``invalid_request``, ``not_found``...) retried besides the
     transient ones (rate_limit, timeout, connection, server_error)."""

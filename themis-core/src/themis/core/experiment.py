@@ -172,6 +172,9 @@ class Experiment(FrozenModel):
 
     _compiled: tuple[RunSnapshot, ResolvedComponents] | None = PrivateAttr(default=None)
     _default_store: RunStore | None = PrivateAttr(default=None)
+    _config_source: tuple[Path, list[str]] | None = PrivateAttr(default=None)
+    """The config file and overrides ``from_config`` read, so that a submit
+    can record them for workers (``themis.core.deferred``)."""
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -212,9 +215,11 @@ class Experiment(FrozenModel):
         """Load an experiment definition from YAML or TOML configuration."""
         data = read_experiment_config(Path(path), overrides or [])
         try:
-            return cls.model_validate(data)
+            experiment = cls.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(format_validation_error(exc, str(path))) from None
+        experiment._config_source = (Path(path).resolve(), list(overrides or []))
+        return experiment
 
     # -- compile -----------------------------------------------------------
 

@@ -250,6 +250,8 @@ class DefaultWorkflowRunner:
                 raw = await policy.call(
                     judge_id,
                     lambda method=method: invoker.call(method, blocking=True, timeout_s=None),
+                    component=judge,
+                    prompt=prompt,
                 )
                 response = as_judge_response(raw)
             except Exception as exc:
@@ -299,7 +301,11 @@ class PolicedJudge:
     async def judge(self, prompt: Any, *, seed: int | None = None) -> Any:
         method = functools.partial(self.wrapped.judge, prompt, seed=seed)
         return await self._policy.call(
-            self.component_id, lambda: self._invoker.call(method, blocking=True)
+            # No call timeout here: the policy times each attempt, as for generation.
+            self.component_id,
+            lambda: self._invoker.call(method, blocking=True, timeout_s=None),
+            component=self.wrapped,
+            prompt=prompt,
         )
 
 

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from themis.core.analysis.outcomes import means, metric_counts, stored_outcomes
 from themis.core.models import ComponentRef, FrozenModel, MetricCounts, RunStatus
-from themis.core.storage.events import GenerationCompletedEvent
+from themis.core.storage.events import GenerationCompletedEvent, RunSubmittedEvent
 from themis.core.storage.stores.base import RunStore, StoredRun
 
 MODEL_OPTION_KEYS = ("model", "model_name", "model_id", "deployment")
@@ -30,6 +30,9 @@ class RunOverview(FrozenModel):
     completed_through_stage: str | None = None
     started_at: float | None = None
     """When the run was first started (epoch seconds), from its first event."""
+    submitted: bool = False
+    """Whether it was submitted for workers (``themis submit``); a submitted run
+    not started yet is ``pending``, its first event the submission."""
     generator: str
     model: str | None = None
     """From the generator's options, else from the ``model`` artifact adapters record."""
@@ -95,28 +98,31 @@ def _answered_by(artifacts: dict[str, Any]) -> str | None:
     return None
 
 
-def _first_events(store: RunStore, run_id: str) -> tuple[float | None, str | None]:
-    """When the run started, and the model its first candidate says answered it.
+def _first_events(store: RunStore, run_id: str) -> tuple[float | None, str | None, bool]:
+    """When the run started, the model its first candidate says answered it,
+    and whether it was submitted for workers.
 
     Adapters record the served model in a candidate's artifacts (``model``);
     a generator passed as an object has no options in its ref to name it.
     """
     started_at: float | None = None
+    submitted = False
     for number, event in enumerate(store.iter_events(run_id)):
         if started_at is None:
             started_at = event.created_at
+        submitted = submitted or isinstance(event, RunSubmittedEvent)
         if isinstance(event, GenerationCompletedEvent):
-            return started_at, _answered_by(event.candidate.artifacts or {})
+            return started_at, _answered_by(event.candidate.artifacts or {}), submitted
         if number >= EVENTS_SEARCHED_FOR_MODEL:
             break
-    return started_at, None
+    return started_at, None, submitted
 
 
 def run_overview(store: RunStore, run: StoredRun) -> RunOverview:
     """Summarise one stored run without folding its events."""
     snapshot = run.snapshot
     identity = snapshot.identity
-    started_at, answered_by = _first_events(store, run.run_id)
+    started_at, answered_by, submitted = _first_events(store, run.run_id)
     states: Counter[str] = Counter()
     failed_cases: set[str] = set()
     for item in store.work_items(run.run_id):
@@ -135,6 +141,7 @@ def run_overview(store: RunStore, run: StoredRun) -> RunOverview:
         status=run.status,
         completed_through_stage=run.completed_through_stage,
         started_at=started_at,
+        submitted=submitted,
         generator=component_label(generator),
         model=model_of(generator) or answered_by,
         datasets=[d.dataset_id for d in identity.datasets],

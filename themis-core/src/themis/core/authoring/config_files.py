@@ -188,8 +188,15 @@ def read_experiment_config(path: Path, overrides: list[str]) -> dict[str, Any]:
     data = read_config_file(path)
     for override in overrides:
         apply_override(data, override)
-    _materialize_datasets(data, path.parent)
-    resolve_local_components(data, path.parent)
+    return materialize_config(data, path.parent)
+
+
+def materialize_config(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Read dataset files, build ``python:`` components and anchor store
+    locations, all relative to ``base`` (the config file's folder). A worker
+    calls it on the mapping a submit recorded (see ``themis.core.deferred``)."""
+    _materialize_datasets(data, base)
+    resolve_local_components(data, base)
     storage = data.get("storage")
     if isinstance(storage, dict):
         # Locations in a config file are relative to it: the store and its blobs.
@@ -198,7 +205,7 @@ def read_experiment_config(path: Path, overrides: list[str]) -> dict[str, Any]:
             if isinstance(holder, dict) and isinstance(holder.get(key), str):
                 location = Path(holder[key])
                 if not location.is_absolute():
-                    holder[key] = str(path.parent / location)
+                    holder[key] = str(base / location)
     return data
 
 

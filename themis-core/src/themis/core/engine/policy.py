@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 from themis.core.config import RuntimeConfig
 from themis.core.engine.breaker import BreakerState, CircuitBreaker
 from themis.core.engine.offload import SHARED_POOL
+from themis.core.engine.ratelimit import RateLimiter, Route
 from themis.core.errors import ComponentTimeoutError, ProviderError, classify
 
 T = TypeVar("T")
@@ -111,15 +112,37 @@ def namespace_of(component_id: str) -> str:
     return component_id.split("/", 1)[0]
 
 
-class CallPolicy:
-    """Bounded, retried, circuit-broken calls to components."""
+def model_of(component: Any) -> str | None:
+    """The model a component calls (its ``model`` attribute), for rate-limit keys."""
+    model = getattr(component, "model", None)
+    return model if isinstance(model, str) and model else None
 
-    def __init__(self, runtime: RuntimeConfig, providers: Mapping[str, str] | None = None) -> None:
+
+class CallPolicy:
+    """Bounded, retried, circuit-broken, rate-limited calls to components."""
+
+    def __init__(
+        self,
+        runtime: RuntimeConfig,
+        providers: Mapping[str, str] | None = None,
+        *,
+        deferred: Mapping[str, int] | None = None,
+    ) -> None:
         """``providers`` maps component ids to their provider where it is not
-        the id's namespace (see ``provider_of``)."""
+        the id's namespace (see ``provider_of``). ``deferred`` maps batch
+        components (``core.batching``) to how many calls each may hold: their
+        calls wait for a provider batch, not a connection, so they take that
+        limit instead of the run's and provider's, and no per-call timeout."""
         self.runtime = runtime
         self._providers = dict(providers or {})
+        self._deferred = {
+            component_id: asyncio.Semaphore(limit)
+            for component_id, limit in (deferred or {}).items()
+        }
         self._global = asyncio.Semaphore(runtime.max_concurrent_tasks)
+        self.rate_limits = RateLimiter(runtime.provider_rate_limits)
+        """Token buckets and adaptive concurrency by provider key (``engine.ratelimit``)."""
+        self._routes: dict[tuple[str, int], Route] = {}
         self._per_component = {
             component_id: asyncio.Semaphore(limit)
             for component_id, limit in runtime.component_concurrency.items()
@@ -133,18 +156,42 @@ class CallPolicy:
         self.retries = 0
 
     def _limits_for(self, component_id: str) -> tuple[asyncio.Semaphore, ...]:
-        """The limits a call takes, narrowest first: a call waiting for its
-        component or provider holds no slot of the overall limit meanwhile."""
+        """The limits a call takes before its rate limits, narrowest first: a
+        call waiting for its component, its provider or its provider's rate
+        holds no slot of the overall limit meanwhile."""
         limits = self._limits.get(component_id)
+        if limits is None and component_id in self._deferred:
+            limits = self._limits[component_id] = (self._deferred[component_id],)
         if limits is None:
-            provider = self._providers.get(component_id) or namespace_of(component_id)
             found = (
                 self._per_component.get(component_id),
-                self._per_provider.get(provider),
-                self._global,
+                self._per_provider.get(self._provider(component_id)),
             )
             limits = self._limits[component_id] = tuple(x for x in found if x is not None)
         return limits
+
+    def _provider(self, component_id: str) -> str:
+        return self._providers.get(component_id) or namespace_of(component_id)
+
+    def _route(self, component_id: str, component: Any) -> Route:
+        """Where a component's calls count against rate limits (cached per component)."""
+        cache_key = (component_id, id(component))
+        route = self._routes.get(cache_key)
+        if route is None:
+            provider = self._provider(component_id)
+            caps = (
+                self.runtime.component_concurrency.get(component_id),
+                self.runtime.provider_concurrency.get(provider),
+                self.runtime.max_concurrent_tasks,
+            )
+            max_output = getattr(component, "max_output_tokens", None)
+            route = self._routes[cache_key] = self.rate_limits.route(
+                provider,
+                model_of(component),
+                cap=min(cap for cap in caps if cap is not None),
+                max_output_tokens=max_output if isinstance(max_output, int) else None,
+            )
+        return route
 
     def _breaker(self, component_id: str) -> CircuitBreaker:
         breaker = self._breakers.get(component_id)
@@ -171,21 +218,31 @@ class CallPolicy:
         return delay
 
     async def call(
-        self, component_id: str, make_call: Callable[[], Awaitable[T]], *, retry: bool = True
+        self,
+        component_id: str,
+        make_call: Callable[[], Awaitable[T]],
+        *,
+        retry: bool = True,
+        component: Any = None,
+        prompt: Any = None,
     ) -> T:
         """One component call under the run's limits, retried with backoff.
 
-        A call waiting for an open circuit spends none of its retries; only
-        attempts that reach the component do (see ``engine.breaker``).
+        A call waiting for an open circuit or a rate limit spends none of its
+        retries; only attempts that reach the component do (see
+        ``engine.breaker`` and ``engine.ratelimit``). ``component`` (its
+        ``model`` and ``max_output_tokens``) and ``prompt`` (what is sent,
+        for the token estimate) make the rate-limit key and cost precise.
         """
         breaker = self._breaker(component_id)
         limits = self._limits_for(component_id)
+        route = self._route(component_id, component)
         attempts = self.runtime.max_retries + 1 if retry else 1
         earlier: list[str] = []
         for attempt in range(attempts):
             probe = await breaker.admit()
             try:
-                result = await self._within(limits, component_id, make_call)
+                result = await self._within(limits, component_id, make_call, route, prompt)
             except Exception as exc:
                 verdict = classify(exc)
                 retryable = verdict.retryable or verdict.category in self.runtime.retryable_errors
@@ -220,15 +277,27 @@ class CallPolicy:
         limits: tuple[asyncio.Semaphore, ...],
         component_id: str,
         make_call: Callable[[], Awaitable[T]],
+        route: Route,
+        prompt: Any,
     ) -> T:
-        if not limits:
-            return await self._timed(component_id, make_call)
-        async with limits[0]:
-            return await self._within(limits[1:], component_id, make_call)
+        if limits:
+            async with limits[0]:
+                return await self._within(limits[1:], component_id, make_call, route, prompt)
+        if component_id in self._deferred:
+            # A batch component: its own capacity was its only limit; the
+            # provider queues a batch's requests itself, so no overall slot,
+            # no request-rate pacing and no per-call timeout.
+            return await make_call()
+
+        async def send() -> T:
+            async with self._global:
+                return await self._timed(component_id, make_call)
+
+        return await self.rate_limits.call(route, prompt, send)
 
     async def _timed(self, component_id: str, make_call: Callable[[], Awaitable[T]]) -> T:
         timeout = self.runtime.call_timeout_s
-        if timeout is None:
+        if timeout is None or component_id in self._deferred:
             return await make_call()
         started = time.monotonic()
         try:

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 from themis.core.engine.heap import refreeze
 from themis.core.engine.plan import CasePlan, case_count, case_keys, items_per_case, iter_plans
@@ -67,20 +68,32 @@ class StoredResults:
         self.replay = replay
 
     def for_cases(
-        self, snapshot: RunSnapshot
+        self, plans: Iterator[CasePlan], *, start: int = 0
     ) -> Iterator[tuple[int, CasePlan, dict[str, RunEvent]]]:
         """The run's cases, each with the stored results its work keys already have.
 
         Cases are planned and looked up a chunk at a time: the store is asked
         once per chunk rather than once per case, and the first requests leave
         before the last case is planned. Workers share this iterator; it never
-        awaits, so they take cases from it one at a time.
+        awaits, so they take cases from it one at a time. ``start`` is the
+        index of the first plan (a leased chunk starts anywhere in the run).
+        """
+        size = FIRST_CHUNK
+        while chunk := list(islice(plans, size)):
+            size = min(2 * size, LOOKUP_CHUNK)
+            yield from self._with_stored(chunk, start)
+            start += len(chunk)
+
+    def for_run(self, snapshot: RunSnapshot) -> Iterator[tuple[int, CasePlan, dict[str, RunEvent]]]:
+        """Every case of the run, as :meth:`for_cases` gives them, new work first.
 
         A resume sends new work first: a chunk whose cases this run has
         already finished is told apart by one indexed count per chunk (no
         planning, no payloads read) and put off until the rest has been
         handed out; then it goes through the same lookups (nothing is
         recomputed), so that its cases are folded into the result.
+
+        A run shared through leases walks its chunks instead (``leasing``).
         """
         total = case_count(snapshot)
         finished_per_case = items_per_case(snapshot, STAGES[self.until_index])
@@ -105,8 +118,13 @@ class StoredResults:
     def _lookup(
         self, snapshot: RunSnapshot, start: int, stop: int
     ) -> Iterator[tuple[int, CasePlan, dict[str, RunEvent]]]:
+        return self._with_stored(list(iter_plans(snapshot, start, stop)), start)
+
+    def _with_stored(
+        self, chunk: list[CasePlan], start: int
+    ) -> Iterator[tuple[int, CasePlan, dict[str, RunEvent]]]:
+        """The cases of ``chunk`` (the first at index ``start``), looked up in one query."""
         refreeze()  # what earlier chunks kept stays out of full collections
-        chunk = list(iter_plans(snapshot, start, stop))
         wanted = {id(plan): self._reusable_keys(plan) for plan in chunk}
         keys = [key for plan_keys in wanted.values() for key in plan_keys]
         found = self.store.find_completed(keys, prefer_run_id=self.run_id) if keys else {}

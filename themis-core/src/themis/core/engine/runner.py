@@ -27,9 +27,10 @@ from themis.core.config import RuntimeConfig
 from themis.core.engine.case_view import StoredCaseResults
 from themis.core.engine.coercion import as_model, as_score, finite_or_error
 from themis.core.engine.heap import frozen_heap
+from themis.core.engine.leasing import LeasedCases
 from themis.core.engine.lifecycle import ComponentLifecycle, ResolvedComponents
 from themis.core.engine.pipeline import CasePipeline
-from themis.core.engine.plan import CasePlan, case_count
+from themis.core.engine.plan import CasePlan, case_count, iter_plans
 from themis.core.engine.policy import CallPolicy, Invoker
 from themis.core.engine.recording import EventRecorder, ScoreErrorRaised, stage_error
 from themis.core.engine.results import (
@@ -72,7 +73,7 @@ from themis.core.storage.events import (
     RunFailedEvent,
     RunStartedEvent,
 )
-from themis.core.storage.stores.base import RunStore
+from themis.core.storage.stores.base import LeaseStore, RunStore
 
 __all__ = [
     "FIRST_CHUNK",
@@ -141,6 +142,7 @@ class RunEngine:
         self.invoker = Invoker(runtime.call_timeout_s)
         self.lifecycle = ComponentLifecycle(components, self.invoker)
         self._writer: EventWriter | None = None
+        self._policy: CallPolicy | None = None
         self._released = False
 
     def _on_persisted(self, events: list[RunEvent]) -> None:
@@ -162,7 +164,11 @@ class RunEngine:
         await self._open_store_and_preflight()
         mode = await self._apply_existing_run_policy()
         self.snapshot = await self.lifecycle.record_servers(self.snapshot)
-        policy = CallPolicy(self.runtime, self.lifecycle.providers(self.runtime))
+        policy = self._policy = CallPolicy(
+            self.runtime,
+            self.lifecycle.providers(self.runtime),
+            deferred=self.lifecycle.batch_capacities(),
+        )
         writer = self._writer = EventWriter(
             self.store,
             asyncio.get_running_loop(),
@@ -172,6 +178,13 @@ class RunEngine:
         writer.save_snapshot(self.snapshot)
         recorder = EventRecorder(self.run_id, writer)
         recorder.replay = self.replay
+        await self.lifecycle.attach_batch_journals(
+            self.store,
+            self.run_id,
+            recorder.emit,
+            writer.flush,
+            resume_batches=self.replay is None,
+        )
         results = StoredResults(
             self.store, recorder, until_index=self.until_index, replay=self.replay
         )
@@ -197,6 +210,7 @@ class RunEngine:
             cases = await _CaseRun(self, CasePipeline(env, self.spans, self.until_index)).run(
                 results
             )
+            self.lifecycle.finish_batches()
             status, through = cases.tally.status(), cases.tally.completed_through()
             recorder.emit(
                 RunCompletedEvent(
@@ -280,6 +294,10 @@ class RunEngine:
         await self.lifecycle.release()
 
 
+STORED_PAGE = 2000
+"""Cases other processes ran, tallied per store query at the end of a shared run."""
+
+
 class _CaseRun:
     """The cases of one run: scheduled through the pipeline, each folded into
     its result as it finishes and added to the run's tally (then dropped: the
@@ -296,13 +314,87 @@ class _CaseRun:
         )
         self.counts = new_counts()
         self.progress = ProgressCounter(total_cases=total)
+        self._leased: LeasedCases | None = None
+        self._ran_here = bytearray()
+        """On a shared run: 1 at the index of each case this process ran."""
 
     async def run(self, results: StoredResults) -> _CaseRun:
         engine = self.engine
-        workers = min(self.total, engine.runtime.max_concurrent_tasks) or 1
-        scheduler = CaseScheduler(workers, self.pipeline.candidates, self.finish)
-        await scheduler.run(results.for_cases(engine.snapshot))
+        # A batch component gathers many calls into one provider batch, so the
+        # run holds as many cases open as it may gather (see core.batching).
+        capacity = max(engine.lifecycle.batch_capacities().values(), default=0)
+        workers = min(self.total, max(engine.runtime.max_concurrent_tasks, capacity)) or 1
+        store = engine.store
+        if (
+            engine.runtime.share_run
+            and engine.replay is None
+            and self.total > 0
+            and isinstance(store, LeaseStore)
+        ):
+            await self._run_leased(store, results, workers)
+        else:
+            scheduler = CaseScheduler(workers, self.pipeline.candidates, self.finish)
+            await scheduler.run(results.for_run(engine.snapshot))
         return self
+
+    async def _run_leased(self, store: LeaseStore, results: StoredResults, workers: int) -> None:
+        """Only the cases of chunks claimed here, sharing the run with every
+        other process running it on this store; then the other processes'
+        cases folded from the store, so the result covers the whole run.
+
+        Replays are never leased: a replay is one caller's "recompute now"."""
+        engine = self.engine
+        assert engine._writer is not None
+        self._ran_here = bytearray(self.total)
+        leased = self._leased = LeasedCases(
+            store,
+            engine.snapshot,
+            results,
+            engine._writer,
+            engine.runtime,
+            scope=engine.until_stage,
+            total=self.total,
+            workers=workers,
+            # each process paces its share of the provider rate limits
+            on_live_workers=engine._policy.rate_limits.set_workers if engine._policy else None,
+        )
+        leased.start()
+        try:
+            while True:
+                scheduler = CaseScheduler(workers, self.pipeline.candidates, self.finish)
+                await scheduler.run(leased)
+                await leased.settle()
+                # Own chunks are all done now: one more look settles whether
+                # another process's chunk expired meanwhile.
+                if not await leased.refill():
+                    break
+        finally:
+            await leased.close()
+        if not all(self._ran_here):
+            await asyncio.to_thread(self._fold_stored)
+
+    def _fold_stored(self) -> None:
+        """Tally the cases other processes ran from their stored events (no
+        model calls: every chunk is done, so every case's results are
+        committed), a page of cases per store query."""
+        engine = self.engine
+        page: list[CasePlan] = []
+        for index, plan in enumerate(iter_plans(engine.snapshot)):
+            if not self._ran_here[index]:
+                page.append(plan)
+            if len(page) >= STORED_PAGE:
+                self._fold_page(page)
+                page = []
+        if page:
+            self._fold_page(page)
+
+    def _fold_page(self, plans: list[CasePlan]) -> None:
+        engine = self.engine
+        keys = [key for plan in plans for key in plan.all_keys()]
+        latest = engine.store.latest_events(engine.run_id, keys)
+        for plan in plans:
+            self.tally.add(fold_case(plan, latest, engine.until_stage))
+            count_states(self.counts, plan, latest)
 
     async def finish(
         self,
@@ -317,6 +409,9 @@ class _CaseRun:
             await self.pipeline.later_stages(plan, candidates, stored, latest)
         case_result = fold_case(plan, latest, engine.until_stage)
         self.tally.add(case_result)
+        if self._leased is not None:
+            self._ran_here[index] = 1
+            self._leased.case_finished(index)
         count_states(self.counts, plan, latest)
         progress = self.progress
         progress.done += case_result.status.value == "completed"

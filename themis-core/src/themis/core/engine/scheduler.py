@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from themis.core.engine.plan import CasePlan
 from themis.core.models import GenerationResult
@@ -37,8 +37,22 @@ Finish = Callable[
 ]
 
 
+class RefillableWork(Protocol):
+    """Cases that run out for now and may come back: ``refill`` waits until
+    there are more (True) or there never will be (False). ``LeasedCases``."""
+
+    def __iter__(self) -> Iterator[CaseWork]: ...
+
+    def __next__(self) -> CaseWork: ...
+
+    async def refill(self) -> bool: ...
+
+
 class CaseScheduler:
-    """Runs every case through ``generate`` and then ``finish`` on ``workers`` workers."""
+    """Runs every case through ``generate`` and then ``finish`` on ``workers`` workers.
+
+    A worker whose iterator runs out asks its ``refill`` (when it has one)
+    for more before it stops."""
 
     def __init__(self, workers: int, generate: Generate, finish: Finish) -> None:
         self.workers = workers
@@ -61,6 +75,13 @@ class CaseScheduler:
             raise self.failures[0]
 
     async def _worker(self, work: Iterator[CaseWork]) -> None:
+        refill = getattr(work, "refill", None)  # leased work: more may be claimed
+        while True:
+            await self._take(work)
+            if self.failures or refill is None or not await refill():
+                return
+
+    async def _take(self, work: Iterator[CaseWork]) -> None:
         loop = asyncio.get_running_loop()
         for index, plan, stored in work:
             await self.open_cases.acquire()

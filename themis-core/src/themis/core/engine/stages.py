@@ -83,7 +83,12 @@ class GenerateStage(Stage[GenerationWorkItem, GenerationResult]):
                 generator.generate, plan.case, ctx, blocking=True, timeout_s=None
             )
 
-        raw = await env.policy.call(str(attempt.component_id), call)
+        raw = await env.policy.call(
+            str(attempt.component_id),
+            call,
+            component=generator,
+            prompt=(plan.case.input, env.prompt_spec),
+        )
         candidate = as_model(GenerationResult, raw, "generator", str(attempt.component_id))
         if candidate.latency_ms is None:
             latency_ms = (time.perf_counter() - started) * 1000

@@ -99,6 +99,8 @@ class EventWriter:
             # not wait longer in one attempt than the whole limit allows
             limit_lock_wait(lock_timeout_s)
         self._notify = notify or _stderr
+        self._lock_waits = 0  # writes now waiting out another process's lock
+        self._lock_waits_guard = threading.Lock()
         self._loop = loop
         self._on_persisted = on_persisted
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -237,42 +239,65 @@ class EventWriter:
                 return
 
     def _commit(self, write: Callable[[], T]) -> T | None:
-        """One store write, waiting out another process's write lock.
+        """One store write, waiting out another process's write lock
+        (``wait_out_lock``); meanwhile producers are paused by backpressure,
+        so memory stays bounded. Any failure, or the limit, becomes
+        ``self.error``."""
+        try:
+            return self.wait_out_lock(write)
+        except BaseException as exc:  # surfaced to the engine by flush/submit
+            self.error = exc
+            return None
 
-        The wait is bounded by ``lock_timeout_s`` (None: for ever); meanwhile
-        producers are paused by backpressure, so memory stays bounded. Any
-        other failure, or the limit, becomes ``self.error``.
-        """
+    def wait_out_lock(self, write: Callable[[], T]) -> T:
+        """``write()`` (a blocking store call), retried while another process
+        holds the store's write lock: a notice on stderr when the wait begins,
+        and ``StoreLockedError`` once it has lasted ``lock_timeout_s`` (None:
+        for ever). Any other error is raised as it is. Every write a run makes
+        (its events, and its leases) waits the same way."""
         deadline: float | None = None
-        while True:
-            attempt_started = time.monotonic()
-            try:
-                return write()
-            except BaseException as exc:  # surfaced to the engine by flush/submit
-                if not is_lock_error(exc):
-                    self.error = exc
-                    return None
-                now = time.monotonic()
-                if deadline is None:
-                    # the wait began when the first blocked attempt did: the
-                    # store's own busy timeout counts towards the limit
-                    limit = self._lock_timeout_s
-                    deadline = attempt_started + limit if limit is not None else float("inf")
-                    self._notify(
-                        f"themis: the store {self._store!r} is locked by another process; "
-                        "retrying until it is free"
-                        + (f" (at most {limit:g}s: runtime.store_lock_timeout_s)" if limit else "")
-                    )
-                if now >= deadline:
-                    self.error = StoreLockedError(
-                        f"the store {self._store!r} stayed locked by another process for "
-                        f"{self._lock_timeout_s:g}s (runtime.store_lock_timeout_s); results not "
-                        "yet committed are lost, everything committed is kept: free the store "
-                        "and resume the run"
-                    )
-                    self.error.__cause__ = exc
-                    return None
-                time.sleep(LOCK_RETRY_S)
+        try:
+            while True:
+                attempt_started = time.monotonic()
+                try:
+                    return write()
+                except BaseException as exc:
+                    if not is_lock_error(exc):
+                        raise
+                    now = time.monotonic()
+                    if deadline is None:
+                        # the wait began when the first blocked attempt did:
+                        # the store's own busy timeout counts towards the limit
+                        limit = self._lock_timeout_s
+                        deadline = attempt_started + limit if limit is not None else float("inf")
+                        self._lock_wait_began(limit)
+                    if now >= deadline:
+                        raise StoreLockedError(
+                            f"the store {self._store!r} stayed locked by another process for "
+                            f"{self._lock_timeout_s:g}s (runtime.store_lock_timeout_s); results "
+                            "not yet committed are lost, everything committed is kept: free the "
+                            "store and resume the run"
+                        ) from exc
+                    time.sleep(LOCK_RETRY_S)
+        finally:
+            if deadline is not None:
+                self._lock_wait_ended()
+
+    def _lock_wait_began(self, limit: float | None) -> None:
+        """One notice however many writes (events, leases) wait at once."""
+        with self._lock_waits_guard:
+            self._lock_waits += 1
+            if self._lock_waits > 1:
+                return
+        self._notify(
+            f"themis: the store {self._store!r} is locked by another process; "
+            "retrying until it is free"
+            + (f" (at most {limit:g}s: runtime.store_lock_timeout_s)" if limit else "")
+        )
+
+    def _lock_wait_ended(self) -> None:
+        with self._lock_waits_guard:
+            self._lock_waits -= 1
 
     def _call(self, fn: Callable[..., None], *args: object) -> None:
         # A closed loop means nobody is listening any more.

@@ -57,6 +57,52 @@ class RunFailedEvent(RunEvent):
     error: StageError
 
 
+class BatchSubmittedEvent(RunEvent):
+    """A provider batch (OpenAI's Batch API, say) a component submitted for this run.
+
+    Committed before the component starts polling it, so that a process killed
+    while it waits resumes polling the same batch rather than submitting, and
+    paying for, the same requests again. ``custom_ids`` are the batch's lines:
+    each is derived from the request (and the candidate that asked), so the
+    resumed run finds its answer there. Provenance, never identity; no secret.
+    """
+
+    event_type: Literal["batch_submitted"] = "batch_submitted"
+    component_id: str
+    component_fingerprint: str
+    batch_id: str
+    input_file_id: str
+    endpoint: str
+    custom_ids: list[str]
+
+
+class BatchFinishedEvent(RunEvent):
+    """A submitted batch whose answers this run no longer waits for: imported as
+    the cases' events (``status`` is the provider's final status), or
+    ``superseded`` when the run finished without needing it."""
+
+    event_type: Literal["batch_finished"] = "batch_finished"
+    component_id: str
+    component_fingerprint: str
+    batch_id: str
+    status: str
+
+
+class RunSubmittedEvent(RunEvent):
+    """A run handed to workers (``submit_experiment`` / ``themis submit``).
+
+    ``recipe`` is what a worker needs to rebuild the experiment: the config
+    mapping it was loaded from, or each component's entry-point id or
+    importable class with its options. Never a secret: keys come from the
+    worker's environment. The run's status stays ``pending`` until a worker
+    starts it.
+    """
+
+    event_type: Literal["run_submitted"] = "run_submitted"
+    recipe: dict[str, JSONValue]
+    themis_version: str
+
+
 class CaseRunEvent(RunEvent):
     """An event about one work item of one case."""
 
@@ -163,8 +209,11 @@ class EvaluationFailedEvent(CaseRunEvent):
 
 AnyRunEvent = Annotated[
     RunStartedEvent
+    | RunSubmittedEvent
     | RunCompletedEvent
     | RunFailedEvent
+    | BatchSubmittedEvent
+    | BatchFinishedEvent
     | GenerationCompletedEvent
     | GenerationFailedEvent
     | ReductionCompletedEvent

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import os
+import socket
+import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from themis.core.errors import StoreNotFoundError as StoreNotFoundError
@@ -68,3 +73,88 @@ class RunStore(Protocol):
     def list_runs(self) -> list[StoredRun]: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A chunk of a run's cases held by one process until ``lease_s`` after its
+    last heartbeat. Cases are numbered in plan order (datasets, then cases)."""
+
+    run_id: str
+    scope: str
+    """What the holder computes (the engine uses the run's ``until_stage``)."""
+    start: int
+    stop: int
+    """One past the chunk's last case index."""
+    owner: str
+    taken_over: bool = False
+    """Whether this was another owner's lease that had expired."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseClaim:
+    """What one ``claim_lease`` call found."""
+
+    lease: Lease | None
+    """The chunk the caller now holds, or None when nothing is claimable."""
+    unfinished: int
+    """Chunks not done and held, unexpired, by other owners: worth waiting for."""
+    live_workers: int
+    """Owners with an unexpired heartbeat on this run and scope, the caller included."""
+
+
+@runtime_checkable
+class LeaseStore(Protocol):
+    """Work leases: how processes running the same run on one store share it.
+
+    Each method is one transaction. A run's cases are cut into chunks from a
+    cursor; a chunk is leased to one owner, renewed by its heartbeat, marked
+    done once its results are committed, and taken over by another owner once
+    its lease expires (its holder died). ``docs/execution.md`` describes it.
+    """
+
+    def claim_lease(
+        self,
+        run_id: str,
+        scope: str,
+        owner: str,
+        *,
+        total: int,
+        max_cases: int,
+        lease_s: float,
+        restart_done: bool = False,
+    ) -> LeaseClaim:
+        """Register ``owner`` as live, then take over the lowest expired chunk,
+        else cut a new one of at most ``max_cases`` cases (see ``chunk_size``),
+        else claim nothing. ``total`` is the run's case count. ``restart_done``:
+        when every chunk of an earlier pass is done, start a new pass at case 0."""
+        ...
+
+    def renew_leases(self, run_id: str, scope: str, owner: str, *, lease_s: float) -> int:
+        """The heartbeat: extend ``owner``'s unfinished leases and its liveness;
+        returns how many leases were renewed."""
+        ...
+
+    def complete_lease(self, lease: Lease) -> None:
+        """Mark the chunk done; call only once its results are committed."""
+        ...
+
+    def release_leases(self, run_id: str, scope: str, owner: str) -> None:
+        """Give ``owner``'s unfinished chunks back at once and forget its liveness."""
+        ...
+
+    def live_workers(self, run_id: str) -> int:
+        """Owners with an unexpired heartbeat on ``run_id`` (any scope)."""
+        ...
+
+
+def chunk_size(max_cases: int, remaining: int, live_workers: int) -> int:
+    """Cases in a new chunk: at most ``max_cases``, and (guided self-scheduling)
+    at most a share of what remains, so processes finish close together."""
+    share = math.ceil(remaining / (2 * max(1, live_workers)))
+    return max(0, min(max_cases, remaining, max(1, share)))
+
+
+def new_lease_owner() -> str:
+    """An owner id unique to this process and engine: host, pid and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

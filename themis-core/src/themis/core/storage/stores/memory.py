@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from themis.core.models import RunSnapshot, RunStatus
 from themis.core.storage.events import RunEvent
 from themis.core.storage.projections import ScoreRow, WorkItemRow, project
-from themis.core.storage.stores.base import StoredRun
+from themis.core.storage.stores.base import Lease, LeaseClaim, StoredRun, chunk_size
+
+
+@dataclass
+class _Chunk:
+    stop: int
+    owner: str
+    expires_at: float
+    done: bool = False
 
 
 class InMemoryRunStore:
@@ -25,6 +35,10 @@ class InMemoryRunStore:
         self._finished: dict[str, dict[str, set[tuple[str, str]]]] = {}
         self._score_rows: dict[str, dict[tuple[str, str], ScoreRow]] = {}
         self._runs: dict[str, tuple[str, str | None]] = {}
+        # leases, by (run_id, scope): cursor [next_index, total], chunks by start, workers
+        self._cursors: dict[tuple[str, str], list[int]] = {}
+        self._chunks: dict[tuple[str, str], dict[int, _Chunk]] = {}
+        self._workers: dict[tuple[str, str], dict[str, float]] = {}
 
     def initialize(self) -> None:
         """Nothing to create; present so every store is used the same way."""
@@ -128,6 +142,90 @@ class InMemoryRunStore:
 
     def list_runs(self) -> list[StoredRun]:
         return [run for run_id in list(self._snapshots) if (run := self.resume(run_id))]
+
+    # -- leases (processes sharing a run: here, engines in one process) ---------
+
+    def claim_lease(
+        self,
+        run_id: str,
+        scope: str,
+        owner: str,
+        *,
+        total: int,
+        max_cases: int,
+        lease_s: float,
+        restart_done: bool = False,
+    ) -> LeaseClaim:
+        key = (run_id, scope)
+        with self._lock:
+            now = time.time()
+            workers = self._workers.setdefault(key, {})
+            workers[owner] = now + lease_s
+            live = sum(1 for expires in workers.values() if expires > now)
+            chunks = self._chunks.setdefault(key, {})
+            cursor = self._cursors.setdefault(key, [0, total])
+            if restart_done and cursor[0] >= cursor[1] and all(c.done for c in chunks.values()):
+                cursor[:] = [0, total]
+                chunks.clear()
+            lease: Lease | None = None
+            for start in sorted(chunks):
+                chunk = chunks[start]
+                if not chunk.done and chunk.expires_at <= now:
+                    chunk.owner, chunk.expires_at = owner, now + lease_s
+                    lease = Lease(run_id, scope, start, chunk.stop, owner, taken_over=True)
+                    break
+            if lease is None:
+                size = chunk_size(max_cases, cursor[1] - cursor[0], live)
+                if size > 0:
+                    start = cursor[0]
+                    cursor[0] += size
+                    chunks[start] = _Chunk(start + size, owner, now + lease_s)
+                    lease = Lease(run_id, scope, start, start + size, owner)
+            unfinished = sum(
+                1
+                for chunk in chunks.values()
+                if not chunk.done and chunk.owner != owner and chunk.expires_at > now
+            )
+            return LeaseClaim(lease, unfinished, live)
+
+    def renew_leases(self, run_id: str, scope: str, owner: str, *, lease_s: float) -> int:
+        key = (run_id, scope)
+        with self._lock:
+            expires = time.time() + lease_s
+            self._workers.setdefault(key, {})[owner] = expires
+            renewed = 0
+            for chunk in self._chunks.get(key, {}).values():
+                if chunk.owner == owner and not chunk.done:
+                    chunk.expires_at = expires
+                    renewed += 1
+            return renewed
+
+    def complete_lease(self, lease: Lease) -> None:
+        with self._lock:
+            chunk = self._chunks.get((lease.run_id, lease.scope), {}).get(lease.start)
+            if chunk is not None:
+                chunk.done = True
+
+    def release_leases(self, run_id: str, scope: str, owner: str) -> None:
+        key = (run_id, scope)
+        with self._lock:
+            self._workers.get(key, {}).pop(owner, None)
+            for chunk in self._chunks.get(key, {}).values():
+                if chunk.owner == owner and not chunk.done:
+                    chunk.expires_at = 0.0
+
+    def live_workers(self, run_id: str) -> int:
+        with self._lock:
+            now = time.time()
+            return len(
+                {
+                    owner
+                    for (run, _), workers in self._workers.items()
+                    if run == run_id
+                    for owner, expires in workers.items()
+                    if expires > now
+                }
+            )
 
     def close(self) -> None:
         """Nothing to release."""

@@ -48,7 +48,7 @@ from themis.core.errors import PostgresStoreError as PostgresStoreError
 from themis.core.models import STAGES, RunSnapshot, RunStatus
 from themis.core.storage.events import RunEvent
 from themis.core.storage.projections import ScoreRow, WorkItemRow, project
-from themis.core.storage.stores.base import StoredRun
+from themis.core.storage.stores.base import Lease, LeaseClaim, StoredRun, chunk_size
 from themis.core.storage.stores.blobs import (
     BLOB_THRESHOLD,
     BlobError,
@@ -64,11 +64,11 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1: events and projections; 2: events record their blob positions, a blobs table;
 3: a work item points at its latest event (``work_items.event_seq``), so a
-run's cases are read back a page at a time (``latest_events``); 4: work items
-are found by case (``count_finished``)."""
+run's cases are read back a page at a time (``latest_events``); 4: work leases;
+5: work items are found by case (``count_finished``)."""
 
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -124,6 +124,17 @@ MIGRATIONS: dict[int, list[str]] = {
         " WHERE w.run_id = l.run_id AND w.stage = l.stage AND w.work_key = l.work_key",
     ],
     4: [
+        "CREATE TABLE lease_runs (run_id TEXT NOT NULL, scope TEXT NOT NULL,"
+        " total BIGINT NOT NULL, next_index BIGINT NOT NULL, PRIMARY KEY (run_id, scope))",
+        "CREATE TABLE leases (run_id TEXT NOT NULL, scope TEXT NOT NULL,"
+        " start BIGINT NOT NULL, stop BIGINT NOT NULL, owner TEXT NOT NULL,"
+        " expires_at DOUBLE PRECISION NOT NULL, done BOOLEAN NOT NULL DEFAULT FALSE,"
+        " PRIMARY KEY (run_id, scope, start))",
+        "CREATE TABLE lease_workers (run_id TEXT NOT NULL, scope TEXT NOT NULL,"
+        " owner TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,"
+        " PRIMARY KEY (run_id, scope, owner))",
+    ],
+    5: [
         # Covering (state included), so counting a case's finished items
         # reads the index alone.
         "DROP INDEX IF EXISTS work_items_by_case",
@@ -441,6 +452,167 @@ class PostgresRunStore:
                 )
         return persisted
 
+    # -- leases: each call one transaction; times from the server's clock ----
+
+    def _leasing(self, work: Callable[[psycopg.Connection[Any], float], T]) -> T:
+        """``work(conn, now)`` in one transaction, retried on a deadlock or a
+        serialization failure; ``now`` is the server's clock, so machines
+        whose clocks disagree still agree on when a lease expires."""
+        psycopg, _ = _driver()
+        for attempt in range(_RETRIES):
+            try:
+                with self._connection() as conn, conn.transaction():
+                    (now,) = _row_of(
+                        conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8")
+                    )
+                    return work(conn, float(now))
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+                if attempt == _RETRIES - 1:
+                    raise self._hide(exc) from None
+            except psycopg.Error as exc:
+                raise self._hide(exc) from None
+        raise AssertionError("unreachable")
+
+    def claim_lease(
+        self,
+        run_id: str,
+        scope: str,
+        owner: str,
+        *,
+        total: int,
+        max_cases: int,
+        lease_s: float,
+        restart_done: bool = False,
+    ) -> LeaseClaim:
+        def claim(conn: psycopg.Connection[Any], now: float) -> LeaseClaim:
+            expires = now + lease_s
+            run = (run_id, scope)
+            conn.execute(
+                "INSERT INTO lease_workers (run_id, scope, owner, expires_at) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (run_id, scope, owner) "
+                "DO UPDATE SET expires_at = EXCLUDED.expires_at",
+                (*run, owner, expires),
+            )
+            (live,) = _row_of(
+                conn.execute(
+                    "SELECT count(*) FROM lease_workers WHERE run_id = %s AND scope = %s "
+                    "AND expires_at > %s",
+                    (*run, now),
+                )
+            )
+            lease: Lease | None = None
+            # An expired chunk first; SKIP LOCKED: two claimers never wait on,
+            # nor take, the same one.
+            expired = conn.execute(
+                "SELECT start, stop FROM leases WHERE run_id = %s AND scope = %s "
+                "AND NOT done AND expires_at <= %s ORDER BY start LIMIT 1 "
+                "FOR UPDATE SKIP LOCKED",
+                (*run, now),
+            ).fetchone()
+            if expired is not None:
+                conn.execute(
+                    "UPDATE leases SET owner = %s, expires_at = %s "
+                    "WHERE run_id = %s AND scope = %s AND start = %s",
+                    (owner, expires, *run, expired[0]),
+                )
+                lease = Lease(run_id, scope, expired[0], expired[1], owner, taken_over=True)
+            else:
+                conn.execute(
+                    "INSERT INTO lease_runs (run_id, scope, total, next_index) "
+                    "VALUES (%s, %s, %s, 0) ON CONFLICT (run_id, scope) DO NOTHING",
+                    (*run, total),
+                )
+                next_index, stored_total = _row_of(
+                    conn.execute(
+                        "SELECT next_index, total FROM lease_runs "
+                        "WHERE run_id = %s AND scope = %s FOR UPDATE",
+                        run,
+                    )
+                )
+                if restart_done and next_index >= stored_total:
+                    open_chunk = conn.execute(
+                        "SELECT 1 FROM leases WHERE run_id = %s AND scope = %s AND NOT done "
+                        "LIMIT 1",
+                        run,
+                    ).fetchone()
+                    if open_chunk is None:
+                        conn.execute("DELETE FROM leases WHERE run_id = %s AND scope = %s", run)
+                        next_index, stored_total = 0, total
+                size = chunk_size(max_cases, stored_total - next_index, live)
+                if size > 0:
+                    conn.execute(
+                        "INSERT INTO leases (run_id, scope, start, stop, owner, expires_at) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)",
+                        (*run, next_index, next_index + size, owner, expires),
+                    )
+                    lease = Lease(run_id, scope, next_index, next_index + size, owner)
+                conn.execute(
+                    "UPDATE lease_runs SET next_index = %s, total = %s "
+                    "WHERE run_id = %s AND scope = %s",
+                    (next_index + size, stored_total, *run),
+                )
+            (unfinished,) = _row_of(
+                conn.execute(
+                    "SELECT count(*) FROM leases WHERE run_id = %s AND scope = %s AND NOT done "
+                    "AND owner <> %s AND expires_at > %s",
+                    (*run, owner, now),
+                )
+            )
+            return LeaseClaim(lease, int(unfinished), int(live))
+
+        return self._leasing(claim)
+
+    def renew_leases(self, run_id: str, scope: str, owner: str, *, lease_s: float) -> int:
+        def renew(conn: psycopg.Connection[Any], now: float) -> int:
+            conn.execute(
+                "INSERT INTO lease_workers (run_id, scope, owner, expires_at) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (run_id, scope, owner) "
+                "DO UPDATE SET expires_at = EXCLUDED.expires_at",
+                (run_id, scope, owner, now + lease_s),
+            )
+            cursor = conn.execute(
+                "UPDATE leases SET expires_at = %s WHERE run_id = %s AND scope = %s "
+                "AND owner = %s AND NOT done",
+                (now + lease_s, run_id, scope, owner),
+            )
+            return int(cursor.rowcount)
+
+        return self._leasing(renew)
+
+    def complete_lease(self, lease: Lease) -> None:
+        self._leasing(
+            lambda conn, _now: conn.execute(
+                "UPDATE leases SET done = TRUE WHERE run_id = %s AND scope = %s AND start = %s",
+                (lease.run_id, lease.scope, lease.start),
+            )
+        )
+
+    def release_leases(self, run_id: str, scope: str, owner: str) -> None:
+        def release(conn: psycopg.Connection[Any], _now: float) -> None:
+            conn.execute(
+                "DELETE FROM lease_workers WHERE run_id = %s AND scope = %s AND owner = %s",
+                (run_id, scope, owner),
+            )
+            conn.execute(
+                "UPDATE leases SET expires_at = 0 WHERE run_id = %s AND scope = %s "
+                "AND owner = %s AND NOT done",
+                (run_id, scope, owner),
+            )
+
+        self._leasing(release)
+
+    def live_workers(self, run_id: str) -> int:
+        (count,) = self._call(
+            lambda conn: _row_of(
+                conn.execute(
+                    "SELECT count(DISTINCT owner) FROM lease_workers WHERE run_id = %s "
+                    "AND expires_at > extract(epoch FROM clock_timestamp())",
+                    (run_id,),
+                )
+            )
+        )
+        return int(count)
+
     # -- reads -------------------------------------------------------------
 
     def _fetch_blob(self, conn: psycopg.Connection[Any]) -> Callable[[str], bytes]:
@@ -612,6 +784,13 @@ def _text(value: str | None) -> str | None:
     escapes control characters, and the event itself keeps the exact message.
     """
     return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+
+
+def _row_of(cursor: Any) -> tuple[Any, ...]:
+    """The one row a query that always answers one row returned."""
+    row = cursor.fetchone()
+    assert row is not None
+    return tuple(row)
 
 
 def _upsert(cur: Any, statement: str, rows: dict[Any, tuple[Any, ...]]) -> None:

@@ -27,15 +27,22 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from themis.core.distributions import CORE
 from themis.core.models import STAGES, RunSnapshot, RunStatus, snapshot_json_pieces
 from themis.core.storage.events import RunEvent
 from themis.core.storage.projections import ScoreRow, WorkItemRow, project
-from themis.core.storage.stores.base import StoredRun, StoreNotFoundError, StoreOpenError
+from themis.core.storage.stores.base import (
+    Lease,
+    LeaseClaim,
+    StoredRun,
+    StoreNotFoundError,
+    StoreOpenError,
+    chunk_size,
+)
 from themis.core.storage.stores.blobs import (
     BLOB_THRESHOLD,
     DirectoryBlobStore,
@@ -44,11 +51,12 @@ from themis.core.storage.stores.blobs import (
     encode_event,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1: events and projections; 2: events record their blob positions; 3: a work
 item points at its latest event (``work_items.event_seq``), so a run's cases
-are read back a page at a time (``latest_events``); 4: work items are found by
-case (``count_finished``), and a snapshot is stored in parts (``snapshot_parts``)."""
+are read back a page at a time (``latest_events``); 4: work leases; 5: work
+items are found by case (``count_finished``), and a snapshot is stored in
+parts (``snapshot_parts``)."""
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -114,6 +122,18 @@ MIGRATIONS: dict[int, list[str]] = {
         "DROP TABLE latest_work",
     ],
     4: [
+        "CREATE TABLE lease_runs (run_id TEXT NOT NULL, scope TEXT NOT NULL,"
+        " total INTEGER NOT NULL, next_index INTEGER NOT NULL,"
+        " PRIMARY KEY (run_id, scope)) WITHOUT ROWID",
+        "CREATE TABLE leases (run_id TEXT NOT NULL, scope TEXT NOT NULL,"
+        " start INTEGER NOT NULL, stop INTEGER NOT NULL, owner TEXT NOT NULL,"
+        " expires_at REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0,"
+        " PRIMARY KEY (run_id, scope, start)) WITHOUT ROWID",
+        "CREATE TABLE lease_workers (run_id TEXT NOT NULL, scope TEXT NOT NULL,"
+        " owner TEXT NOT NULL, expires_at REAL NOT NULL,"
+        " PRIMARY KEY (run_id, scope, owner)) WITHOUT ROWID",
+    ],
+    5: [
         # Covering (state included), so counting a case's finished items
         # reads the index alone, not a table row per item.
         "DROP INDEX IF EXISTS work_items_by_case",
@@ -137,6 +157,7 @@ def _schema_version(conn: sqlite3.Connection) -> int | None:
 
 
 _CHUNK = 500
+T = TypeVar("T")
 CACHE_KIB = 65536
 """Page cache of the write connection: large runs keep their indexes in memory."""
 READ_CACHE_KIB = 16384
@@ -456,6 +477,142 @@ class SqliteRunStore:
             "UPDATE runs SET status = ?, completed_through_stage = ? WHERE run_id = ?", run_rows
         )
         return persisted
+
+    # -- leases: each call one transaction under SQLite's write lock ---------
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._write()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return result
+
+    def claim_lease(
+        self,
+        run_id: str,
+        scope: str,
+        owner: str,
+        *,
+        total: int,
+        max_cases: int,
+        lease_s: float,
+        restart_done: bool = False,
+    ) -> LeaseClaim:
+        def claim(conn: sqlite3.Connection) -> LeaseClaim:
+            now = time.time()
+            expires = now + lease_s
+            run = (run_id, scope)
+            conn.execute(
+                "INSERT OR REPLACE INTO lease_workers VALUES (?, ?, ?, ?)", (*run, owner, expires)
+            )
+            (live,) = conn.execute(
+                "SELECT count(*) FROM lease_workers WHERE run_id = ? AND scope = ? "
+                "AND expires_at > ?",
+                (*run, now),
+            ).fetchone()
+            conn.execute("INSERT OR IGNORE INTO lease_runs VALUES (?, ?, ?, 0)", (*run, total))
+            next_index, stored_total = conn.execute(
+                "SELECT next_index, total FROM lease_runs WHERE run_id = ? AND scope = ?", run
+            ).fetchone()
+            if restart_done and next_index >= stored_total:
+                (open_chunks,) = conn.execute(
+                    "SELECT count(*) FROM leases WHERE run_id = ? AND scope = ? AND done = 0", run
+                ).fetchone()
+                if open_chunks == 0:
+                    conn.execute("DELETE FROM leases WHERE run_id = ? AND scope = ?", run)
+                    conn.execute(
+                        "UPDATE lease_runs SET next_index = 0, total = ? "
+                        "WHERE run_id = ? AND scope = ?",
+                        (total, *run),
+                    )
+                    next_index, stored_total = 0, total
+            lease: Lease | None = None
+            expired = conn.execute(
+                "SELECT start, stop FROM leases WHERE run_id = ? AND scope = ? AND done = 0 "
+                "AND expires_at <= ? ORDER BY start LIMIT 1",
+                (*run, now),
+            ).fetchone()
+            if expired is not None:
+                conn.execute(
+                    "UPDATE leases SET owner = ?, expires_at = ? "
+                    "WHERE run_id = ? AND scope = ? AND start = ?",
+                    (owner, expires, *run, expired[0]),
+                )
+                lease = Lease(run_id, scope, expired[0], expired[1], owner, taken_over=True)
+            else:
+                size = chunk_size(max_cases, stored_total - next_index, live)
+                if size > 0:
+                    conn.execute(
+                        "INSERT INTO leases VALUES (?, ?, ?, ?, ?, ?, 0)",
+                        (*run, next_index, next_index + size, owner, expires),
+                    )
+                    conn.execute(
+                        "UPDATE lease_runs SET next_index = ? WHERE run_id = ? AND scope = ?",
+                        (next_index + size, *run),
+                    )
+                    lease = Lease(run_id, scope, next_index, next_index + size, owner)
+            (unfinished,) = conn.execute(
+                "SELECT count(*) FROM leases WHERE run_id = ? AND scope = ? AND done = 0 "
+                "AND owner != ? AND expires_at > ?",
+                (*run, owner, now),
+            ).fetchone()
+            return LeaseClaim(lease, int(unfinished), int(live))
+
+        return self._transaction(claim)
+
+    def renew_leases(self, run_id: str, scope: str, owner: str, *, lease_s: float) -> int:
+        def renew(conn: sqlite3.Connection) -> int:
+            expires = time.time() + lease_s
+            conn.execute(
+                "INSERT OR REPLACE INTO lease_workers VALUES (?, ?, ?, ?)",
+                (run_id, scope, owner, expires),
+            )
+            return conn.execute(
+                "UPDATE leases SET expires_at = ? WHERE run_id = ? AND scope = ? AND owner = ? "
+                "AND done = 0",
+                (expires, run_id, scope, owner),
+            ).rowcount
+
+        return self._transaction(renew)
+
+    def complete_lease(self, lease: Lease) -> None:
+        self._transaction(
+            lambda conn: conn.execute(
+                "UPDATE leases SET done = 1 WHERE run_id = ? AND scope = ? AND start = ?",
+                (lease.run_id, lease.scope, lease.start),
+            )
+        )
+
+    def release_leases(self, run_id: str, scope: str, owner: str) -> None:
+        def release(conn: sqlite3.Connection) -> None:
+            run = (run_id, scope, owner)
+            conn.execute(
+                "DELETE FROM lease_workers WHERE run_id = ? AND scope = ? AND owner = ?", run
+            )
+            conn.execute(
+                "UPDATE leases SET expires_at = 0 WHERE run_id = ? AND scope = ? AND owner = ? "
+                "AND done = 0",
+                run,
+            )
+
+        self._transaction(release)
+
+    def live_workers(self, run_id: str) -> int:
+        (count,) = (
+            self._read()
+            .execute(
+                "SELECT count(DISTINCT owner) FROM lease_workers WHERE run_id = ? "
+                "AND expires_at > ?",
+                (run_id, time.time()),
+            )
+            .fetchone()
+        )
+        return int(count)
 
     # -- reads -------------------------------------------------------------
 

@@ -1,0 +1,253 @@
+"""The lease contract (``LeaseStore``), run against every store implementation,
+and runs sharing their cases through it inside one process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tests.conftest import arithmetic_dataset, make_experiment
+from themis import InMemoryRunStore
+from themis.core.config import RuntimeConfig
+from themis.core.models import RunStatus
+from themis.core.storage.stores.base import LeaseStore, chunk_size
+
+
+def claim(store: Any, owner: str, **options: Any) -> Any:
+    values: dict[str, Any] = {"total": 100, "max_cases": 10, "lease_s": 30.0}
+    values.update(options)
+    return store.claim_lease("run-1", "judge", owner, **values)
+
+
+def claim_all(store: Any, owner: str, **options: Any) -> list[Any]:
+    """Every chunk left to cut, claimed and completed by ``owner``."""
+    leases = []
+    while (lease := claim(store, owner, **options).lease) is not None:
+        store.complete_lease(lease)
+        leases.append(lease)
+    return leases
+
+
+def test_every_store_leases(store: Any) -> None:
+    assert isinstance(store, LeaseStore)
+
+
+def test_chunks_are_cut_in_order_and_never_given_twice(store: Any) -> None:
+    first = claim(store, "a")
+    second = claim(store, "b")
+    assert first.lease is not None and second.lease is not None
+    assert (first.lease.start, first.lease.stop, first.lease.owner) == (0, 10, "a")
+    assert (second.lease.start, second.lease.stop, second.lease.owner) == (10, 20, "b")
+    assert not first.lease.taken_over and second.live_workers == 2
+    assert second.unfinished == 1  # a's chunk, which b could wait for
+
+
+def test_a_run_is_cut_into_chunks_covering_every_case_once(store: Any) -> None:
+    covered: list[int] = []
+    while (lease := claim(store, "a", total=37, max_cases=8).lease) is not None:
+        covered.extend(range(lease.start, lease.stop))
+        store.complete_lease(lease)
+    assert covered == list(range(37))
+    final = claim(store, "a", total=37)
+    assert final.lease is None and final.unfinished == 0
+
+
+def test_chunks_shrink_towards_the_end_with_more_workers() -> None:
+    assert chunk_size(4096, 10_000, 1) == 4096
+    assert chunk_size(4096, 1000, 4) == 125
+    assert chunk_size(4096, 3, 4) == 1
+    assert chunk_size(4096, 0, 1) == 0
+
+
+def test_an_expired_lease_is_taken_over_and_a_renewed_one_is_not(store: Any) -> None:
+    held = claim(store, "a", lease_s=0.3).lease
+    kept = claim(store, "b", lease_s=0.3).lease
+    assert held is not None and kept is not None
+    time.sleep(0.15)
+    assert store.renew_leases("run-1", "judge", "b", lease_s=0.3) == 1
+    time.sleep(0.25)  # a's lease expired, b's was renewed
+    taken = claim(store, "c")
+    assert taken.lease is not None and taken.lease.taken_over
+    assert (taken.lease.start, taken.lease.stop, taken.lease.owner) == (0, 10, "c")
+    after = claim(store, "d")
+    assert after.lease is not None and after.lease.start == 20  # b's chunk stays b's
+    assert store.renew_leases("run-1", "judge", "a", lease_s=30) == 0  # a lost it
+
+
+def test_a_done_chunk_is_never_taken_over(store: Any) -> None:
+    assert claim_all(store, "a", total=10, lease_s=0.2)
+    time.sleep(0.3)
+    found = claim(store, "b", total=10)
+    assert found.lease is None and found.unfinished == 0
+
+
+def test_released_leases_are_claimable_at_once(store: Any) -> None:
+    lease = claim(store, "a").lease
+    assert lease is not None
+    store.release_leases("run-1", "judge", "a")
+    taken = claim(store, "b")
+    assert taken.lease is not None and taken.lease.taken_over and taken.lease.start == 0
+    assert store.live_workers("run-1") == 1
+
+
+def test_live_workers_counts_unexpired_heartbeats(store: Any) -> None:
+    claim(store, "a", lease_s=0.2)
+    claim(store, "b", lease_s=30)
+    store.claim_lease("run-1", "generate", "c", total=5, max_cases=5, lease_s=30)
+    assert store.live_workers("run-1") == 3
+    assert store.live_workers("run-2") == 0
+    time.sleep(0.3)
+    assert store.live_workers("run-1") == 2
+    store.release_leases("run-1", "judge", "b")
+    assert store.live_workers("run-1") == 1
+
+
+def test_scopes_lease_separately(store: Any) -> None:
+    judge = claim(store, "a", total=5)
+    generate = store.claim_lease("run-1", "generate", "a", total=5, max_cases=10, lease_s=30)
+    assert judge.lease is not None and generate.lease is not None
+    assert (judge.lease.start, generate.lease.start) == (0, 0)
+
+
+def test_a_finished_pass_restarts_only_when_asked_and_all_is_done(store: Any) -> None:
+    first = claim(store, "a", total=10, max_cases=4).lease
+    assert first is not None
+    claim_all(store, "b", total=10, max_cases=4)
+    assert claim(store, "b", total=10, restart_done=True).lease is None  # a's chunk is open
+    store.complete_lease(first)
+    assert claim(store, "b", total=10).lease is None
+    again = claim(store, "b", total=10, max_cases=4, restart_done=True).lease
+    assert again is not None and again.start == 0 and not again.taken_over
+
+
+def test_concurrent_claimers_split_the_run(store: Any) -> None:
+    leases: list[Any] = []
+    lock = threading.Lock()
+
+    def claimer(owner: str) -> None:
+        while (lease := claim(store, owner, total=300, max_cases=7).lease) is not None:
+            with lock:
+                leases.append(lease)
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    cases = Counter(case for lease in leases for case in range(lease.start, lease.stop))
+    assert sorted(cases) == list(range(300)) and set(cases.values()) == {1}
+
+
+# -- runs sharing a store inside one process (InMemoryRunStore) ---------------
+
+
+class CountingGenerator:
+    """Answers the sum after a short wait, counting calls per case."""
+
+    component_id = "test/counting"
+    version = "1"
+
+    def __init__(self, delay_s: float = 0.002) -> None:
+        self.calls: Counter[str] = Counter()
+        self.delay_s = delay_s
+        self._lock = threading.Lock()
+
+    def fingerprint(self) -> str:
+        return "counting-1"
+
+    async def generate(self, case: Any, ctx: Any) -> Any:
+        import asyncio
+
+        from themis.core.models import GenerationResult
+
+        with self._lock:
+            self.calls[case.case_id] += 1
+        await asyncio.sleep(self.delay_s)
+        a, _ = case.input["question"].split("+")
+        return GenerationResult(
+            candidate_id=f"{case.case_id}-0", final_output={"answer": str(2 * int(a))}
+        )
+
+
+def counting_experiment(generator: CountingGenerator, count: int) -> Any:
+    from themis.core.config import GenerationConfig
+
+    return make_experiment(
+        generation=GenerationConfig(
+            generator=generator,
+            candidate_policy={"num_samples": 1},  # type: ignore[arg-type]
+            reducer="builtin/majority_vote",
+        ),
+        datasets=[arithmetic_dataset(count=count)],
+    )
+
+
+def test_two_runs_of_one_experiment_share_its_cases() -> None:
+    generator = CountingGenerator()
+    experiment = counting_experiment(generator, 400)
+    store = InMemoryRunStore()
+    runtime = RuntimeConfig(max_concurrent_tasks=8, lease_s=5.0, lease_poll_s=0.05)
+    results: list[Any] = []
+
+    def run() -> None:
+        results.append(experiment.run(store=store, runtime=runtime))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2
+    assert set(generator.calls.values()) == {1} and len(generator.calls) == 400
+    for result in results:
+        assert result.status is RunStatus.completed and len(result.cases) == 400
+        assert all(case.scores[0].value == 1.0 for case in result.cases)
+    assert results[0].model_dump(exclude={"cases"}) == results[1].model_dump(exclude={"cases"})
+    assert [case.case_key for case in results[0].cases] == [
+        case.case_key for case in results[1].cases
+    ]
+
+
+def test_the_heartbeat_keeps_a_chunk_that_outlives_its_lease() -> None:
+    # A chunk takes ~1 s here and a lease lasts 0.2 s: without renewals the
+    # other engine would take it over and ask for its cases again.
+    generator = CountingGenerator(delay_s=0.05)
+    experiment = counting_experiment(generator, 48)
+    store = InMemoryRunStore()
+    runtime = RuntimeConfig(max_concurrent_tasks=2, lease_s=0.2, lease_poll_s=0.05)
+    results: list[Any] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(experiment.run(store=store, runtime=runtime))
+        )
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [len(result.cases) for result in results] == [48, 48]
+    assert len(generator.calls) == 48 and set(generator.calls.values()) == {1}
+
+
+def test_a_rerun_of_a_finished_run_walks_it_again_with_no_model_calls() -> None:
+    store = InMemoryRunStore()
+    generator = CountingGenerator()
+    first = counting_experiment(generator, 50).run(store=store)
+    again = counting_experiment(generator, 50).run(store=store)
+    assert again.model_dump() == first.model_dump()
+    assert len(again.cases) == 50 and set(generator.calls.values()) == {1}
+
+
+@pytest.mark.parametrize("share_run", [True, False])
+def test_replay_and_unshared_runs_recompute_every_case(share_run: bool) -> None:
+    store = InMemoryRunStore()
+    experiment = make_experiment(datasets=[arithmetic_dataset(count=20)])
+    runtime = RuntimeConfig(share_run=share_run)
+    experiment.run(store=store, runtime=runtime)
+    replayed = experiment.replay(store=store, stage="score")
+    assert replayed.status is RunStatus.completed and len(replayed.cases) == 20

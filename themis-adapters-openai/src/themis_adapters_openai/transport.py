@@ -79,6 +79,15 @@ class PerEventLoop(Generic[ClientT]):
             weakref.WeakKeyDictionary()
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (an experiment shipped to a Ray actor), it carries its
+        factory only: clients stay with the loops that opened them."""
+        return {"_factory": self._factory}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._factory = state["_factory"]
+        self._clients = weakref.WeakKeyDictionary()
+
     def get(self) -> ClientT:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
@@ -115,6 +124,10 @@ class SDKTransport:
         self._client = None if callable(client) else client
         self._clients = PerEventLoop(client) if callable(client) else None
         self._bound_to: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled, the transport forgets which event loop it served."""
+        return {**self.__dict__, "_bound_to": None}
 
     def client(self) -> Any:
         if self._clients is not None:

@@ -4,10 +4,11 @@ Exit codes: 0 success; 1 an internal error (a bug: the traceback is shown);
 2 the input or the environment is wrong (a ``UserError``: bad config or
 option, unknown component, missing run, unusable bundle; a ``StoreError``:
 a store that cannot be opened, reached or read; a ``ProviderError`` that ends
-the command): one line on stderr, no traceback unless ``--debug``; 3 the
-command ran but some cases failed; 4 the store stayed locked by another
-process longer than ``runtime.store_lock_timeout_s`` (a ``StoreLockedError``;
-one line; what was committed is kept, resume later); 130 interrupted.
+the command; an ``ExecutorError``: Ray actors kept dying): one line on
+stderr, no traceback unless ``--debug``; 3 the command ran but some cases
+failed; 4 the store stayed locked by another process longer than
+``runtime.store_lock_timeout_s`` (a ``StoreLockedError``; one line; what
+was committed is kept, resume later); 130 interrupted.
 
 Anything outside those branches of the tree, a bare ``ValueError`` or
 ``OSError`` included, is a bug in Themis or in a component and exits 1 with
@@ -16,7 +17,13 @@ its traceback: reporting it as "your input is wrong" would hide it.
 
 from __future__ import annotations
 
-from themis.core.errors import ProviderError, StoreError, StoreLockedError, ThemisError
+from themis.core.errors import (
+    ExecutorError,
+    ProviderError,
+    StoreError,
+    StoreLockedError,
+    ThemisError,
+)
 from themis.core.errors import UserError as UserError
 
 EXIT_OK = 0
@@ -31,6 +38,7 @@ EXIT_CODES: tuple[tuple[type[ThemisError], int], ...] = (
     (UserError, EXIT_USER_ERROR),
     (StoreError, EXIT_USER_ERROR),
     (ProviderError, EXIT_USER_ERROR),
+    (ExecutorError, EXIT_USER_ERROR),
 )
 """Branch of the error tree -> exit code; the first branch that matches wins."""
 

@@ -116,6 +116,32 @@ def existing_run_policy_option(command: F) -> F:
     )(command)
 
 
+def executor_options(command: F) -> F:
+    """``--executor``, ``--workers`` and ``--ray-address``: where the cases run."""
+    command = click.option(
+        "--ray-address",
+        metavar="ADDRESS",
+        default=None,
+        help="With --executor ray: 'auto' (the cluster this machine belongs to), host:port "
+        "or ray://host:port (default: the config's runtime.ray_address; unset starts a "
+        "local Ray on 127.0.0.1).",
+    )(command)
+    command = click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="With --executor ray: how many Ray actors share the run (default: the "
+        "config's runtime.workers, 1).",
+    )(command)
+    return click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        default=None,
+        help="local runs the cases in this process; ray in Ray actors that share the run "
+        "through the store (default: the config's runtime.executor, local).",
+    )(command)
+
+
 def metric_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--metric", "metric_ids", multiple=True, metavar="METRIC_ID", help=help_text

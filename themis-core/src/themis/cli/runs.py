@@ -6,10 +6,12 @@ from collections import Counter
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from themis.cli.errors import UserError
 from themis.cli.options import (
     config_options,
+    executor_options,
     existing_run_policy_option,
     json_option,
     metric_option,
@@ -18,23 +20,30 @@ from themis.cli.options import (
 )
 from themis.cli.output import ReuseCount, exit_for, print_result
 from themis.cli.targets import experiment_store, load_experiment, stored_experiment_run
-from themis.core.config import RuntimeConfig
+from themis.core.authoring.config_files import format_validation_error
+from themis.core.config import RAY_DEFAULTS, RuntimeConfig
 from themis.core.experiment import Experiment
 from themis.core.storage.events import CaseRunEvent, RunEvent
 from themis.core.storage.stores.base import RunStore
 
 
-def _runtime(
-    experiment: Experiment, progress: str | None, existing_run_policy: str | None = None
-) -> RuntimeConfig:
-    """The config's runtime settings, with ``--progress`` and ``--existing-run-policy``
-    when given (runtime settings are never part of the run id)."""
-    update = {
-        key: value
-        for key, value in (("progress", progress), ("existing_run_policy", existing_run_policy))
-        if value is not None
-    }
-    return experiment.runtime.model_copy(update=update) if update else experiment.runtime
+def _runtime(experiment: Experiment, progress: str | None, **settings: object) -> RuntimeConfig:
+    """The config's runtime settings, with the command's options where given
+    (``--progress``, ``--existing-run-policy``, ``--executor`` ...; runtime
+    settings are never part of the run id), checked together."""
+    update = {key: value for key, value in settings.items() if value is not None}
+    if update.get("executor") == "local":
+        # --executor local runs here whatever Ray settings the config holds.
+        update = {**RAY_DEFAULTS, **update}
+    if progress is not None:
+        update["progress"] = progress
+    if not update:
+        return experiment.runtime
+    try:
+        return RuntimeConfig.model_validate({**experiment.runtime.model_dump(), **update})
+    except ValidationError as exc:
+        options = ", ".join(f"--{key.replace('_', '-')}" for key in update)
+        raise UserError(format_validation_error(exc, f"runtime with {options}")) from None
 
 
 def _stored_states(store: RunStore, run_id: str) -> Counter[str]:
@@ -59,13 +68,25 @@ class _StoredHere:
                 self.computed += 1
 
 
-def _reused(store: RunStore, run_id: str, before: Counter[str], here: _StoredHere) -> ReuseCount:
+def _counter(runtime: RuntimeConfig) -> _StoredHere | None:
+    """What counts this command's work as the run stores it; none with Ray,
+    whose actors load no subscriber from here and do all the command's work."""
+    return None if runtime.executor == "ray" else _StoredHere()
+
+
+def _reused(
+    store: RunStore, run_id: str, before: Counter[str], here: _StoredHere | None
+) -> ReuseCount:
     """Work items this command took from the store instead of computing them:
     those the run already had, and those copied from other runs' results;
-    and those that other processes sharing the run computed meanwhile."""
+    and those that other processes sharing the run computed meanwhile
+    (``here`` None: the command's Ray actors did all the work)."""
     after = _stored_states(store, run_id)
     total = sum(after.values())
     had = before["done"] + before["cached"]
+    if here is None:
+        copied = max(after["cached"] - before["cached"], 0)
+        return ReuseCount(reused=had + copied, total=total, from_other_runs=copied)
     others = max(total - sum(before.values()) - here.computed - here.copied, 0)
     return ReuseCount(
         reused=had + here.copied,
@@ -80,6 +101,7 @@ def _reused(store: RunStore, run_id: str, before: Counter[str], here: _StoredHer
 @until_stage_option
 @progress_option
 @existing_run_policy_option
+@executor_options
 @json_option
 def run(
     config: Path,
@@ -87,31 +109,43 @@ def run(
     until_stage: str,
     progress: str | None,
     existing_run_policy: str | None,
+    executor: str | None,
+    workers: int | None,
+    ray_address: str | None,
     as_json: bool,
 ) -> None:
     """Compile and run an experiment; prints metric means and the run id.
 
     Results already in the store are reused, so running the same config again
     only does the work that is missing (--existing-run-policy error refuses a
-    stored run instead, rerun recomputes it).
+    stored run instead, rerun recomputes it). --executor ray runs the cases in
+    Ray actors sharing the run through the store (docs/scaleout.md).
 
     \b
-    Example:
+    Examples:
       themis run --config experiment.yaml --set generation.candidate_policy.num_samples=5
+      themis run --config experiment.yaml --executor ray --workers 4 --ray-address auto
     """
     experiment = load_experiment(config, overrides)
     store = experiment_store(experiment)
     run_id = experiment.compile().run_id
-    runtime = _runtime(experiment, progress, existing_run_policy)
+    runtime = _runtime(
+        experiment,
+        progress,
+        existing_run_policy=existing_run_policy,
+        executor=executor,
+        workers=workers,
+        ray_address=ray_address,
+    )
     # A rerun recomputes what the run stored: none of it counts as reused.
     rerun = runtime.existing_run_policy == "rerun"
     before = Counter[str]() if rerun else _stored_states(store, run_id)
-    here = _StoredHere()
+    here = _counter(runtime)
     result = experiment.run(
         until_stage=until_stage,  # type: ignore[arg-type]
         runtime=runtime,
         store=store,
-        subscribers=[here],
+        subscribers=None if here is None else [here],
     )
     print_result(result, as_json, reused=_reused(store, run_id, before, here))
     exit_for(result)
@@ -121,9 +155,17 @@ def run(
 @config_options()
 @until_stage_option
 @progress_option
+@executor_options
 @json_option
 def resume(
-    config: Path, overrides: tuple[str, ...], until_stage: str, progress: str | None, as_json: bool
+    config: Path,
+    overrides: tuple[str, ...],
+    until_stage: str,
+    progress: str | None,
+    executor: str | None,
+    workers: int | None,
+    ray_address: str | None,
+    as_json: bool,
 ) -> None:
     """Continue a stored run: do only the work it has not finished.
 
@@ -133,12 +175,15 @@ def resume(
     experiment = load_experiment(config, overrides)
     store, run_id = stored_experiment_run(experiment, config)
     before = _stored_states(store, run_id)
-    here = _StoredHere()
+    runtime = _runtime(
+        experiment, progress, executor=executor, workers=workers, ray_address=ray_address
+    )
+    here = _counter(runtime)
     result = experiment.resume(
         until_stage=until_stage,  # type: ignore[arg-type]  # click.Choice of STAGES
-        runtime=_runtime(experiment, progress),
+        runtime=runtime,
         store=store,
-        subscribers=[here],
+        subscribers=None if here is None else [here],
     )
     print_result(result, as_json, reused=_reused(store, run_id, before, here))
     exit_for(result)

@@ -7,6 +7,7 @@ moving a store never changes a run id.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Literal, Required, TypeAlias, TypedDict
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
@@ -225,9 +226,75 @@ class RuntimeConfig(FrozenModel):
     events recorded beside the old ones, which stay readable. Replay and
     rejudge ignore it."""
 
+    executor: Literal["local", "ray"] = "local"
+    """Where the run's cases execute: ``local`` in this process; ``ray`` in
+    ``workers`` Ray actors sharing the run through the store's work leases
+    (the ``ray`` extra; docs/scaleout.md)."""
+    ray_address: str | None = None
+    """The Ray cluster for ``executor="ray"``: None starts a local Ray on
+    127.0.0.1 for the run; ``"auto"`` joins the cluster this machine belongs
+    to (``RAY_ADDRESS``, or the one ``ray start`` began); ``host:port`` (its
+    GCS address) or ``ray://host:port`` (Ray Client) names one."""
+    workers: int = Field(default=1, ge=1)
+    """How many Ray actors run the run at once with ``executor="ray"``."""
+    ray_max_replacements: int = Field(default=3, ge=0)
+    """How many dead Ray actors are replaced, over the whole run, before it
+    fails (the work they held is taken over once their leases expire)."""
+    ray_actor_cpus: float = Field(default=0.0, ge=0)
+    """CPUs Ray reserves for each actor. Workers mostly wait on models, so
+    they reserve none by default; raise it for CPU-heavy metrics or parsers."""
+
+    @field_validator("ray_address")
+    @classmethod
+    def _ray_address(cls, address: str | None) -> str | None:
+        return None if address is None else check_ray_address(address)
+
+    @model_validator(mode="after")
+    def _ray_settings_need_ray(self) -> RuntimeConfig:
+        """Ray's settings say how many actors and where: with the local
+        executor they would be ignored, so giving them is refused."""
+        if self.executor == "ray":
+            return self
+        given = [
+            f"{name}={getattr(self, name)!r}"
+            for name, default in RAY_DEFAULTS.items()
+            if getattr(self, name) != default
+        ]
+        if given:
+            raise ConfigError(
+                f"runtime: the Ray setting(s) {', '.join(given)} apply only with "
+                "executor='ray' (the executor is 'local'); set runtime.executor to 'ray' "
+                "(themis run --executor ray), or leave them out"
+            )
+        return self
+
     @property
     def call_timeout_s(self) -> float | None:
         """The limit on each component call."""
         if self.task_timeout_s is not None:
             return self.task_timeout_s
         return self.component_timeout_s
+
+
+RAY_DEFAULTS: dict[str, object] = {
+    "ray_address": None,
+    "workers": 1,
+    "ray_max_replacements": 3,
+    "ray_actor_cpus": 0.0,
+}
+"""The Ray settings of RuntimeConfig and their defaults: given with the local
+executor, anything else is refused."""
+
+_RAY_ADDRESS = re.compile(r"(?:ray://)?\[?[A-Za-z0-9_.:-]+?\]?:\d{1,5}")
+
+
+def check_ray_address(address: str) -> str:
+    """``"auto"``, ``host:port`` or ``ray://host:port``, or a ConfigError saying so."""
+    if address == "auto" or _RAY_ADDRESS.fullmatch(address):
+        return address
+    raise ConfigError(
+        f"runtime.ray_address: {address!r} is not a Ray address; give 'auto' (the cluster "
+        "this machine belongs to), host:port (a cluster's GCS address, as `ray start "
+        "--head` prints it) or ray://host:port (Ray Client), or leave it unset to start a "
+        "local Ray for the run"
+    )

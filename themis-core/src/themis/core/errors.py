@@ -18,7 +18,8 @@ codes and the engine onto stored failure categories without matching names::
     │   ├── PreflightError        (RuntimeError) a component's preflight check failed
     │   ├── ExistingRunError      (RuntimeError) the policy forbids running over a stored run
     │   ├── MissingUpstreamError  (LookupError) replay needs an upstream result that is not stored
-    │   └── StatsUnavailableError (ImportError) the statistics extra is not installed
+    │   ├── StatsUnavailableError (ImportError) the statistics extra is not installed
+    │   └── ExecutorUnavailableError (ImportError) the executor's extra (ray) is not installed
     ├── ComponentError            a component misbehaved: its case fails, the run goes on
     │   ├── ParseFailure          (ValueError) the candidate lacks what the parser extracts
     │   ├── ComponentOutputError  (TypeError) a component returned the wrong type
@@ -27,6 +28,7 @@ codes and the engine onto stored failure categories without matching names::
     │   └── ComponentTimeoutError (TimeoutError) a component call outlived its time limit
     ├── ProviderError             a model provider's call failed; ``category`` says how to treat it
     │   └── ProviderUnavailableError  the provider stayed down through every probe
+    ├── ExecutorError             the executor lost its workers (Ray actors died past replacing)
     └── StoreError                the run store cannot be used; what was committed is kept
         ├── StoreOpenError        (ValueError) the path is unusable or holds no Themis store
         │   └── StoreNotFoundError    a store was read that does not exist
@@ -162,6 +164,11 @@ class StatsUnavailableError(UserError, ImportError):
     """numpy or scipy is not installed; the message says which extra brings them."""
 
 
+class ExecutorUnavailableError(UserError, ImportError):
+    """The executor a run asks for is not installed (``executor="ray"`` without
+    the ``ray`` extra); the message says what to install."""
+
+
 # -- a component misbehaved --------------------------------------------------
 
 
@@ -233,6 +240,12 @@ class ProviderUnavailableError(ProviderError):
 
 
 # -- the store cannot be used ------------------------------------------------
+
+
+class ExecutorError(ThemisError, RuntimeError):
+    """The executor lost the workers running a run: Ray actors kept dying past
+    ``RuntimeConfig.ray_max_replacements``. What they committed is kept; resume.
+    The CLI reports it as one line and exits with code 2."""
 
 
 class StoreError(ThemisError):

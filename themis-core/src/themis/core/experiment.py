@@ -71,6 +71,16 @@ class ResumeOptions(RunOptions, total=False):
     until_stage: Stage
 
 
+def check_run_options(options: RunOptions) -> None:
+    """What a signature with named keywords would refuse: a typo is no default."""
+    unknown = sorted(set(options) - RunOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(
+            f"unexpected keyword argument(s) {unknown}; run options are "
+            f"{sorted(RunOptions.__optional_keys__)}"
+        )
+
+
 DEFAULT_REDUCER = "builtin/first_candidate"
 DEFAULT_SEEDS = (0,)
 
@@ -207,6 +217,14 @@ class Experiment(FrozenModel):
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds: duplicate seeds in {self.seeds}")
         return self
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """A pickled experiment (a Ray actor receives one) carries what was
+        declared, never what this process built from it: it compiles and opens
+        its store again where it is unpickled."""
+        state: dict[Any, Any] = super().__getstate__()
+        state["__pydantic_private__"] = {"_compiled": None, "_default_store": None}
+        return state
 
     # -- configuration files ----------------------------------------------
 
@@ -362,12 +380,7 @@ class Experiment(FrozenModel):
         replay: ReplayScope | None,
         options: RunOptions,
     ) -> RunResult:
-        unknown = sorted(set(options) - RunOptions.__optional_keys__)
-        if unknown:  # what a signature with named keywords would refuse: a typo is no default
-            raise TypeError(
-                f"unexpected keyword argument(s) {unknown}; run options are "
-                f"{sorted(RunOptions.__optional_keys__)}"
-            )
+        check_run_options(options)
         snapshot, components = self._compile()
         runtime = options.get("runtime") or self.runtime
         target = self.resolve_store(options.get("store"))
@@ -397,9 +410,33 @@ class Experiment(FrozenModel):
         """Run the compiled snapshot asynchronously.
 
         Work already in the store (this run's, or another run's with the same
-        work keys) is reused; a killed run continues where it stopped.
+        work keys) is reused; a killed run continues where it stopped. With
+        ``RuntimeConfig(executor="ray")`` Ray actors do the work and this
+        process waits for them (docs/scaleout.md).
         """
+        runtime = options.get("runtime") or self.runtime
+        if runtime.executor == "ray":
+            return await self._run_on_ray(until_stage, runtime, options)
         return await self._execute(until_stage=until_stage, replay=None, options=options)
+
+    async def _run_on_ray(
+        self, until_stage: Stage, runtime: RuntimeConfig, options: RunOptions
+    ) -> RunResult:
+        from themis.core.engine.ray_executor import run_on_ray
+
+        check_run_options(options)
+        in_process = [
+            name for name in ("subscribers", "tracing_provider") if options.get(name) is not None
+        ]
+        if in_process:
+            raise ConfigError(
+                f"runtime.executor='ray': {' and '.join(in_process)} live in this process, but "
+                "Ray actors run the cases; register lifecycle subscribers as a themis.plugins "
+                "entry point (every actor loads them), or run with executor='local'"
+            )
+        return await run_on_ray(
+            self, until_stage=until_stage, runtime=runtime, store=options.get("store")
+        )
 
     def run(
         self,

@@ -73,12 +73,13 @@ def test_chunks_shrink_towards_the_end_with_more_workers() -> None:
 
 
 def test_an_expired_lease_is_taken_over_and_a_renewed_one_is_not(store: Any) -> None:
-    held = claim(store, "a", lease_s=0.3).lease
-    kept = claim(store, "b", lease_s=0.3).lease
+    held = claim(store, "a", lease_s=1.0).lease
+    kept = claim(store, "b", lease_s=1.0).lease
     assert held is not None and kept is not None
-    time.sleep(0.15)
-    assert store.renew_leases("run-1", "judge", "b", lease_s=0.3) == 1
-    time.sleep(0.25)  # a's lease expired, b's was renewed
+    time.sleep(0.5)
+    # renewed for long enough that a slow claim below cannot outlast it
+    assert store.renew_leases("run-1", "judge", "b", lease_s=30) == 1
+    time.sleep(0.7)  # a's lease expired, b's was renewed
     taken = claim(store, "c")
     assert taken.lease is not None and taken.lease.taken_over
     assert (taken.lease.start, taken.lease.stop, taken.lease.owner) == (0, 10, "c")

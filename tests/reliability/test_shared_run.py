@@ -62,9 +62,12 @@ def write_config(
     server: CountingServer,
     storage: dict[str, Any],
     cases: int,
+    *,
     lease_s: float | None = 2.0,
 ) -> Path:
-    """``lease_s=None`` keeps the default (60 s)."""
+    """``lease_s`` short where a killed process's chunks must expire soon, long
+    where none dies (a heartbeat late on a loaded machine is not what the
+    sharing tests measure); None keeps the default (60 s)."""
     runtime: dict[str, Any] = {"max_concurrent_tasks": 8, "lease_poll_s": 0.1, "progress": "off"}
     if lease_s is not None:
         runtime["lease_s"] = lease_s
@@ -127,7 +130,7 @@ def test_four_processes_share_one_run(
     server.start()
     try:
         storage = storage_for(kind, tmp_path, request)
-        config = write_config(tmp_path, server, storage, cases)
+        config = write_config(tmp_path, server, storage, cases, lease_s=30.0)
         outs = [tmp_path / f"worker{i}.json" for i in range(3)]
         processes = [worker(config, out) for out in outs]
         # ... and one plain `themis run` of the same config
@@ -181,7 +184,7 @@ def test_a_killed_process_cases_are_taken_over(
     server.start()
     try:
         storage = storage_for(kind, tmp_path, request)
-        config = write_config(tmp_path, server, storage, cases, lease_s)
+        config = write_config(tmp_path, server, storage, cases, lease_s=lease_s)
         outs = [tmp_path / f"worker{i}.json" for i in range(3)]
         processes = [worker(config, out) for out in outs]
         victim = processes[0]

@@ -119,7 +119,7 @@ def run(
     Results already in the store are reused, so running the same config again
     only does the work that is missing (--existing-run-policy error refuses a
     stored run instead, rerun recomputes it). --executor ray runs the cases in
-    Ray actors sharing the run through the store (docs/scaleout.md).
+    Ray actors sharing the run through the store (docs/ray.md).
 
     \b
     Examples:

@@ -229,7 +229,7 @@ class RuntimeConfig(FrozenModel):
     executor: Literal["local", "ray"] = "local"
     """Where the run's cases execute: ``local`` in this process; ``ray`` in
     ``workers`` Ray actors sharing the run through the store's work leases
-    (the ``ray`` extra; docs/scaleout.md)."""
+    (the ``ray`` extra; docs/ray.md)."""
     ray_address: str | None = None
     """The Ray cluster for ``executor="ray"``: None starts a local Ray on
     127.0.0.1 for the run; ``"auto"`` joins the cluster this machine belongs

@@ -412,7 +412,7 @@ class Experiment(FrozenModel):
         Work already in the store (this run's, or another run's with the same
         work keys) is reused; a killed run continues where it stopped. With
         ``RuntimeConfig(executor="ray")`` Ray actors do the work and this
-        process waits for them (docs/scaleout.md).
+        process waits for them (docs/ray.md).
         """
         runtime = options.get("runtime") or self.runtime
         if runtime.executor == "ray":

@@ -76,6 +76,8 @@ def failures(result: Any) -> list[Any]:
         ({"openai": 500}, "provider_rate_limits.openai"),
         ({"openai:": {"requests_per_minute": 5}}, "bad key 'openai:'"),
         ({"": {"requests_per_minute": 5}}, "bad key ''"),
+        ({" openai": {"requests_per_minute": 5}}, "bad key ' openai'"),
+        ({"openai: gpt-4o": {"requests_per_minute": 5}}, "bad key 'openai: gpt-4o'"),
         ({"openai/generator": {"requests_per_minute": 5}}, "bad key 'openai/generator'"),
     ],
 )

@@ -125,22 +125,11 @@ def print_result(result: RunResult, as_json: bool, *, reused: ReuseCount | None 
     )
     click.echo(
         f"run_id: {result.run_id}\nstatus: {result.status.value}\n"
-        f"cases: {len(result.cases)} ({failed_count(result)} failed)\n"
+        f"cases: {len(result.cases)} ({result.failed_count} failed)\n"
         f"completed through: {result.completed_through_stage}"
     )
     if reused is not None:
         click.echo(f"reused: {reused.describe()}")
-
-
-def failed_count(result: RunResult) -> int:
-    """How many cases failed. Only a partly failed run reads its cases back
-    (through the store, for a run's result): the status already says none or
-    all, so a completed run of a million cases is summed up at once."""
-    if result.status is RunStatus.completed:
-        return 0
-    if result.status is RunStatus.failed:
-        return len(result.cases)
-    return len(result.failed_cases)
 
 
 def exit_for(result: RunResult) -> None:

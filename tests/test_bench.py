@@ -79,7 +79,11 @@ def test_resume_bench_repeats_no_stored_work() -> None:
 
 def test_memory_bench() -> None:
     report = run_bench("memory.py", "--cases", "300")
-    assert report["status"] == "completed"
+    assert report["run"]["status"] == report["resume"]["status"] == "completed"
+    assert report["run"]["cases_in_result"] == report["resume"]["cases_in_result"] == 300
+    assert report["run"]["generator_calls"] == 300
+    assert 0 < report["resume"]["generator_calls"] < 300  # only what the killed run left
+    assert report["resume"]["seconds_to_first_generator_call"] is not None
 
 
 def test_html_report_bench_exports_and_browses() -> None:

@@ -58,8 +58,16 @@ def storage_for(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> di
 
 
 def write_config(
-    tmp_path: Path, server: CountingServer, storage: dict[str, Any], cases: int
+    tmp_path: Path,
+    server: CountingServer,
+    storage: dict[str, Any],
+    cases: int,
+    *,
+    lease_s: float = 2.0,
 ) -> Path:
+    """``lease_s`` short where a killed process's chunks must expire soon, long
+    where none dies (a heartbeat late on a loaded machine is not what the
+    sharing tests measure)."""
     config = tmp_path / "experiment.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -83,7 +91,7 @@ def write_config(
                 "storage": storage,
                 "runtime": {
                     "max_concurrent_tasks": 8,
-                    "lease_s": 2.0,
+                    "lease_s": lease_s,
                     "lease_poll_s": 0.1,
                     "progress": "off",
                 },
@@ -124,7 +132,7 @@ def test_four_processes_share_one_run(
     server.start()
     try:
         storage = storage_for(kind, tmp_path, request)
-        config = write_config(tmp_path, server, storage, cases)
+        config = write_config(tmp_path, server, storage, cases, lease_s=30.0)
         outs = [tmp_path / f"worker{i}.json" for i in range(3)]
         processes = [worker(config, out) for out in outs]
         # ... and one plain `themis run` of the same config

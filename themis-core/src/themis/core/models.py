@@ -14,7 +14,14 @@ from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from typing import Any, TypeAlias, overload
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    TypeAdapter,
+    model_validator,
+)
 from pydantic_core import core_schema
 
 JSONValue: TypeAlias = Any
@@ -104,7 +111,16 @@ class Case(FrozenModel):
                     f"case {self.case_id!r}: {problem}; JSON cannot hold it, so convert it "
                     "first (a datetime to an ISO string, bytes to text, a set to a list)"
                 )
+        # A run may hold a million cases: they share one set of their set
+        # fields (a set per case is a fifth of a small case's memory). The
+        # model is frozen, so the set is never changed; a copy copies it.
+        fields_set = self.__pydantic_fields_set__
+        shared = _CASE_FIELDS_SETS.setdefault(frozenset(fields_set), fields_set)
+        object.__setattr__(self, "__pydantic_fields_set__", shared)
         return self
+
+
+_CASE_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
 
 
 def non_json_value(value: Any, where: str) -> str | None:
@@ -474,3 +490,27 @@ class RunSnapshot(FrozenModel):
     provenance: RunProvenance
     datasets: list[Dataset]
     component_refs: ComponentRefs
+
+
+_CASES_JSON: TypeAdapter[list[Case]] = TypeAdapter(list[Case])
+_CASES_PER_PIECE = 1000
+
+
+def snapshot_json_pieces(snapshot: RunSnapshot) -> Iterator[bytes]:
+    """``snapshot`` as JSON, in pieces of at most a thousand cases each.
+
+    Joined, the pieces are a JSON document that ``RunSnapshot.model_validate_json``
+    reads back as ``snapshot`` (its keys in another order than
+    ``model_dump_json`` gives them); no piece holds more than a thousand cases.
+    """
+    rest = snapshot.model_dump_json(exclude={"datasets"}).encode()
+    yield b'{"datasets":['
+    for number, dataset in enumerate(snapshot.datasets):
+        fields = dataset.model_dump_json(exclude={"cases"}).encode()
+        yield (b"," if number else b"") + b'{"cases":['
+        cases = dataset.cases
+        for start in range(0, len(cases), _CASES_PER_PIECE):
+            piece = _CASES_JSON.dump_json(cases[start : start + _CASES_PER_PIECE])[1:-1]
+            yield (b"," if start else b"") + piece
+        yield b"]" + (b"," + fields[1:] if fields != b"{}" else b"}")
+    yield b"]" + (b"," + rest[1:] if rest != b"{}" else b"}")

@@ -11,7 +11,9 @@ import hashlib
 import json
 from typing import Any
 
-from themis.core.models import Dataset, RunIdentity
+from pydantic import TypeAdapter
+
+from themis.core.models import Case, Dataset, RunIdentity
 
 RUN_ID_PREFIX = "run-"
 
@@ -45,8 +47,29 @@ def short_hash_encoded(*encoded: str) -> str:
     return hashlib.sha256(f"[{','.join(encoded)}]".encode()).hexdigest()[:32]
 
 
+_CASES_AT = "\x00themis:cases\x00"
+"""Stands for the case list in a dataset's canonical JSON while it is hashed."""
+_CASE_BATCH = 1000
+_CASE_LIST: TypeAdapter[list[Case]] = TypeAdapter(list[Case])
+
+
 def dataset_hash(dataset: Dataset) -> str:
-    return content_hash(dataset.model_dump(mode="json"))
+    """The content hash of ``dataset``: SHA-256 of its canonical JSON, fed to
+    the hash a thousand cases at a time, so a dataset of a million cases is
+    never held as one JSON text or one dump (the same digest as hashing
+    ``canonical_json(dataset.model_dump(mode="json"))`` whole)."""
+    document = dataset.model_dump(mode="json", exclude={"cases"})
+    document["cases"] = _CASES_AT
+    before, after = canonical_json(document).split(canonical_json(_CASES_AT))
+    digest = hashlib.sha256(before.encode())
+    digest.update(b"[")
+    cases = dataset.cases
+    for start in range(0, len(cases), _CASE_BATCH):
+        batch = _CASE_LIST.dump_python(cases[start : start + _CASE_BATCH], mode="json")
+        digest.update((b"," if start else b"") + canonical_json(batch)[1:-1].encode())
+    digest.update(b"]")
+    digest.update(after.encode())
+    return digest.hexdigest()
 
 
 def compute_run_id(identity: RunIdentity) -> str:

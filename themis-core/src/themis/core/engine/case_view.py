@@ -37,7 +37,7 @@ class StoredCaseResults(CaseResults):
     PostgreSQL store reopens on the next read, as any read of it does; a store
     that can no longer be read (its file deleted, its server gone) raises a
     :class:`StoreError` naming the run and the store. ``list(view)`` copies
-    the cases out for use without the store.
+    the cases out for use without the store, and so does pickling the view.
     """
 
     def __init__(
@@ -88,6 +88,11 @@ class StoredCaseResults(CaseResults):
             f"StoredCaseResults(run_id={self.snapshot.run_id!r}, cases={self._length}, "
             f"store={self.store!r})"
         )
+
+    def __reduce__(self) -> tuple[type[CaseResults], tuple[list[CaseResult]]]:
+        """A pickle (or deep copy) holds the cases themselves: it cannot carry
+        the store's connections, and it must not depend on the store later."""
+        return CaseResults, (list(self),)
 
     def read(self, start: int, stop: int) -> list[CaseResult]:
         """The cases at positions ``start`` to ``stop`` (exclusive), one store query."""

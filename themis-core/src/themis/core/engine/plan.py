@@ -115,6 +115,30 @@ def case_count(snapshot: RunSnapshot) -> int:
     return sum(len(dataset.cases) for dataset in snapshot.datasets)
 
 
+def case_keys(snapshot: RunSnapshot, start: int, stop: int) -> list[str]:
+    """The case keys of the cases at positions ``start`` to ``stop`` (no hashing)."""
+    keys: list[str] = []
+    offset = 0
+    for dataset in snapshot.datasets:
+        first, last = max(start - offset, 0), min(stop - offset, len(dataset.cases))
+        offset += len(dataset.cases)
+        keys.extend(
+            case_key_for(dataset.dataset_id, case.case_id) for case in dataset.cases[first:last]
+        )
+    return keys
+
+
+def items_per_case(snapshot: RunSnapshot, until_stage: str) -> int:
+    """How many work items each case has up to ``until_stage``: the same for every case."""
+    refs = snapshot.component_refs
+    stages = STAGES[: STAGES.index(until_stage) + 1]
+    num_samples = int(snapshot.identity.candidate_policy.get("num_samples", 1))
+    metrics = sum(metric_stage(ref.family or "pure") in stages for ref in refs.metrics)
+    return (
+        num_samples * ("generate" in stages) + ("reduce" in stages) + ("parse" in stages) + metrics
+    )
+
+
 def iter_plans(
     snapshot: RunSnapshot, start: int = 0, stop: int | None = None
 ) -> Iterator[CasePlan]:

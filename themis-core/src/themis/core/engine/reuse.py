@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from themis.core.engine.heap import refreeze
-from themis.core.engine.plan import CasePlan
+from themis.core.engine.plan import CasePlan, case_count, case_keys, items_per_case, iter_plans
 from themis.core.engine.recording import EventRecorder
 from themis.core.errors import MissingUpstreamError
-from themis.core.models import STAGES
+from themis.core.models import STAGES, RunSnapshot
 from themis.core.storage.events import CaseRunEvent, RunEvent
 from themis.core.storage.stores.base import RunStore
 
@@ -70,7 +70,7 @@ class StoredResults:
     def for_cases(
         self, plans: Iterator[CasePlan], *, start: int = 0
     ) -> Iterator[tuple[int, CasePlan, dict[str, RunEvent]]]:
-        """Cases in order, each with the stored results its work keys already have.
+        """The run's cases, each with the stored results its work keys already have.
 
         Cases are planned and looked up a chunk at a time: the store is asked
         once per chunk rather than once per case, and the first requests leave
@@ -80,15 +80,62 @@ class StoredResults:
         """
         size = FIRST_CHUNK
         while chunk := list(islice(plans, size)):
-            refreeze()  # what earlier chunks kept stays out of full collections
             size = min(2 * size, LOOKUP_CHUNK)
-            wanted = {id(plan): self._reusable_keys(plan) for plan in chunk}
-            keys = [key for plan_keys in wanted.values() for key in plan_keys]
-            found = self.store.find_completed(keys, prefer_run_id=self.run_id) if keys else {}
-            for offset, plan in enumerate(chunk):
-                stored = {key: found[key] for key in wanted[id(plan)] if key in found}
-                yield start + offset, plan, stored
+            yield from self._with_stored(chunk, start)
             start += len(chunk)
+
+    def for_run(self, snapshot: RunSnapshot) -> Iterator[tuple[int, CasePlan, dict[str, RunEvent]]]:
+        """Every case of the run, as :meth:`for_cases` gives them, new work first.
+
+        A resume sends new work first: a chunk whose cases this run has
+        already finished is told apart by one indexed count per chunk (no
+        planning, no payloads read) and put off until the rest has been
+        handed out; then it goes through the same lookups (nothing is
+        recomputed), so that its cases are folded into the result.
+
+        A run shared through leases walks its chunks instead (``leasing``).
+        """
+        total = case_count(snapshot)
+        finished_per_case = items_per_case(snapshot, STAGES[self.until_index])
+        resuming = self.replay is None
+        put_off: list[tuple[int, int]] = []
+        start, size = 0, FIRST_CHUNK
+        while start < total:
+            stop = min(start + size, total)
+            if resuming and self._all_finished(snapshot, start, stop, finished_per_case):
+                if put_off and put_off[-1][1] == start:
+                    put_off[-1] = (put_off[-1][0], stop)
+                else:
+                    put_off.append((start, stop))
+                start, size = stop, LOOKUP_CHUNK
+                continue
+            yield from self._lookup(snapshot, start, stop)
+            start, size = stop, min(2 * size, LOOKUP_CHUNK)
+        for first, last in put_off:
+            for start in range(first, last, LOOKUP_CHUNK):
+                yield from self._lookup(snapshot, start, min(start + LOOKUP_CHUNK, last))
+
+    def _lookup(
+        self, snapshot: RunSnapshot, start: int, stop: int
+    ) -> Iterator[tuple[int, CasePlan, dict[str, RunEvent]]]:
+        return self._with_stored(list(iter_plans(snapshot, start, stop)), start)
+
+    def _with_stored(
+        self, chunk: list[CasePlan], start: int
+    ) -> Iterator[tuple[int, CasePlan, dict[str, RunEvent]]]:
+        """The cases of ``chunk`` (the first at index ``start``), looked up in one query."""
+        refreeze()  # what earlier chunks kept stays out of full collections
+        wanted = {id(plan): self._reusable_keys(plan) for plan in chunk}
+        keys = [key for plan_keys in wanted.values() for key in plan_keys]
+        found = self.store.find_completed(keys, prefer_run_id=self.run_id) if keys else {}
+        for offset, plan in enumerate(chunk):
+            stored = {key: found[key] for key in wanted[id(plan)] if key in found}
+            yield start + offset, plan, stored
+
+    def _all_finished(self, snapshot: RunSnapshot, start: int, stop: int, per_case: int) -> bool:
+        keys = case_keys(snapshot, start, stop)
+        counts = self.store.count_finished(self.run_id, keys, STAGES[: self.until_index + 1])
+        return all(counts.get(key, 0) >= per_case for key in keys)
 
     def _reusable_keys(self, plan: CasePlan) -> list[str]:
         """Work keys whose stored results this run may reuse (all but forced ones)."""

@@ -334,7 +334,7 @@ class _CaseRun:
             await self._run_leased(store, results, workers)
         else:
             scheduler = CaseScheduler(workers, self.pipeline.candidates, self.finish)
-            await scheduler.run(results.for_cases(iter_plans(engine.snapshot)))
+            await scheduler.run(results.for_run(engine.snapshot))
         return self
 
     async def _run_leased(self, store: LeaseStore, results: StoredResults, workers: int) -> None:

@@ -56,6 +56,14 @@ class RunStore(Protocol):
         page of cases at a time."""
         ...
 
+    def count_finished(
+        self, run_id: str, case_keys: Sequence[str], stages: Sequence[str]
+    ) -> dict[str, int]:
+        """Per case key (those with any), how many of the case's work items in
+        ``stages`` this run has finished (their latest state done or cached).
+        A resume asks it to pass over finished cases without planning them."""
+        ...
+
     def work_items(self, run_id: str) -> list[WorkItemRow]: ...
 
     def score_rows(self, run_id: str) -> list[ScoreRow]: ...

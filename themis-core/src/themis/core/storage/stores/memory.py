@@ -32,6 +32,7 @@ class InMemoryRunStore:
         self._results: dict[str, dict[str, RunEvent]] = {}
         self._work_items: dict[str, dict[tuple[str, str], WorkItemRow]] = {}
         self._latest: dict[str, dict[str, RunEvent]] = {}
+        self._finished: dict[str, dict[str, set[tuple[str, str]]]] = {}
         self._score_rows: dict[str, dict[tuple[str, str], ScoreRow]] = {}
         self._runs: dict[str, tuple[str, str | None]] = {}
         # leases, by (run_id, scope): cursor [next_index, total], chunks by start, workers
@@ -68,6 +69,11 @@ class InMemoryRunStore:
             item = rows.work_item
             self._work_items.setdefault(item.run_id, {})[(item.stage, item.work_key)] = item
             self._latest.setdefault(item.run_id, {})[item.work_key] = event
+            finished = self._finished.setdefault(item.run_id, {}).setdefault(item.case_key, set())
+            if item.state == "failed":
+                finished.discard((item.stage, item.work_key))
+            else:
+                finished.add((item.stage, item.work_key))
             if rows.stage_result:
                 self._results.setdefault(item.work_key, {})[item.run_id] = event
         if rows.score_row is not None:
@@ -101,6 +107,18 @@ class InMemoryRunStore:
         with self._lock:
             latest = self._latest.get(run_id, {})
             return {key: latest[key] for key in work_keys if key in latest}
+
+    def count_finished(
+        self, run_id: str, case_keys: Sequence[str], stages: Sequence[str]
+    ) -> dict[str, int]:
+        wanted = set(stages)
+        with self._lock:
+            by_case = self._finished.get(run_id, {})
+            counts = {
+                case_key: sum(stage in wanted for stage, _ in by_case.get(case_key, ()))
+                for case_key in case_keys
+            }
+        return {case_key: count for case_key, count in counts.items() if count}
 
     def work_items(self, run_id: str) -> list[WorkItemRow]:
         with self._lock:

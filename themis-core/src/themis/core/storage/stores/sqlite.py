@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from themis.core.distributions import CORE
-from themis.core.models import STAGES, RunSnapshot, RunStatus
+from themis.core.models import STAGES, RunSnapshot, RunStatus, snapshot_json_pieces
 from themis.core.storage.events import RunEvent
 from themis.core.storage.projections import ScoreRow, WorkItemRow, project
 from themis.core.storage.stores.base import (
@@ -51,10 +51,12 @@ from themis.core.storage.stores.blobs import (
     encode_event,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1: events and projections; 2: events record their blob positions; 3: a work
 item points at its latest event (``work_items.event_seq``), so a run's cases
-are read back a page at a time (``latest_events``); 4: work leases."""
+are read back a page at a time (``latest_events``); 4: work leases; 5: work
+items are found by case (``count_finished``), and a snapshot is stored in
+parts (``snapshot_parts``)."""
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -131,6 +133,14 @@ MIGRATIONS: dict[int, list[str]] = {
         " owner TEXT NOT NULL, expires_at REAL NOT NULL,"
         " PRIMARY KEY (run_id, scope, owner)) WITHOUT ROWID",
     ],
+    5: [
+        # Covering (state included), so counting a case's finished items
+        # reads the index alone, not a table row per item.
+        "DROP INDEX IF EXISTS work_items_by_case",
+        "CREATE INDEX work_items_by_case ON work_items (run_id, case_key, stage, state)",
+        "CREATE TABLE IF NOT EXISTS snapshot_parts (run_id TEXT NOT NULL, part INTEGER NOT NULL, "
+        "data BLOB NOT NULL, PRIMARY KEY (run_id, part))",
+    ],
 }
 """The statements that bring a store from the previous version to each version."""
 
@@ -149,7 +159,10 @@ def _schema_version(conn: sqlite3.Connection) -> int | None:
 _CHUNK = 500
 T = TypeVar("T")
 CACHE_KIB = 65536
-"""Page cache per connection: large runs keep their indexes in memory."""
+"""Page cache of the write connection: large runs keep their indexes in memory."""
+READ_CACHE_KIB = 16384
+"""Page cache of each read connection: reads are point lookups, and the file's
+pages stay in the operating system's cache (outside the process) anyway."""
 
 
 class SqliteRunStore:
@@ -182,11 +195,11 @@ class SqliteRunStore:
 
     # -- connections -------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, cache_kib: int = CACHE_KIB) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        conn.execute(f"PRAGMA cache_size = -{cache_kib}")
         return conn
 
     def initialize(self) -> None:
@@ -304,7 +317,7 @@ class SqliteRunStore:
         self.initialize()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect()
+            conn = self._connect(READ_CACHE_KIB)
             self._local.conn = conn
             self._readers.append(conn)
         return conn
@@ -330,12 +343,40 @@ class SqliteRunStore:
     # -- writes ------------------------------------------------------------
 
     def save_snapshot(self, snapshot: RunSnapshot) -> None:
+        """Store ``snapshot`` unless its run is stored already.
+
+        Its JSON goes into ``snapshot_parts`` about a megabyte per row, never
+        held whole (``runs.snapshot`` is left empty): a snapshot of a million
+        cases is some 100 MB of JSON, which would otherwise exist as one
+        buffer, one Python string and SQLite's copies of it all at once.
+        """
         conn = self._write()
         with self._write_lock:
-            conn.execute(
-                "INSERT OR IGNORE INTO runs (run_id, snapshot, status) VALUES (?, ?, ?)",
-                (snapshot.run_id, snapshot.model_dump_json(), RunStatus.pending.value),
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO runs (run_id, snapshot, status) VALUES (?, '', ?)",
+                    (snapshot.run_id, RunStatus.pending.value),
+                )
+                if cursor.rowcount == 1:
+                    for number, part in enumerate(_parts(snapshot_json_pieces(snapshot))):
+                        conn.execute(
+                            "INSERT INTO snapshot_parts (run_id, part, data) VALUES (?, ?, ?)",
+                            (snapshot.run_id, number, part),
+                        )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def _snapshot(self, conn: sqlite3.Connection, run_id: str, text: str | bytes) -> RunSnapshot:
+        """The snapshot a ``runs`` row holds, or (left empty) its parts hold."""
+        if not text:
+            rows = conn.execute(
+                "SELECT data FROM snapshot_parts WHERE run_id = ? ORDER BY part", (run_id,)
             )
+            text = b"".join(row[0] for row in rows)
+        return RunSnapshot.model_validate_json(text)
 
     def append_events(self, events: Sequence[RunEvent]) -> list[RunEvent]:
         if not events:
@@ -576,10 +617,9 @@ class SqliteRunStore:
     # -- reads -------------------------------------------------------------
 
     def get_snapshot(self, run_id: str) -> RunSnapshot | None:
-        row = (
-            self._read().execute("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        )
-        return None if row is None else RunSnapshot.model_validate_json(row[0])
+        conn = self._read()
+        row = conn.execute("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else self._snapshot(conn, run_id, row[0])
 
     def iter_events(self, run_id: str) -> Iterator[RunEvent]:
         rows = self._read().execute(
@@ -629,6 +669,25 @@ class SqliteRunStore:
                 found[work_key] = decode_event(payload, pointers, self.blobs.get)
         return found
 
+    def count_finished(
+        self, run_id: str, case_keys: Sequence[str], stages: Sequence[str]
+    ) -> dict[str, int]:
+        conn = self._read()
+        keys = list(dict.fromkeys(case_keys))
+        stage_marks = ",".join("?" * len(stages))
+        counts: dict[str, int] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                "SELECT case_key, count(*) FROM work_items "
+                f"WHERE run_id = ? AND case_key IN ({marks}) AND stage IN ({stage_marks}) "
+                "AND state != 'failed' GROUP BY case_key",
+                [run_id, *chunk, *stages],
+            )
+            counts.update(rows)
+        return counts
+
     def work_items(self, run_id: str) -> list[WorkItemRow]:
         rows = self._read().execute(
             "SELECT run_id, stage, work_key, case_key, state, error FROM work_items "
@@ -647,21 +706,18 @@ class SqliteRunStore:
         return [ScoreRow(*row) for row in rows]
 
     def resume(self, run_id: str) -> StoredRun | None:
-        row = (
-            self._read()
-            .execute(
-                "SELECT snapshot, status, completed_through_stage FROM runs WHERE run_id = ?",
-                (run_id,),
-            )
-            .fetchone()
-        )
+        conn = self._read()
+        row = conn.execute(
+            "SELECT snapshot, status, completed_through_stage FROM runs WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
         if row is None:
             return None
         return StoredRun(
             run_id=run_id,
             status=RunStatus(row[1]),
             completed_through_stage=row[2],
-            snapshot=RunSnapshot.model_validate_json(row[0]),
+            snapshot=self._snapshot(conn, run_id, row[0]),
         )
 
     def list_runs(self) -> list[StoredRun]:
@@ -691,6 +747,23 @@ def sqlite_store(
     if store.path.exists():
         store.initialize()  # a file that is not a store fails here, not at first use
     return store
+
+
+_PART_BYTES = 1 << 20
+
+
+def _parts(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """``pieces`` joined into parts of about ``_PART_BYTES`` each."""
+    held: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        held.append(piece)
+        size += len(piece)
+        if size >= _PART_BYTES:
+            yield b"".join(held)
+            held, size = [], 0
+    if held:
+        yield b"".join(held)
 
 
 def _is_busy(exc: sqlite3.DatabaseError) -> bool:

@@ -3,6 +3,10 @@ and runs sharing their cases through it inside one process."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -14,7 +18,12 @@ from tests.conftest import arithmetic_dataset, make_experiment
 from themis import InMemoryRunStore
 from themis.core.config import RuntimeConfig
 from themis.core.models import RunStatus
-from themis.core.storage.stores.base import LeaseStore, chunk_size
+from themis.core.storage.stores.base import (
+    LeaseStore,
+    chunk_size,
+    lease_owner_is_dead,
+    new_lease_owner,
+)
 
 
 def claim(store: Any, owner: str, **options: Any) -> Any:
@@ -64,12 +73,13 @@ def test_chunks_shrink_towards_the_end_with_more_workers() -> None:
 
 
 def test_an_expired_lease_is_taken_over_and_a_renewed_one_is_not(store: Any) -> None:
-    held = claim(store, "a", lease_s=0.3).lease
-    kept = claim(store, "b", lease_s=0.3).lease
+    held = claim(store, "a", lease_s=1.0).lease
+    kept = claim(store, "b", lease_s=1.0).lease
     assert held is not None and kept is not None
-    time.sleep(0.15)
-    assert store.renew_leases("run-1", "judge", "b", lease_s=0.3) == 1
-    time.sleep(0.25)  # a's lease expired, b's was renewed
+    time.sleep(0.5)
+    # renewed for long enough that a slow claim below cannot outlast it
+    assert store.renew_leases("run-1", "judge", "b", lease_s=30) == 1
+    time.sleep(0.7)  # a's lease expired, b's was renewed
     taken = claim(store, "c")
     assert taken.lease is not None and taken.lease.taken_over
     assert (taken.lease.start, taken.lease.stop, taken.lease.owner) == (0, 10, "c")
@@ -104,6 +114,23 @@ def test_live_workers_counts_unexpired_heartbeats(store: Any) -> None:
     assert store.live_workers("run-1") == 2
     store.release_leases("run-1", "judge", "b")
     assert store.live_workers("run-1") == 1
+
+
+def test_lease_holders_are_the_owners_of_unfinished_unexpired_chunks(store: Any) -> None:
+    assert store.lease_holders("run-1", "judge") == []
+    for owner in ["c", "a", "b", "a"]:
+        claim(store, owner)
+    assert store.lease_holders("run-1", "judge") == ["a", "b", "c"]
+    brief = claim(store, "d", lease_s=1.5).lease
+    done = claim(store, "e").lease
+    assert brief is not None and done is not None
+    store.complete_lease(done)  # finished: not waited for
+    store.release_leases("run-1", "judge", "b")  # given back: not held
+    assert store.lease_holders("run-1", "judge") == ["a", "c", "d"]
+    assert store.lease_holders("run-1", "generate") == []  # another scope
+    assert store.lease_holders("run-2", "judge") == []
+    time.sleep(1.6)  # d's lease expired: claimable, no longer held
+    assert store.lease_holders("run-1", "judge") == ["a", "c"]
 
 
 def test_scopes_lease_separately(store: Any) -> None:
@@ -251,3 +278,101 @@ def test_replay_and_unshared_runs_recompute_every_case(share_run: bool) -> None:
     experiment.run(store=store, runtime=runtime)
     replayed = experiment.replay(store=store, stage="score")
     assert replayed.status is RunStatus.completed and len(replayed.cases) == 20
+
+
+# -- a dead holder on this machine is not waited for ---------------------------
+
+
+def reaped_pid() -> int:
+    """The pid of a child process that has exited and been reaped: gone."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def owner_like(**parts: Any) -> str:
+    """An owner id as ``new_lease_owner`` makes it, with some parts replaced."""
+    host, namespace, pid, random = new_lease_owner().rsplit(":", 3)
+    values = {"host": host, "namespace": namespace, "pid": pid, "random": random}
+    values.update({key: str(value) for key, value in parts.items()})
+    return ":".join(values[key] for key in ["host", "namespace", "pid", "random"])
+
+
+def test_an_owner_id_names_host_pid_namespace_and_pid() -> None:
+    host, namespace, pid, random = new_lease_owner().rsplit(":", 3)
+    assert (host, int(pid)) == (socket.gethostname(), os.getpid()) and len(random) == 8
+    if sys.platform.startswith("linux"):
+        assert int(namespace) == os.stat("/proc/self/ns/pid").st_ino
+    assert new_lease_owner() != new_lease_owner()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill(pid, 0) is how a pid is looked up")
+def test_only_a_gone_process_on_this_machine_and_namespace_is_dead() -> None:
+    gone = reaped_pid()
+    assert not lease_owner_is_dead(new_lease_owner())  # this process
+    assert not lease_owner_is_dead(owner_like(pid=os.getppid()))  # a live one
+    assert lease_owner_is_dead(owner_like(pid=gone))
+    assert not lease_owner_is_dead(owner_like(pid=gone, host="another-machine"))
+    assert not lease_owner_is_dead(owner_like(pid=gone, namespace="4026531999"))  # a container
+    assert not lease_owner_is_dead(f"{socket.gethostname()}:{gone}:abcdef12")  # not our form
+    assert not lease_owner_is_dead(owner_like(pid="x"))
+    assert not lease_owner_is_dead(owner_like(pid=0))  # kill(0, 0) is our process group
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill(pid, 0) is how a pid is looked up")
+def test_a_zombie_and_another_users_process_count_as_alive() -> None:
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        if sys.platform.startswith("linux"):  # wait until it has exited, unreaped
+            deadline = time.monotonic() + 10
+            while _state(zombie.pid) != "Z":
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        else:
+            time.sleep(1.0)
+        assert not lease_owner_is_dead(owner_like(pid=zombie.pid))
+    finally:
+        zombie.wait()
+    assert lease_owner_is_dead(owner_like(pid=zombie.pid))
+    if os.geteuid() != 0:  # pid 1 exists and may not be signalled: PermissionError
+        assert not lease_owner_is_dead(owner_like(pid=1))
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_run_takes_a_dead_holders_chunk_at_once_not_after_lease_s() -> None:
+    # A process on this machine claimed the first chunk and died: with the
+    # default lease_s (60 s) its chunk would be waited for a minute.
+    generator = CountingGenerator()
+    experiment = counting_experiment(generator, 100)
+    store = InMemoryRunStore()
+    run_id = experiment.compile().run_id
+    dead = owner_like(pid=reaped_pid())
+    held = store.claim_lease(run_id, "judge", dead, total=100, max_cases=32, lease_s=60.0)
+    assert held.lease is not None and (held.lease.start, held.lease.stop) == (0, 32)
+    started = time.monotonic()
+    result = experiment.run(store=store)
+    assert time.monotonic() - started < 20
+    assert len(result.cases) == 100 and result.status is RunStatus.completed
+    assert len(generator.calls) == 100 and set(generator.calls.values()) == {1}
+    assert store.lease_holders(run_id, "judge") == []
+
+
+def test_a_live_holders_chunk_is_never_released() -> None:
+    # Another engine of this same process holds a chunk and keeps it: the
+    # run waits for it rather than taking it (the pid is alive).
+    generator = CountingGenerator()
+    experiment = counting_experiment(generator, 40)
+    store = InMemoryRunStore()
+    run_id = experiment.compile().run_id
+    alive = new_lease_owner()
+    held = store.claim_lease(run_id, "judge", alive, total=40, max_cases=8, lease_s=1.0)
+    assert held.lease is not None
+    runtime = RuntimeConfig(lease_s=1.0, lease_poll_s=0.05)
+    started = time.monotonic()
+    result = experiment.run(store=store, runtime=runtime)
+    assert time.monotonic() - started >= 0.9  # waited for the lease to expire
+    assert len(result.cases) == 40 and set(generator.calls.values()) == {1}

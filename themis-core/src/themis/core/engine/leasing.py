@@ -8,7 +8,10 @@ renews the leases, and a chunk is marked done only once the writer has
 committed every event of its cases. With nothing left to claim while other
 live processes still hold chunks, the workers wait, polling, and take over
 any chunk whose lease expired (its holder died): that chunk's committed
-results are reused from the store, its unfinished cases run here.
+results are reused from the store, its unfinished cases run here. A holder
+that ran on this machine and is provably gone (its pid no longer exists) is
+not waited for: its chunks are released and taken over at once, both then
+and on a process's first claim (a resume after a crash).
 
 Chunks start at ``FIRST_LEASE`` cases and double up to ``MAX_LEASE``, and the
 store caps each one at a share of what remains, so one process alone claims
@@ -22,6 +25,7 @@ import asyncio
 import bisect
 import collections
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from itertools import islice
@@ -33,7 +37,13 @@ from themis.core.engine.reuse import StoredResults
 from themis.core.engine.scheduler import CaseWork
 from themis.core.engine.writer import EventWriter
 from themis.core.models import RunSnapshot
-from themis.core.storage.stores.base import Lease, LeaseClaim, LeaseStore, new_lease_owner
+from themis.core.storage.stores.base import (
+    Lease,
+    LeaseClaim,
+    LeaseStore,
+    lease_owner_is_dead,
+    new_lease_owner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +224,24 @@ class LeasedCases:
 
     async def _claim(self) -> LeaseClaim:
         restart, self._first_claim = self._first_claim, False
+        if restart:
+            # a resume after a crash takes the dead process's chunk at once
+            await self._release_dead_holders()
+        claim = await self._claim_once(restart)
+        if claim.lease is None and claim.unfinished > 0 and await self._release_dead_holders():
+            claim = await self._claim_once(restart=False)
+        self._heard_workers(claim.live_workers)
+        lease = claim.lease
+        self._nothing_new = lease is None
+        if lease is not None:
+            self._size = min(2 * self._size, MAX_LEASE)
+            self.taken_over += lease.taken_over
+            self._hold(lease)
+        return claim
+
+    async def _claim_once(self, restart: bool) -> LeaseClaim:
         size = self._size
-        claim = await self._retrying(
+        return await self._retrying(
             lambda: self.store.claim_lease(
                 self.run_id,
                 self.scope,
@@ -226,14 +252,32 @@ class LeasedCases:
                 restart_done=restart,
             )
         )
-        self._heard_workers(claim.live_workers)
-        lease = claim.lease
-        self._nothing_new = lease is None
-        if lease is not None:
-            self._size = min(2 * self._size, MAX_LEASE)
-            self.taken_over += lease.taken_over
-            self._hold(lease)
-        return claim
+
+    async def _release_dead_holders(self) -> bool:
+        """Give back the chunks of holders provably dead (same machine and PID
+        namespace, pid gone: ``lease_owner_is_dead``) instead of waiting
+        ``lease_s`` for their leases to expire; True if there were any."""
+        try:
+            holders = await self._retrying(
+                functools.partial(self.store.lease_holders, self.run_id, self.scope)
+            )
+            dead = [o for o in holders if o != self.owner and lease_owner_is_dead(o)]
+            for owner in dead:
+                await self._retrying(
+                    functools.partial(self.store.release_leases, self.run_id, self.scope, owner)
+                )
+                log.warning(
+                    "themis: run %s: taking over the unfinished work of process %s, "
+                    "which is no longer running",
+                    self.run_id,
+                    owner,
+                )
+        except Exception as exc:  # its leases still expire; only the shortcut is lost
+            log.warning(
+                "themis: could not look for dead lease holders of run %s: %s", self.run_id, exc
+            )
+            return False
+        return bool(dead)
 
     def _hold(self, lease: Lease) -> None:
         if lease.start in self._held:

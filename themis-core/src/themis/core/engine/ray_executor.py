@@ -5,9 +5,10 @@ driver: it connects to Ray (or starts a local one), ships the experiment to N
 actors and waits. Each actor runs the experiment exactly as another process
 would, against its own connection to the shared store, so the actors split
 the run through the store's work leases, and a dead actor's leased work is
-taken over when its leases expire. Scheduling across machines is Ray's job;
-this module only starts actors, replaces the ones that die (up to
-``ray_max_replacements``) and reads the result back from the store.
+taken over (at once on its node, elsewhere when its leases expire).
+Scheduling across machines is Ray's job; this module only starts actors,
+replaces the ones that die (up to ``ray_max_replacements``) and reads the
+result back from the store.
 
 The store is given to the actors by location, never as an object: SQLite by
 its absolute path (refused when the cluster has more than one node, since a

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -147,6 +148,12 @@ class LeaseStore(Protocol):
         """Owners with an unexpired heartbeat on ``run_id`` (any scope)."""
         ...
 
+    def lease_holders(self, run_id: str, scope: str) -> list[str]:
+        """Owners holding unfinished, unexpired chunks of the run and scope,
+        sorted: whom a process with nothing to claim is waiting for (the engine
+        releases those of them that are provably dead, ``lease_owner_is_dead``)."""
+        ...
+
 
 def chunk_size(max_cases: int, remaining: int, live_workers: int) -> int:
     """Cases in a new chunk: at most ``max_cases``, and (guided self-scheduling)
@@ -156,5 +163,46 @@ def chunk_size(max_cases: int, remaining: int, live_workers: int) -> int:
 
 
 def new_lease_owner() -> str:
-    """An owner id unique to this process and engine: host, pid and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """An owner id unique to this process and engine:
+    ``host:pid-namespace:pid:random``, so that a process on the same machine can
+    tell whether the holder of a lease is still running (``lease_owner_is_dead``)."""
+    return f"{socket.gethostname()}:{_pid_namespace()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def lease_owner_is_dead(owner: str) -> bool:
+    """Whether the process behind ``owner`` (an id from ``new_lease_owner``) is
+    provably gone: it ran on this machine, in this PID namespace, and its pid
+    no longer exists. Anything unsure counts as alive, so its leases simply
+    expire: another host or container, an id of another form, a pid this
+    process may not signal, a zombie, or a platform without ``kill(pid, 0)``.
+    (A pid reused by a new process also reads as alive: the safe side.)"""
+    parts = owner.rsplit(":", 3)
+    if len(parts) != 4 or os.name != "posix":
+        return False
+    host, namespace, pid_text, _ = parts
+    if host != socket.gethostname() or namespace != _pid_namespace():
+        return False
+    if not namespace and sys.platform.startswith("linux"):
+        return False  # no /proc to tell containers apart: cannot be sure
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: it exists, as another user
+        return False
+    return False
+
+
+def _pid_namespace() -> str:
+    """This process's PID namespace (the inode of ``/proc/self/ns/pid`` on
+    Linux; empty elsewhere): pids mean the same only within one namespace."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""

@@ -227,5 +227,16 @@ class InMemoryRunStore:
                 }
             )
 
+    def lease_holders(self, run_id: str, scope: str) -> list[str]:
+        with self._lock:
+            now = time.time()
+            return sorted(
+                {
+                    chunk.owner
+                    for chunk in self._chunks.get((run_id, scope), {}).values()
+                    if not chunk.done and chunk.expires_at > now
+                }
+            )
+
     def close(self) -> None:
         """Nothing to release."""

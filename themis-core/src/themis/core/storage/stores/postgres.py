@@ -613,6 +613,17 @@ class PostgresRunStore:
         )
         return int(count)
 
+    def lease_holders(self, run_id: str, scope: str) -> list[str]:
+        rows = self._call(
+            lambda conn: conn.execute(
+                "SELECT DISTINCT owner FROM leases WHERE run_id = %s AND scope = %s "
+                "AND NOT done AND expires_at > extract(epoch FROM clock_timestamp()) "
+                "ORDER BY owner",
+                (run_id, scope),
+            ).fetchall()
+        )
+        return [str(owner) for (owner,) in rows]
+
     # -- reads -------------------------------------------------------------
 
     def _fetch_blob(self, conn: psycopg.Connection[Any]) -> Callable[[str], bytes]:

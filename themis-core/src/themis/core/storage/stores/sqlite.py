@@ -614,6 +614,18 @@ class SqliteRunStore:
         )
         return int(count)
 
+    def lease_holders(self, run_id: str, scope: str) -> list[str]:
+        rows = (
+            self._read()
+            .execute(
+                "SELECT DISTINCT owner FROM leases WHERE run_id = ? AND scope = ? AND done = 0 "
+                "AND expires_at > ? ORDER BY owner",
+                (run_id, scope, time.time()),
+            )
+            .fetchall()
+        )
+        return [str(owner) for (owner,) in rows]
+
     # -- reads -------------------------------------------------------------
 
     def get_snapshot(self, run_id: str) -> RunSnapshot | None:

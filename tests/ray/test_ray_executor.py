@@ -415,6 +415,9 @@ cases = [
 """
 
 
+RUN_COMMAND = [sys.executable, "-m", "themis.cli.main", "run", "--config"]
+
+
 def test_an_address_nothing_listens_on_is_refused_at_once(tmp_path: Path) -> None:
     """Ray retries an unreachable GCS address for many minutes; the run is
     refused within seconds instead, with one line naming the address."""
@@ -425,8 +428,7 @@ def test_an_address_nothing_listens_on_is_refused_at_once(tmp_path: Path) -> Non
     config.write_text(EXPERIMENT_TOML)
     for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
         done = subprocess.run(
-            [sys.executable, "-m", "themis.cli.main", "run", "--config", str(config)]
-            + ["--executor", "ray", "--ray-address", address],
+            [*RUN_COMMAND, str(config), "--executor", "ray", "--ray-address", address],
             cwd=tmp_path,
             capture_output=True,
             text=True,

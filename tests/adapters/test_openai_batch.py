@@ -536,3 +536,73 @@ def test_a_batch_run_whose_own_leases_lapse_while_it_waits_still_completes(
     result = build(server.base_url, str(tmp_path / "lapse.sqlite"), 300).run(runtime=runtime)
     assert result.status.value == "completed"
     assert sum(len(b.lines) for b in server.batches.values()) == 300
+
+
+def test_themis_run_in_batch_mode_killed_and_resumed_from_the_command_line(
+    server: FakeBatchServer, tmp_path: Path
+) -> None:
+    """A YAML config asks for batch mode; ``themis run`` is SIGKILLed while it
+    polls; ``themis resume`` polls that batch instead of paying twice. Both
+    say the batch id on stderr: it is what a user looks up with the provider."""
+    server.hold = True
+    cases = ", ".join(
+        f'{{case_id: c{i}, input: {{question: "{i}+{i}"}}, expected_output: "{2 * i}"}}'
+        for i in range(12)
+    )
+    config = tmp_path / "batch.yaml"
+    config.write_text(
+        f"""
+generation:
+  generator:
+    id: openai/generator
+    options: {{model: test-model, base_url: "{server.base_url}", batch: true,
+               batch_window_s: 0.3, poll_interval_s: 0.05, max_poll_interval_s: 0.2}}
+evaluation:
+  metrics: [builtin/exact_match]
+  parsers: [builtin/json_identity]
+storage: {{store: sqlite, path: "{tmp_path / "cli.sqlite"}"}}
+runtime:
+  lease_s: 2.0
+  lease_poll_s: 0.1
+  provider_rate_limits: {{openai: {{requests_per_minute: 600}}}}
+datasets:
+  - dataset_id: arith
+    cases: [{cases}]
+""",
+        encoding="utf-8",
+    )
+    themis = [sys.executable, "-m", "themis.cli.main", "--debug"]
+    env = {**os.environ, "OPENAI_API_KEY": SECRET_KEY, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [*themis, "run", "--config", str(config), "--progress", "off"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(b.polls >= 2 for b in server.batches.values()):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "themis run never polled a batch"
+            time.sleep(0.02)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        _, killed_stderr = process.communicate()
+    (batch_id,) = server.batches
+    assert f"batch {batch_id} submitted with 12 requests" in killed_stderr
+
+    server.release()
+    resumed = subprocess.run(
+        [*themis, "resume", "--config", str(config), "--progress", "off"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"polling batch {batch_id}" in resumed.stderr
+    assert len(server.batches) == 1, "the resumed run submitted (and paid for) a second batch"
+    assert not server.received(CHAT)
+    assert "cases: 12 (0 failed)" in resumed.stdout
+    assert SECRET_KEY.encode() not in stored_bytes(tmp_path / "cli.sqlite")

@@ -6,8 +6,16 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.cli.helpers import ok, ok_json, themis, user_error, write_config
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, arithmetic_dataset, make_experiment
+from themis import RuntimeConfig
+from themis.cli.output import exit_for, print_result
+from themis.core.config import StorageConfig
+from themis.core.engine.case_view import StoredCaseResults
+from themis.core.errors import StoreError
+from themis.core.models import RunStatus
 
 
 def test_readme_demo_runs_end_to_end_on_sqlite(tmp_path: Path) -> None:
@@ -152,3 +160,26 @@ def test_run_says_what_it_reused_and_a_rerun_reuses_nothing(tmp_path: Path) -> N
     assert again["reused_work_items"] == again["work_items"] == 16
     rerun = ok(themis("run", "-c", config, "--existing-run-policy", "rerun", cwd=tmp_path)).stdout
     assert "reused: computed all 16 work items" in rerun
+
+
+def test_the_run_summary_of_a_completed_run_reads_no_case_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``themis run`` ends with a summary; for a run that completed, it comes
+    from the run's tallies. Reading every case back from the store to count
+    the failed ones would take minutes after a run of a million cases."""
+    store = tmp_path / "summary.sqlite"
+    result = make_experiment(
+        storage=StorageConfig(store="sqlite", path=str(store)),
+        datasets=[arithmetic_dataset(count=6)],
+    ).run(runtime=RuntimeConfig(progress="off"))
+    assert result.status is RunStatus.completed
+    assert isinstance(result.cases, StoredCaseResults)
+    result.cases.store.close()
+    for path in tmp_path.glob("summary.sqlite*"):
+        path.unlink()  # any case read back now fails
+    with pytest.raises(StoreError):
+        result.cases[0]
+    print_result(result, as_json=False)
+    exit_for(result)
+    assert "cases: 6 (0 failed)" in capsys.readouterr().out

@@ -12,6 +12,7 @@ import json
 import pickle
 import sqlite3
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -364,3 +365,37 @@ def test_a_resume_sends_new_work_before_the_cases_it_finished(store: Any) -> Non
     assert watcher.at_first_generate == 16
     assert resumed.cases == folded_list(store, resumed.run_id)
     assert resumed.metric_counts["builtin/exact_match"].n == 64
+
+
+class _Unread(CaseResults):
+    """Cases whose iteration is an error: what must not be read is not."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[CaseResult]:
+        raise AssertionError("the cases were read back")
+
+
+def test_failed_count_reads_no_case_back_when_the_status_says_none_or_all() -> None:
+    """The CLI summary and each campaign point count failures from the status
+    where it says none or all, so a million-case run is not read back."""
+    completed = RunResult(run_id="r", status=RunStatus.completed, cases=_Unread(1_000_000))
+    failed = RunResult(run_id="r", status=RunStatus.failed, cases=_Unread(7))
+    assert completed.failed_count == 0
+    assert failed.failed_count == 7
+    partial = RunResult(
+        run_id="r",
+        status=RunStatus.partial_failure,
+        cases=CaseResults(
+            [
+                CaseResult(case_key=f"d::{case}", dataset_id="d", case_id=case, status=status)
+                for case, status in (("a", RunStatus.completed), ("b", RunStatus.failed))
+            ]
+        ),
+    )
+    assert partial.failed_count == 1

@@ -237,10 +237,59 @@ def test_a_class_defined_in_a_script_is_refused_naming_main(tmp_path: Path) -> N
     assert "__main__" in done.stderr and "importable module" in done.stderr
 
 
-def test_an_adapter_object_is_refused_with_its_entry_point_named() -> None:
+def test_an_adapter_object_is_submitted_as_its_factory_call(tmp_path: Path) -> None:
+    """``openai(...)``, the usual way to write a Python experiment, is recorded
+    as its factory call, operational options (URL, key variable, timeout)
+    included, and a worker in another process uses them all."""
+    from tests.adapters.fake_openai_server import running_server
     from themis.adapters import openai
 
-    experiment = make_experiment(generation=GenerationConfig(generator=openai("gpt-4o-mini")))
+    db = tmp_path / "runs.sqlite"
+    with running_server() as server:
+        generator = openai(
+            "test-model",
+            api_mode="chat_completions",
+            base_url=server.base_url,
+            api_key_env="THEMIS_FACTORY_TEST_KEY",
+            timeout_s=12.0,
+            temperature=0.0,
+        )
+        run_id = submit_experiment(
+            make_experiment(generation=GenerationConfig(generator=generator)), store=str(db)
+        )
+        assert server.requests == []
+        store = sqlite_store(db)
+        (event,) = store.iter_events(run_id)
+        store.close()
+        assert isinstance(event, RunSubmittedEvent)
+        assert event.recipe["generation"]["generator"] == {  # type: ignore[index]
+            "python_object": "themis_adapters_openai.generator:openai",
+            "arguments": {
+                "model": "test-model",
+                "api_mode": "chat_completions",
+                "base_url": server.base_url,
+                "api_key_env": "THEMIS_FACTORY_TEST_KEY",
+                "timeout_s": 12.0,
+                "temperature": 0.0,
+            },
+        }
+        done = subprocess.run(
+            [THEMIS, "worker", "--store", str(db), "--run-id", run_id],
+            cwd=tmp_path,
+            env={**os.environ, "THEMIS_FACTORY_TEST_KEY": "sk-test"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert len(server.received("/v1/chat/completions")) == 4  # the same server
+
+
+def test_an_adapter_object_built_on_a_client_is_refused_with_its_entry_point_named() -> None:
+    from themis.adapters import openai
+
+    client = openai("gpt-4o-mini", client=lambda: None)
+    experiment = make_experiment(generation=GenerationConfig(generator=client))
     with pytest.raises(ConfigError) as caught:
         submit_experiment(experiment, store="unused.sqlite")
     message = str(caught.value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -412,6 +413,31 @@ cases = [
   { case_id = "c3", input = { question = "3+3" }, expected_output = { answer = "6" } },
 ]
 """
+
+
+RUN_COMMAND = [sys.executable, "-m", "themis.cli.main", "run", "--config"]
+
+
+def test_an_address_nothing_listens_on_is_refused_at_once(tmp_path: Path) -> None:
+    """Ray retries an unreachable GCS address for many minutes; the run is
+    refused within seconds instead, with one line naming the address."""
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "experiment.toml"
+    config.write_text(EXPERIMENT_TOML)
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        done = subprocess.run(
+            [*RUN_COMMAND, str(config), "--executor", "ray", "--ray-address", address],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+        assert f"cannot connect to Ray at '{address}'" in done.stderr
+        assert "Connection refused" in done.stderr
 
 
 def test_themis_run_with_the_ray_executor(ray_cluster: str, tmp_path: Path) -> None:

@@ -76,6 +76,8 @@ def failures(result: Any) -> list[Any]:
         ({"openai": 500}, "provider_rate_limits.openai"),
         ({"openai:": {"requests_per_minute": 5}}, "bad key 'openai:'"),
         ({"": {"requests_per_minute": 5}}, "bad key ''"),
+        ({" openai": {"requests_per_minute": 5}}, "bad key ' openai'"),
+        ({"openai: gpt-4o": {"requests_per_minute": 5}}, "bad key 'openai: gpt-4o'"),
         ({"openai/generator": {"requests_per_minute": 5}}, "bad key 'openai/generator'"),
     ],
 )
@@ -168,6 +170,27 @@ def test_headers_give_each_dimension_its_quota() -> None:
     )
     assert quotas["requests"].limit == 500 and quotas["requests"].reset_s == pytest.approx(0.12)
     assert quotas["tokens"].limit == 200_000 and quotas["tokens"].remaining is None
+
+
+@pytest.mark.parametrize(("per_minute", "cost"), [(20, 1), (500, 1), (90_000, 700)])
+def test_no_sliding_minute_admits_more_than_the_limit(per_minute: float, cost: float) -> None:
+    """A strict provider counts every request in any sliding minute: pacing at
+    exactly the limit after a full bucket would let one bucket's worth too many
+    through at each minute's edge (a 429, a failed case without retries)."""
+    bucket = ratelimit.Bucket(per_minute)
+    now, admitted = 0.0, []
+    while now < 3 * ratelimit.SECONDS_PER_MINUTE:
+        now += bucket.wait_s(cost, now)
+        bucket.take(cost)
+        admitted.append(now)
+    start = 0
+    for end, at in enumerate(admitted):  # any closed minute [at - 60 s, at]
+        while admitted[start] < at - ratelimit.SECONDS_PER_MINUTE:
+            start += 1
+        assert (end - start + 1) * cost <= per_minute, f"{end - start + 1} calls in a minute"
+    # and the run still uses the limit: the last minute admits nearly all of it
+    last_minute = [at for at in admitted if at > now - ratelimit.SECONDS_PER_MINUTE]
+    assert len(last_minute) * cost >= 0.95 * per_minute
 
 
 def test_a_spent_quota_holds_the_key_for_a_refill_not_for_a_full_reset() -> None:

@@ -224,8 +224,10 @@ def test_a_killed_process_cases_are_taken_over(
 
     if lease_s is None:
         # released at once, not after the 60 s a lease takes to expire (the
-        # bound leaves room for the survivors' own work on a loaded machine)
-        assert "taking over the unfinished work of process" in logs
+        # bound leaves room for the survivors' own work on a loaded machine).
+        # The takeover line is not asserted: the victim may have been between
+        # chunks when it died, holding nothing (the re-run test below, and
+        # tests/core/test_leases.py, check the line where a chunk is certain).
         assert finished_at - killed_at < 45
 
 

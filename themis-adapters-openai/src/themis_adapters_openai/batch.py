@@ -318,7 +318,15 @@ class Batcher:
         except BaseException as exc:
             self._fail_batch(state, batch_id, self._unexpected(exc))
             raise
-        log.info("%s: batch %s submitted with %d requests", self.where, batch_id, len(lines))
+        # A warning, so that a CLI run shows it: the batch id is what a user
+        # looks up with the provider, and what a resumed run polls again.
+        log.warning(
+            "themis: %s: batch %s submitted with %d requests; a run stopped before "
+            "it finishes polls it again when resumed",
+            self.where,
+            batch_id,
+            len(lines),
+        )
         await self._poll(state, batch_id, resumed=False)
 
     def _adopt(self, state: _LoopState, gathering: _Open, records: list[Any]) -> None:
@@ -371,6 +379,12 @@ class Batcher:
 
     async def _poll(self, state: _LoopState, batch_id: str, *, resumed: bool) -> None:
         """Wait for the batch, then hand each line's answer to whoever asked."""
+        if resumed:
+            log.warning(
+                "themis: %s: polling batch %s, submitted earlier for this run",
+                self.where,
+                batch_id,
+            )
         try:
             batch = await self._wait(batch_id)
             answers = await self._answers(batch)

@@ -6,6 +6,7 @@ from typing import Any
 
 from themis.core.authoring.prompts import render_messages
 from themis.core.contexts import GenerateContext
+from themis.core.deferred.factories import rebuildable
 from themis.core.models import Case, GenerationResult, JSONValue
 from themis_adapters_openai.batch import (
     DEFAULT_MAX_POLL_INTERVAL_S,
@@ -73,6 +74,7 @@ class OpenAIGenerator(CompatibleGenerator):
         self.transport.client()
 
 
+@rebuildable()
 def openai(
     model: str,
     client: Any = None,

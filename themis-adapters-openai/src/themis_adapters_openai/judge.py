@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from themis.core.deferred.factories import rebuildable
 from themis.core.models import JSONValue, Message
 from themis.core.workflows import JudgeResponse
 from themis_adapters_openai.batch import (
@@ -79,6 +80,7 @@ class OpenAIJudge(CompatibleJudge):
         self.transport.client()
 
 
+@rebuildable()
 def openai_judge(
     model: str,
     client: Any = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from themis.core.deferred.factories import rebuildable
 from themis.core.models import JSONValue
 from themis_adapters_openai import CompatibleJudge
 from themis_adapters_openai.wire import ApiMode
@@ -23,6 +24,7 @@ class VLLMJudge(CompatibleJudge):
         await check_server(self.transport, self.model)
 
 
+@rebuildable()
 def vllm_judge(
     model: str,
     base_url: str,

@@ -238,7 +238,7 @@ class Campaign:
             **fields,
             status=result.status,
             metric_means=dict(result.metric_means),
-            failed_cases=len(result.failed_cases),
+            failed_cases=result.failed_count,
         )
 
 

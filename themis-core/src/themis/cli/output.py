@@ -123,10 +123,9 @@ def print_result(result: RunResult, as_json: bool, *, reused: ReuseCount | None 
         ],
         right=4,
     )
-    failed = len(result.failed_cases)
     click.echo(
         f"run_id: {result.run_id}\nstatus: {result.status.value}\n"
-        f"cases: {len(result.cases)} ({failed} failed)\n"
+        f"cases: {len(result.cases)} ({result.failed_count} failed)\n"
         f"completed through: {result.completed_through_stage}"
     )
     if reused is not None:

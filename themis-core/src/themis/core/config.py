@@ -156,7 +156,8 @@ def check_rate_limit_keys(limits: dict[str, RateLimit]) -> dict[str, RateLimit]:
     (``openai:gpt-4o-mini``; everything after the first colon is the model)."""
     for key in limits:
         provider, _, model = key.partition(":")
-        if not provider.strip() or "/" in provider or (":" in key and not model.strip()):
+        padded = provider != provider.strip() or model != model.strip()
+        if not provider.strip() or "/" in provider or (":" in key and not model.strip()) or padded:
             raise ConfigError(
                 f"provider_rate_limits: bad key {key!r}: use a provider (as in "
                 "provider_concurrency, e.g. 'openai') or 'provider:model' "

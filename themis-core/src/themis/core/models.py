@@ -403,6 +403,17 @@ class RunResult(FrozenModel):
         """The failed cases, in case order (read through ``cases``, only these kept)."""
         return [case for case in self.cases if case.status is RunStatus.failed]
 
+    @property
+    def failed_count(self) -> int:
+        """How many cases failed. Only a partly failed run reads its cases back
+        (through the store, for a run's result): the status already says none
+        or all, so a completed run of a million cases is counted at once."""
+        if self.status is RunStatus.completed:
+            return 0
+        if self.status is RunStatus.failed:
+            return len(self.cases)
+        return len(self.failed_cases)
+
 
 class ComponentRef(FrozenModel):
     """Where a component came from and what it is, as recorded in a snapshot.

@@ -40,6 +40,7 @@ from themis.core.authoring.config_files import (
     materialize_config,
     read_config_file,
 )
+from themis.core.deferred.factories import RECIPE_ATTRIBUTE
 from themis.core.errors import ConfigError, UserError
 from themis.core.experiment import Experiment
 from themis.core.models import JSONValue, RunSnapshot
@@ -193,14 +194,20 @@ def component_recipe(spec: Any, kind: str, where: str) -> JSONValue:
     """How a worker builds the component ``spec`` names, proved here.
 
     An id or ``{"id", "name", "options"}`` mapping is kept as it is (its
-    options must be storable); an object is recorded by its class and
-    constructor arguments, and refused when rebuilding it would not give a
-    component with the same fingerprint.
+    options must be storable), and so is the call that made an object from a
+    factory (``deferred.factories.rebuildable``); another object
+    is recorded by its class and constructor arguments, and refused when
+    rebuilding it would not give a component with the same fingerprint.
     """
     if isinstance(spec, str):
         return spec
     if isinstance(spec, dict):
         return _json_round_trip(spec, where)
+    made_by = getattr(spec, RECIPE_ATTRIBUTE, None)
+    if isinstance(made_by, dict):
+        # made by a factory (``openai(...)``): the worker makes it the same way
+        arguments = _json_round_trip(made_by["arguments"], f"{where}.arguments")
+        return {OBJECT_KEY: str(made_by["factory"]), "arguments": arguments}
     return _object_recipe(spec, kind, where)
 
 

@@ -11,7 +11,7 @@ the model):
   requests cost one, tokens cost an estimate made before the call (prompt
   characters / 4, plus the call's ``max_output_tokens`` or the outputs seen
   so far) that is corrected from the usage the response reports. The bucket
-  refills at the limit's rate and holds a 61st of a minute's worth, so no
+  holds a 61st of a minute's worth and refills at the other 60/61, so no
   sliding minute sees more than the limit. A call waits for its bucket
   before it takes the run's overall concurrency slot, and waiting spends
   none of its retries.
@@ -58,8 +58,9 @@ SECONDS_PER_MINUTE = 60.0
 """The unit of every limit. Only tests shorten it, to keep runs fast."""
 
 BURST_MINUTE_FRACTION = 1 / 61
-"""A bucket holds this much of a minute's limit: a full bucket plus sixty
-seconds of refill is exactly the limit, so no sliding minute exceeds it."""
+"""A bucket holds this much of a minute's limit and refills at the rest of it
+(60/61 of the limit a minute): a full bucket plus sixty seconds of refill is
+exactly the limit, so no sliding minute exceeds it."""
 
 CHARS_PER_TOKEN = 4
 DEFAULT_OUTPUT_TOKENS = 256
@@ -176,7 +177,9 @@ class Bucket:
         if per_minute is None:
             return None
         capacity = max(1.0, per_minute * BURST_MINUTE_FRACTION)
-        rate = per_minute / SECONDS_PER_MINUTE
+        # refilling at 60/61 of the limit, a full bucket plus a minute's
+        # refill is the limit: no sliding minute, at a strict provider, sees more
+        rate = per_minute * (1 - BURST_MINUTE_FRACTION) / SECONDS_PER_MINUTE
         if self.level is None:
             self.level = capacity
         else:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -270,6 +271,7 @@ def ray_connection(ray: Any, runtime: RuntimeConfig) -> Iterator[str]:
         )
         where = "a local Ray on 127.0.0.1"
     else:
+        check_reachable(runtime.ray_address)
         try:
             ray.init(address=runtime.ray_address)
         except (ConnectionError, RuntimeError) as exc:
@@ -281,6 +283,48 @@ def ray_connection(ray: Any, runtime: RuntimeConfig) -> Iterator[str]:
         yield where
     finally:
         ray.shutdown()
+
+
+PROBE_TIMEOUT_S = 5.0
+"""How long a TCP connection to a cluster's address may take before the run is
+refused: Ray itself retries an unreachable address for many minutes."""
+
+
+def check_reachable(address: str) -> None:
+    """Refuse at once a ``host:port`` or ``ray://host:port`` nothing listens on.
+
+    ``ray.init`` keeps retrying such an address for many minutes, logging
+    warnings, so a mistyped port or a cluster that is down would look like a
+    hung run. The address Ray would connect to (it turns a loopback host into
+    this machine's address) is tried as well as the one given. ``"auto"`` is
+    left to Ray, which fails at once when it finds no cluster.
+    """
+    if address == "auto":
+        return
+    target = address.removeprefix("ray://")
+    candidates = [_host_port(target)]
+    with suppress(Exception):  # Ray's own resolution, when this Ray has it
+        from ray._private.services import canonicalize_bootstrap_address
+
+        resolved = canonicalize_bootstrap_address(target)
+        if resolved:
+            candidates.append(_host_port(resolved))
+    failures = []
+    for host, port in dict.fromkeys(candidates):
+        try:
+            with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
+                return
+        except OSError as exc:
+            failures.append(f"{host}:{port}: {exc.strerror or exc}")
+    raise ConfigError(
+        f"runtime.ray_address: cannot connect to Ray at {address!r} ({'; '.join(failures)}); "
+        "is the cluster running, and is this its address (as `ray start --head` prints it)?"
+    )
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
 
 
 LOCAL_RAY_SETTINGS = {

@@ -209,6 +209,23 @@ def _traced() -> int:
     return tracemalloc.get_traced_memory()[0]
 
 
+def test_a_run_and_its_resume_share_the_callers_cases(tmp_path: Path) -> None:
+    """The dataset dominates a large run's memory: the snapshot a run (or a
+    resume) works from holds the caller's Case objects, never a second copy
+    (read back from the store, or revalidated)."""
+    experiment = instant_experiment(50)
+    store = SqliteRunStore(tmp_path / "runs.sqlite")
+    runtime = RuntimeConfig(progress="off")
+    for result in (
+        experiment.run(store=store, runtime=runtime),
+        experiment.resume(store=store, runtime=runtime),
+    ):
+        assert isinstance(result.cases, StoredCaseResults)
+        (used,) = result.cases.snapshot.datasets
+        assert used.cases is experiment.datasets[0].cases
+        assert result.cases[7].case_id == "c7"
+
+
 def test_a_run_does_not_hold_its_cases(tmp_path: Path) -> None:
     count = 3_000
     experiment = instant_experiment(count)

@@ -280,6 +280,34 @@ def test_replay_and_unshared_runs_recompute_every_case(share_run: bool) -> None:
     assert replayed.status is RunStatus.completed and len(replayed.cases) == 20
 
 
+def test_a_chunk_is_planned_without_hashing_the_cases_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A resumed run's first chunk starts at its lease cursor, perhaps half a
+    million cases in: planning it must not hash every case before it."""
+    from themis.core.engine import plan as plan_module
+    from themis.core.engine.leasing import _Plans
+
+    snapshot = make_experiment(
+        datasets=[arithmetic_dataset("a", 300), arithmetic_dataset("b", 300)]
+    ).compile()
+    expected = plan_module.plan_cases(snapshot)
+    hashed = Counter[str]()
+    real_hash = plan_module.short_hash_encoded
+
+    def counted(*parts: bytes) -> str:
+        hashed["keys"] += 1
+        return real_hash(*parts)
+
+    monkeypatch.setattr(plan_module, "short_hash_encoded", counted)
+    plans = _Plans(snapshot)
+    # a chunk across the two datasets, then one before it (a taken-over chunk)
+    assert plans.between(290, 310) == expected[290:310]
+    assert plans.between(10, 20) == expected[10:20]
+    keys_per_case = len(expected[0].all_keys())
+    assert hashed["keys"] == 30 * keys_per_case
+
+
 # -- a dead holder on this machine is not waited for ---------------------------
 
 

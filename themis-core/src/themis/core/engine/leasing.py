@@ -28,7 +28,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Iterator
-from itertools import islice
 from typing import TypeVar
 
 from themis.core.config import RuntimeConfig
@@ -56,21 +55,15 @@ T = TypeVar("T")
 
 
 class _Plans:
-    """Plans for any range of case indices, walking ``iter_plans`` forward
-    (chunks are mostly claimed in order; a taken-over one starts a new walk)."""
+    """Plans for any range of case indices. ``iter_plans`` skips the cases
+    before a range without hashing them, so a resumed run's first chunk (at
+    its lease cursor, perhaps half a million cases in) is planned at once."""
 
     def __init__(self, snapshot: RunSnapshot) -> None:
         self.snapshot = snapshot
-        self._plans = iter_plans(snapshot)
-        self._position = 0
 
     def between(self, start: int, stop: int) -> list[CasePlan]:
-        if start < self._position:
-            self._plans, self._position = iter_plans(self.snapshot), 0
-        collections.deque(islice(self._plans, start - self._position), maxlen=0)
-        plans = list(islice(self._plans, stop - start))
-        self._position = stop
-        return plans
+        return list(iter_plans(self.snapshot, start, stop))
 
 
 class LeasedCases:

@@ -195,11 +195,9 @@ def test_a_killed_process_cases_are_taken_over(
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         killed_at = time.monotonic()
-        logs = ""
         for process in processes[1:]:
             _, stderr = process.communicate(timeout=240)
             assert process.returncode == 0, stderr.decode()
-            logs += stderr.decode()
         finished_at = time.monotonic()
         calls = server.calls()
     finally:

@@ -286,7 +286,6 @@ def test_a_chunk_is_planned_without_hashing_the_cases_before_it(
     """A resumed run's first chunk starts at its lease cursor, perhaps half a
     million cases in: planning it must not hash every case before it."""
     from themis.core.engine import plan as plan_module
-    from themis.core.engine.leasing import _Plans
 
     snapshot = make_experiment(
         datasets=[arithmetic_dataset("a", 300), arithmetic_dataset("b", 300)]
@@ -300,10 +299,10 @@ def test_a_chunk_is_planned_without_hashing_the_cases_before_it(
         return real_hash(*parts)
 
     monkeypatch.setattr(plan_module, "short_hash_encoded", counted)
-    plans = _Plans(snapshot)
-    # a chunk across the two datasets, then one before it (a taken-over chunk)
-    assert plans.between(290, 310) == expected[290:310]
-    assert plans.between(10, 20) == expected[10:20]
+    # what LeasedCases plans for a chunk: one across the two datasets, then
+    # one before it (a taken-over chunk)
+    assert list(plan_module.iter_plans(snapshot, 290, 310)) == expected[290:310]
+    assert list(plan_module.iter_plans(snapshot, 10, 20)) == expected[10:20]
     keys_per_case = len(expected[0].all_keys())
     assert hashed["keys"] == 30 * keys_per_case
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from themis.core.config import RuntimeConfig
-from themis.core.engine.plan import CasePlan, iter_plans
+from themis.core.engine.plan import iter_plans
 from themis.core.engine.reuse import StoredResults
 from themis.core.engine.scheduler import CaseWork
 from themis.core.engine.writer import EventWriter
@@ -52,18 +52,6 @@ MAX_LEASE = 4096
 """Cases in one chunk at most: the doubling stops here."""
 
 T = TypeVar("T")
-
-
-class _Plans:
-    """Plans for any range of case indices. ``iter_plans`` skips the cases
-    before a range without hashing them, so a resumed run's first chunk (at
-    its lease cursor, perhaps half a million cases in) is planned at once."""
-
-    def __init__(self, snapshot: RunSnapshot) -> None:
-        self.snapshot = snapshot
-
-    def between(self, start: int, stop: int) -> list[CasePlan]:
-        return list(iter_plans(self.snapshot, start, stop))
 
 
 class LeasedCases:
@@ -99,7 +87,7 @@ class LeasedCases:
         self._writer = writer
         self._lease_s = runtime.lease_s
         self._poll_s = min(runtime.lease_poll_s, runtime.lease_s / 4)
-        self._plans = _Plans(snapshot)
+        self._snapshot = snapshot
         self._low_water = 2 * workers
         self._size = FIRST_LEASE
         self._first_claim = True
@@ -279,7 +267,9 @@ class LeasedCases:
             # scheduled and counted, so only the lease is new.
             self._held[lease.start] = lease
             return
-        plans = self._plans.between(lease.start, lease.stop)
+        # iter_plans skips the cases before the chunk without hashing them, so a
+        # resumed run's first chunk (perhaps half a million cases in) is planned at once
+        plans = list(iter_plans(self._snapshot, lease.start, lease.stop))
         self._held[lease.start] = lease
         self._open[lease.start] = len(plans)
         bisect.insort(self._starts, lease.start)
